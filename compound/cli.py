@@ -1,0 +1,125 @@
+"""The ``compound`` command: one entry point, one subcommand per module in ``compound.commands``.
+
+This is the one place that wires simulators, edge and hub together into processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["BrokerURL", "add_broker_option", "add_config_option", "add_data_dir_option", "main", "parse_broker"]
+
+COMMAND_MODULES = (
+    "compound.commands.check_config",
+    "compound.commands.sim",
+    "compound.commands.edge",
+    "compound.commands.hub",
+    "compound.commands.token",
+    "compound.commands.up",
+)
+"""Modules that each define ``register(subparsers)``; a missing module is simply not offered."""
+
+
+class BrokerURL:
+    """``mqtt://host:port`` parsed."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"BrokerURL({self.host!r}, {self.port})"
+
+
+def parse_broker(value: str) -> BrokerURL:
+    """Parse ``mqtt://host[:port]`` (argparse type); a clear error otherwise."""
+    parts = urlsplit(value if "://" in value else f"mqtt://{value}")
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"broker must look like mqtt://host:port, got {value!r}")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port in broker URL {value!r}") from None
+    return BrokerURL(parts.hostname, port)
+
+
+def add_broker_option(parser: argparse.ArgumentParser, *, embedded_default: bool = False) -> None:
+    """``--broker mqtt://host:port``; with ``embedded_default`` no value means start the embedded broker."""
+    helptext = "MQTT broker URL, e.g. mqtt://127.0.0.1:1883" + (
+        " (default: start the embedded amqtt broker)" if embedded_default else " (default: mqtt://127.0.0.1:1883)"
+    )
+    default = None if embedded_default else os.environ.get("COMPOUND_BROKER", "mqtt://127.0.0.1:1883")
+    parser.add_argument(
+        "--broker", type=parse_broker, default=parse_broker(default) if default else None, help=helptext
+    )
+    parser.add_argument(
+        "--broker-kind",
+        choices=["auto", "mosquitto", "amqtt", "emqx", "other"],
+        default="auto",
+        help="broker software, decides shared subscriptions (auto: amqtt when embedded, else mosquitto-like)",
+    )
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config DIR``: the compound config directory."""
+    from compound.config import DEFAULT_CONFIG_DIR
+
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("COMPOUND_CONFIG", DEFAULT_CONFIG_DIR)),
+        help="config directory (default: $COMPOUND_CONFIG or the repo's configs/)",
+    )
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir DIR``: where outboxes, databases and keys live."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("COMPOUND_DATA_DIR", ".compound")),
+        help="state directory for outboxes, databases, keys (default: $COMPOUND_DATA_DIR or ./.compound)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="compound",
+        description="Safety monitor for residential compounds: simulators, edge agents, hub and console.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``compound`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = args.func(args)
+    sys.exit(int(code or 0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The sensor driver interface: what an edge agent reads, whoever produces it.
+
+Simulators implement it; so would a Zigbee/Modbus gateway. Drivers produce raw ``Sample`` values
+(obscuration, %LEL, door open/closed, battery) and know nothing of rules, MQTT or alarms.
+The edge agent polls every driver on each tick of its clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["DRIVERS", "DriverFactory", "Quantity", "Sample", "SensorDriver", "register_driver"]
+
+
+class Quantity(StrEnum):
+    """What a sample measures, with its unit."""
+
+    SMOKE = "smoke"  # obscuration, dB/m
+    GAS = "gas"  # %LEL
+    DOOR = "door"  # 1.0 open, 0.0 closed
+
+    @property
+    def unit(self) -> str:
+        return {"smoke": "dB/m", "gas": "%LEL", "door": "open"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One raw value from one device at one time. ``battery`` in percent when the device reports it."""
+
+    device: str
+    quantity: Quantity
+    value: float
+    at: datetime
+    battery: float | None = None
+
+
+@runtime_checkable
+class SensorDriver(Protocol):
+    """A source of samples for a set of devices (a gateway, a bus, a simulator)."""
+
+    name: str
+
+    def devices(self) -> Sequence[str]:
+        """Ids of the devices this driver reads (ids from the compound config)."""
+        ...
+
+    def poll(self, now: datetime) -> Sequence[Sample]:
+        """Samples produced since the last poll, up to ``now``. A silent (offline) device yields none."""
+        ...
+
+    def close(self) -> None:
+        """Release the driver's resources."""
+        ...
+
+
+DriverFactory = Callable[..., SensorDriver]
+"""Builds a driver: ``factory(compound, edge_id, clock, **options)``."""
+
+DRIVERS: dict[str, DriverFactory] = {}
+"""Name-keyed registry of driver factories (``sim`` is registered by the CLI wiring)."""
+
+
+def register_driver(name: str, factory: DriverFactory) -> None:
+    """Register a driver factory under ``name`` (replacing any previous one)."""
+    DRIVERS[name] = factory
+
+
+def build_driver(name: str, *args: Any, **kwargs: Any) -> SensorDriver:
+    """Instantiate a registered driver; a clear error names the known ones."""
+    try:
+        factory = DRIVERS[name]
+    except KeyError:
+        known = ", ".join(sorted(DRIVERS)) or "(none)"
+        raise ValueError(f"unknown driver {name!r}; known drivers: {known}") from None
+    return factory(*args, **kwargs)

@@ -1,0 +1,1 @@
+"""Edge agent: reads sensor drivers, applies rules, publishes events through an on-disk outbox."""

@@ -1,0 +1,1 @@
+"""Hub: ingests the wire contract, keeps alarms, routes them, serves the console."""

@@ -1,0 +1,1 @@
+"""Detector models: ONNX weights, training, evaluation and export code."""

@@ -1,0 +1,1 @@
+"""Device simulators: produce what real devices would (readings, frames); know nothing of rules or MQTT."""

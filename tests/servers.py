@@ -1,0 +1,130 @@
+"""Real servers for tests: Mosquitto and the embedded amqtt broker, on free loopback ports.
+
+Each server can be stopped and started again on the same port (outage tests). Fixtures in
+``conftest.py`` wrap these; nothing here is a mock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Wait until something accepts connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def wait_port_closed(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Wait until nothing accepts connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) != 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} still accepts connections after {timeout}s")
+
+
+class BrokerServer:
+    """A broker process on a fixed port that can be stopped and restarted."""
+
+    kind: str = ""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / f"{self.kind}.log"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        raise TypeError(f"{type(self).__name__} must define its command line")
+
+    def start(self) -> None:
+        assert self.proc is None, "already running"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        log.close()
+        try:
+            wait_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"{self.kind} did not start; log:\n{self.log_path.read_text()[-2000:]}") from None
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM), wait, and make sure the port is closed."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+        wait_port_closed(self.port)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class MosquittoServer(BrokerServer):
+    """Debian's Mosquitto with persistence (so queued messages survive a restart)."""
+
+    kind = "mosquitto"
+
+    def command(self) -> list[str]:
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        os.chmod(self.workdir, 0o777)
+        os.chmod(data, 0o777)  # Mosquitto started as root drops to the 'mosquitto' user
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {data}/\n"
+            "autosave_interval 1\n"
+            "max_inflight_messages 0\n"
+            "max_queued_messages 0\n"
+            "log_dest stdout\n"
+        )
+        return [MOSQUITTO, "-c", str(conf)]
+
+
+class AmqttServer(BrokerServer):
+    """The project's embedded broker (amqtt) in its own process."""
+
+    kind = "amqtt"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "compound.broker", "--bind", f"{self.host}:{self.port}"]
