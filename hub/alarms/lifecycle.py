@@ -1,0 +1,227 @@
+"""The alarm state machine: raised → notified → acknowledged → resolved, plus the device's clear.
+
+A device clear sets ``cleared_at`` but never closes an alarm: a person resolves it, with a note.
+Events for a device and kind attach to that device's open alarm (a raise while one is open too);
+every step lands in the alarm's history with who did it, when, and a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from compound import wire
+from compound.config.loader import Device
+from hub.alarms.schemas import AlarmChange, AlarmPublic, Location
+from hub.db import OPEN_STATES, Alarm, AlarmAssignee, AlarmHistory, EventRecord
+from hub.errors import InvalidTransition, NoteRequired
+from hub.routing.router import Router, RoutingDecision
+
+__all__ = [
+    "ACKNOWLEDGEABLE",
+    "SYSTEM",
+    "Transition",
+    "acknowledge",
+    "apply_event",
+    "open_alarm",
+    "resolve",
+    "to_public",
+]
+
+log = logging.getLogger(__name__)
+
+SYSTEM: Final = "system"
+"""Actor of steps the hub takes by itself (routing, notification)."""
+
+ACKNOWLEDGEABLE: Final = frozenset({"raised", "notified"})
+RESOLVABLE: Final = frozenset(OPEN_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What one event or action did to an alarm, ready to publish once committed."""
+
+    change: AlarmChange
+    decision: RoutingDecision | None = None
+
+
+def to_public(alarm: Alarm) -> AlarmPublic:
+    """The public shape of an alarm row."""
+    return AlarmPublic(
+        id=alarm.id,
+        kind=alarm.kind,
+        severity=alarm.severity,
+        state=alarm.state,  # only lifecycle functions write it
+        device=alarm.device,
+        location=Location(
+            building=alarm.building, unit=alarm.unit, floor=alarm.floor, flat=alarm.flat, place=alarm.place
+        ),
+        grid=alarm.grid,
+        assignees=[a.person_id for a in alarm.assignees],
+        raised_at=alarm.raised_at,
+        notified_at=alarm.notified_at,
+        acknowledged_at=alarm.acknowledged_at,
+        resolved_at=alarm.resolved_at,
+        cleared_at=alarm.cleared_at,
+        value=alarm.value,
+        unit=alarm.value_unit,
+        threshold=alarm.threshold,
+        message=alarm.message,
+        edge=alarm.edge,
+        updated_at=alarm.updated_at,
+    )
+
+
+def open_alarm(session: Session, device: str, kind: str) -> Alarm | None:
+    """The open (not resolved) alarm for a device and kind, if any."""
+    stmt = select(Alarm).where(Alarm.device == device, Alarm.kind == kind, Alarm.state.in_(OPEN_STATES))
+    return session.scalars(stmt).first()
+
+
+def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: str, note: str | None) -> None:
+    alarm.history.append(
+        AlarmHistory(at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note)
+    )
+    alarm.state = to_state
+    alarm.updated_at = at
+
+
+def _describe(msg: wire.Event) -> str:
+    value = f" {msg.value:g}{' ' + msg.unit if msg.unit else ''}" if msg.value is not None else ""
+    return f"event {msg.id} seq {msg.seq}: {msg.kind.value} {msg.state.value}{value}"
+
+
+def apply_event(
+    session: Session,
+    record_id: int,
+    msg: wire.Event,
+    device: Device,
+    grid: str,
+    router: Router,
+    now: datetime,
+) -> Transition | None:
+    """Apply a new (deduplicated) event to the alarms; return the change to publish, if any."""
+    actor = f"edge:{msg.edge}"
+    alarm = open_alarm(session, msg.device, msg.kind.value)
+    if alarm is None:
+        if msg.state is wire.EventState.CLEARED:
+            log.info("clear without an open alarm for %s/%s (event_id=%s)", msg.device, msg.kind.value, msg.id)
+            return None
+        return _raise(session, record_id, msg, device, grid, router, now, actor)
+
+    session.execute(update(EventRecord).where(EventRecord.id == record_id).values(alarm_id=alarm.id))
+    change = "updated"
+    if msg.state is wire.EventState.CLEARED:
+        if alarm.cleared_at is None:
+            alarm.cleared_at = msg.occurred_at.astimezone(UTC)
+            _history(alarm, now, actor, "clear", alarm.state, f"device cleared the condition ({_describe(msg)})")
+            change = "cleared"
+        if msg.value is not None:
+            alarm.value = msg.value
+    else:
+        notes = []
+        if alarm.cleared_at is not None:
+            alarm.cleared_at = None
+            notes.append("condition back after a clear")
+        if msg.severity != alarm.severity:
+            notes.append(f"severity {alarm.severity} → {msg.severity.value}")
+            alarm.severity = msg.severity.value
+        if notes:
+            _history(alarm, now, actor, "update", alarm.state, f"{'; '.join(notes)} ({_describe(msg)})")
+        if msg.value is not None:
+            alarm.value = msg.value
+        alarm.value_unit = msg.unit or alarm.value_unit
+        alarm.threshold = msg.threshold if msg.threshold is not None else alarm.threshold
+        alarm.message = msg.message or alarm.message
+    alarm.updated_at = now
+    session.flush()
+    return Transition(AlarmChange(alarm=to_public(alarm), change=change))
+
+
+def _raise(
+    session: Session,
+    record_id: int,
+    msg: wire.Event,
+    device: Device,
+    grid: str,
+    router: Router,
+    now: datetime,
+    actor: str,
+) -> Transition:
+    alarm = Alarm(
+        kind=msg.kind.value,
+        severity=msg.severity.value,
+        state="raised",
+        compound=msg.compound,
+        edge=msg.edge,
+        device=msg.device,
+        building=device.building,
+        unit=device.unit,
+        floor=device.floor,
+        flat=device.flat,
+        place=device.place,
+        grid=grid,
+        value=msg.value,
+        value_unit=msg.unit,
+        threshold=msg.threshold,
+        message=msg.message,
+        raised_event_id=msg.id,
+        raised_at=msg.occurred_at.astimezone(UTC),
+        updated_at=now,
+    )
+    note = _describe(msg)
+    if msg.state is wire.EventState.UPDATED:
+        note += " (opened by an update: no open alarm for this device and kind)"
+    alarm.history.append(
+        AlarmHistory(at=now, actor=actor, action="raise", from_state=None, to_state="raised", note=note)
+    )
+    decision = router.route(msg.kind, device, msg.occurred_at)
+    alarm.routing = decision.as_dict()
+    for position, routed in enumerate(decision.people):
+        alarm.assignees.append(
+            AlarmAssignee(person_id=routed.person, role=routed.role, position=position, reason=routed.reason[:300])
+        )
+    if decision.people:
+        alarm.notified_at = now
+        who = ", ".join(f"{p.person} ({p.role})" for p in decision.people)
+        _history(alarm, now, SYSTEM, "notify", "notified", f"routed by rule {decision.rule} to {who}")
+    else:
+        _history(alarm, now, SYSTEM, "route", "raised", "; ".join(decision.reasons) or "nobody to notify")
+    session.add(alarm)
+    session.flush()
+    session.execute(update(EventRecord).where(EventRecord.id == record_id).values(alarm_id=alarm.id))
+    log.info(
+        "alarm %d raised: %s at %s, routed to %s (event_id=%s)",
+        alarm.id,
+        alarm.kind,
+        alarm.device,
+        decision.person_ids,
+        msg.id,
+    )
+    return Transition(AlarmChange(alarm=to_public(alarm), change="raised"), decision)
+
+
+def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+    """A person takes the alarm on; only from raised or notified."""
+    if alarm.state not in ACKNOWLEDGEABLE:
+        raise InvalidTransition(alarm.id, alarm.state, "acknowledge")
+    alarm.acknowledged_at = now
+    _history(alarm, now, person_id, "acknowledge", "acknowledged", (note or "").strip() or None)
+    return Transition(AlarmChange(alarm=to_public(alarm), change="acknowledged"))
+
+
+def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+    """A person closes the alarm with a note; from any open state."""
+    if alarm.state not in RESOLVABLE:
+        raise InvalidTransition(alarm.id, alarm.state, "resolve")
+    text = (note or "").strip()
+    if not text:
+        raise NoteRequired(alarm.id)
+    alarm.resolved_at = now
+    _history(alarm, now, person_id, "resolve", "resolved", text)
+    return Transition(AlarmChange(alarm=to_public(alarm), change="resolved"))

@@ -1,0 +1,122 @@
+"""Public shapes of alarms, their history and events, dead letters and live changes (API and push)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AlarmChange",
+    "AlarmDetail",
+    "AlarmPublic",
+    "AlarmState",
+    "Assignee",
+    "DeadLetterPublic",
+    "EventPublic",
+    "HistoryEntry",
+    "Location",
+]
+
+AlarmState = Literal["raised", "notified", "acknowledged", "resolved"]
+"""Lifecycle states. A device clear does not change the state: it sets ``cleared_at``."""
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Location(_Public):
+    """Where the alarm's device is."""
+
+    building: str
+    unit: str | None = None
+    floor: int | None = None
+    flat: str | None = None
+    place: str | None = None
+
+
+class Assignee(_Public):
+    """A person the alarm was routed to and why."""
+
+    person: str = Field(description="Person id from the config.")
+    role: str = Field(description="Role they were picked for.")
+    reason: str = Field(default="", description="Roster match or fallback explanation.")
+
+
+class AlarmPublic(_Public):
+    """An alarm as the console list and the API show it."""
+
+    id: int
+    kind: str
+    severity: str
+    state: AlarmState
+    device: str
+    location: Location
+    grid: str = Field(description="Micro-grid (or dedicated / general grid) responsible for the place.")
+    assignees: list[str] = Field(description="Person ids the alarm was routed to.")
+    raised_at: datetime
+    notified_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    cleared_at: datetime | None = Field(
+        default=None, description="When the device reported the condition gone; the alarm stays open until resolved."
+    )
+    value: float | None = None
+    unit: str | None = None
+    threshold: float | None = None
+    message: str | None = None
+    edge: str
+    updated_at: datetime
+
+
+class HistoryEntry(_Public):
+    """One audit-trail step."""
+
+    at: datetime
+    actor: str = Field(description="Person id, 'system', or 'edge:<id>' for device-driven steps.")
+    action: str = Field(description="raise, notify, update, clear, acknowledge, resolve.")
+    from_state: str | None
+    to_state: str
+    note: str | None = None
+
+
+class EventPublic(_Public):
+    """An event that raised, updated or cleared an alarm."""
+
+    id: str = Field(description="Event id (idempotency key).")
+    seq: int
+    state: str
+    severity: str
+    value: float | None = None
+    occurred_at: datetime
+    received_at: datetime
+
+
+class AlarmDetail(AlarmPublic):
+    """An alarm with its audit trail, events and routing decision."""
+
+    history: list[HistoryEntry]
+    events: list[EventPublic]
+    routing: dict[str, Any] = Field(default_factory=dict, description="The stored routing decision.")
+    assigned: list[Assignee] = Field(default_factory=list, description="Assignees with roles and reasons.")
+
+
+class DeadLetterPublic(_Public):
+    """A refused message: why, from which topic, and a printable preview of its first bytes."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    size: int = Field(description="Payload size in bytes.")
+    preview: str = Field(description="Printable preview of the payload's first bytes.")
+
+
+class AlarmChange(_Public):
+    """A live change pushed to consoles: the alarm after the change and what happened."""
+
+    alarm: AlarmPublic
+    change: str = Field(description="raised, notified, updated, cleared, acknowledged, resolved.")

@@ -1,0 +1,190 @@
+"""The alarm service the web layer calls: list, read, acknowledge, resolve, dead letters and figures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from compound.clock import Clock, WallClock
+from compound.config import Compound
+from hub.alarms import lifecycle
+from hub.alarms.access import grid_and_descendants
+from hub.alarms.changes import AlarmChanges
+from hub.alarms.schemas import AlarmDetail, AlarmPublic, Assignee, DeadLetterPublic, EventPublic, HistoryEntry
+from hub.db import OPEN_STATES, Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
+from hub.errors import AlarmNotFound
+
+__all__ = ["CLEARED", "OPEN", "AlarmService"]
+
+log = logging.getLogger(__name__)
+
+CLEARED = "cleared"
+"""Pseudo-state filter: open alarms whose device has cleared the condition (``cleared_at`` set)."""
+
+OPEN = "open"
+"""Pseudo-state filter: every alarm not yet resolved."""
+
+
+class AlarmService:
+    """Synchronous alarm operations over a ``Database``; every change is published to ``changes``."""
+
+    def __init__(
+        self,
+        db: Database,
+        compound: Compound,
+        *,
+        changes: AlarmChanges | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.compound = compound
+        self.changes = changes if changes is not None else AlarmChanges()
+        self.clock: Clock = clock or WallClock()
+
+    # ------------------------------------------------------------------ reads
+
+    def list_alarms(
+        self,
+        *,
+        state: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        grid: str | None = None,
+        grids: set[str] | None = None,
+        limit: int = 200,
+    ) -> list[AlarmPublic]:
+        """Alarms, newest first. ``state`` also takes ``open`` and ``cleared``; ``grids`` restricts visibility."""
+        stmt = select(Alarm).options(selectinload(Alarm.assignees)).order_by(Alarm.id.desc()).limit(max(1, limit))
+        if state == CLEARED:
+            stmt = stmt.where(Alarm.cleared_at.is_not(None), Alarm.state.in_(OPEN_STATES))
+        elif state == OPEN:
+            stmt = stmt.where(Alarm.state.in_(OPEN_STATES))
+        elif state is not None:
+            stmt = stmt.where(Alarm.state == state)
+        if severity is not None:
+            stmt = stmt.where(Alarm.severity == severity)
+        if kind is not None:
+            stmt = stmt.where(Alarm.kind == kind)
+        if grid is not None:
+            stmt = stmt.where(Alarm.grid.in_(grid_and_descendants(self.compound, grid)))
+        if grids is not None:
+            stmt = stmt.where(Alarm.grid.in_(grids))
+        with self.db.session() as session:
+            return [lifecycle.to_public(a) for a in session.scalars(stmt)]
+
+    def get_alarm(self, alarm_id: int, *, grids: set[str] | None = None) -> AlarmDetail | None:
+        """One alarm with history, events and routing; ``None`` if missing or outside ``grids``."""
+        with self.db.session() as session:
+            alarm = self._load(session, alarm_id, grids)
+            return None if alarm is None else self._detail(session, alarm)
+
+    def dead_letters(self, limit: int = 100, *, reason: str | None = None) -> list[DeadLetterPublic]:
+        """Refused messages, newest first."""
+        stmt = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(max(1, limit))
+        if reason is not None:
+            stmt = stmt.where(DeadLetter.reason == reason)
+        with self.db.session() as session:
+            return [DeadLetterPublic.model_validate(d) for d in session.scalars(stmt)]
+
+    def stats(self) -> dict[str, Any]:
+        """Ingest figures: events stored, duplicates, readings, dead letters by reason, seq gaps, alarms by state."""
+        with self.db.session() as session:
+            edges = list(session.scalars(select(EdgeRecord).order_by(EdgeRecord.edge)))
+            dead = {
+                r: n for r, n in session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason))
+            }
+            gaps = session.execute(select(func.count(), func.sum(SeqGap.to_seq - SeqGap.from_seq + 1))).one()
+            alarms = {st: n for st, n in session.execute(select(Alarm.state, func.count()).group_by(Alarm.state))}
+            events = session.scalar(select(func.count()).select_from(EventRecord)) or 0
+        return {
+            "events": int(events),
+            "duplicates": sum(e.duplicates for e in edges),
+            "readings": sum(e.readings for e in edges),
+            "heartbeats": sum(e.heartbeats for e in edges),
+            "dead_letters": sum(dead.values()),
+            "dead_letters_by_reason": dead,
+            "gaps": int(gaps[0] or 0),
+            "missing_seq": int(gaps[1] or 0),
+            "alarms": alarms,
+            "edges": {
+                e.edge: {
+                    "events": e.events,
+                    "readings": e.readings,
+                    "duplicates": e.duplicates,
+                    "max_seq": e.max_seq,
+                    "seq_anomalies": e.seq_anomalies,
+                    "status": e.status,
+                    "last_seen_at": e.last_seen_at.isoformat() if e.last_seen_at else None,
+                }
+                for e in edges
+            },
+        }
+
+    # ------------------------------------------------------------------ actions
+
+    def acknowledge(
+        self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
+    ) -> AlarmDetail:
+        """``person_id`` takes the alarm on. Raises ``AlarmNotFound`` or ``InvalidTransition``."""
+        with self.db.session() as session:
+            alarm = self._load(session, alarm_id, grids, lock=True)
+            if alarm is None:
+                raise AlarmNotFound(alarm_id)
+            transition = lifecycle.acknowledge(alarm, person_id, note, self.clock.now())
+            session.flush()
+            detail = self._detail(session, alarm)
+        log.info("alarm %d acknowledged by %s", alarm_id, person_id)
+        self.changes.publish(transition.change)
+        return detail
+
+    def resolve(self, alarm_id: int, person_id: str, note: str, *, grids: set[str] | None = None) -> AlarmDetail:
+        """Close the alarm with ``note``; raises ``AlarmNotFound``, ``InvalidTransition``, ``NoteRequired``."""
+        with self.db.session() as session:
+            alarm = self._load(session, alarm_id, grids, lock=True)
+            if alarm is None:
+                raise AlarmNotFound(alarm_id)
+            transition = lifecycle.resolve(alarm, person_id, note, self.clock.now())
+            session.flush()
+            detail = self._detail(session, alarm)
+        log.info("alarm %d resolved by %s", alarm_id, person_id)
+        self.changes.publish(transition.change)
+        return detail
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _load(session: Session, alarm_id: int, grids: set[str] | None, *, lock: bool = False) -> Alarm | None:
+        alarm = session.get(Alarm, alarm_id, with_for_update=lock or None)
+        if alarm is None or (grids is not None and alarm.grid not in grids):
+            return None
+        return alarm
+
+    @staticmethod
+    def _detail(session: Session, alarm: Alarm) -> AlarmDetail:
+        events = session.scalars(
+            select(EventRecord)
+            .where(EventRecord.alarm_id == alarm.id)
+            .order_by(EventRecord.occurred_at, EventRecord.id)
+        )
+        public = lifecycle.to_public(alarm)
+        return AlarmDetail(
+            **public.model_dump(),
+            history=[HistoryEntry.model_validate(h) for h in alarm.history],
+            events=[
+                EventPublic(
+                    id=e.event_id,
+                    seq=e.seq,
+                    state=e.state,
+                    severity=e.severity,
+                    value=e.value,
+                    occurred_at=e.occurred_at,
+                    received_at=e.received_at,
+                )
+                for e in events
+            ],
+            routing=alarm.routing or {},
+            assigned=[Assignee(person=a.person_id, role=a.role, reason=a.reason) for a in alarm.assignees],
+        )

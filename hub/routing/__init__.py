@@ -1,0 +1,6 @@
+"""Routing: from an alarm's place to its grid and the people on duty, and the notification channels."""
+
+from hub.routing.router import RoutedPerson, Router, RoutingDecision
+from hub.routing.rules import ROUTES, Route, route_for
+
+__all__ = ["ROUTES", "Route", "RoutedPerson", "Router", "RoutingDecision", "route_for"]
