@@ -1,0 +1,557 @@
+"""Hub ingest: MQTT → validate → dead-letter or store → dedup → seq gaps → alarms → routing → changes.
+
+Why paho-mqtt directly and not aiomqtt: "a hub killed with SIGKILL loses nothing" needs a QoS 1
+message to be PUBACKed only after it is committed. aiomqtt 2.5 builds its paho client without
+``manual_ack`` and exposes no ``ack()``; paho 2.x has both as public API. So paho's own network
+thread (which also reconnects by itself) feeds a queue, one worker thread stores messages in
+batches, commits, and only then acks them, in arrival order. A message received on a connection
+that has since dropped is not acked: the broker re-sends it on the resumed persistent session
+(stable client id, ``clean_session=False``) and dedup by event id absorbs the copy.
+
+``Ingestor(...).run(stop)`` is a coroutine, so a FastAPI lifespan or ``compound hub`` can host it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from compound import wire
+from compound.broker import supports_shared_subscriptions
+from compound.clock import Clock, WallClock
+from compound.config import Compound
+from hub.alarms import lifecycle
+from hub.alarms.changes import AlarmChanges
+from hub.alarms.lifecycle import Transition
+from hub.db import Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, insert_ignore
+from hub.routing.notifier import Notifiers
+from hub.routing.router import Router
+from hub.timeseries.base import SeriesSink
+
+__all__ = ["DEAD_LETTER_REASONS", "Inbound", "IngestSettings", "Ingestor", "MessagePipeline"]
+
+log = logging.getLogger(__name__)
+
+EXCERPT_BYTES: Final = 1024
+"""Raw payload bytes kept with a dead letter."""
+
+PREVIEW_CHARS: Final = 200
+
+DEAD_LETTER_REASONS: Final = {
+    "bad_topic": "topic is outside <prefix>/v1/<compound>/<edge>/<type>[/<device>]",
+    "unknown_api_version": "topic version segment is not v1",
+    "unknown_compound": "topic names another compound than the configured one",
+    "oversized": f"payload larger than {wire.MAX_PAYLOAD_BYTES} bytes (not parsed)",
+    "not_utf8": "payload bytes are not UTF-8",
+    "not_json": "payload is not JSON",
+    "not_object": "payload is JSON but not an object",
+    "unknown_schema": "payload 'schema' is missing or a version this hub does not speak",
+    "wrong_type": "payload 'type' disagrees with the topic",
+    "invalid": "a field is missing, of the wrong type or out of bounds (or a timestamp has no timezone)",
+    "topic_payload_mismatch": "payload compound/edge/device differ from the topic's",
+    "unknown_device": "device id is not in the config",
+    "unknown_edge": "edge id is not in the config (status, heartbeat)",
+    "device_edge_mismatch": "device exists but is served by another edge than the topic's",
+    "timestamp_out_of_range": "occurred_at/at further from the hub's clock than the allowed skew",
+    "store_failed": "the message was valid but storing it failed repeatedly (see detail)",
+}
+"""Every reason a message can be dead-lettered for, with what it means."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message as received: topic, raw bytes, receipt time, and what is needed to ack it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """Ingest knobs."""
+
+    max_skew: timedelta = timedelta(days=400)
+    """How far a device timestamp may be from the hub's wall clock. Simulated scenarios run on a
+    scaled clock that may start anywhere in the past year or the next one; this bound still
+    catches devices with no time (1970), a wrong century, or ms-vs-s confusion."""
+    batch_size: int = 200
+    """Most messages stored in one transaction (then acked together)."""
+    shared_group: str = "hub"
+    replica: str = "1"
+    """Names this hub among replicas; part of the stable MQTT client id."""
+    keepalive: int = 30
+
+
+class _Rejected(Exception):
+    """Internal: a message is dead-lettered with ``reason``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class _BatchResult:
+    transitions: list[Transition] = field(default_factory=list)
+    series: list[wire.Event | wire.Reading | wire.Status | wire.Heartbeat] = field(default_factory=list)
+    dead: int = 0
+    duplicates: int = 0
+
+
+def _preview(payload: bytes) -> str:
+    text = payload[:PREVIEW_CHARS].decode("utf-8", errors="replace")
+    return "".join(ch if ch.isprintable() else "·" for ch in text)
+
+
+class MessagePipeline:
+    """Validates and stores batches of inbound messages in one transaction; publishes after commit."""
+
+    def __init__(
+        self,
+        db: Database,
+        compound: Compound,
+        *,
+        changes: AlarmChanges | None = None,
+        series: SeriesSink | None = None,
+        notifiers: Notifiers | None = None,
+        settings: IngestSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.compound = compound
+        self.changes = changes if changes is not None else AlarmChanges()
+        self.series = series
+        self.notifiers = notifiers or Notifiers()
+        self.settings = settings or IngestSettings()
+        self.clock: Clock = clock or WallClock()
+        self.router = Router(compound)
+        self._edges = set(compound.edges())
+        self._grids = {dev_id: compound.grid_of(dev) for dev_id, dev in compound.devices.items()}
+        self.processed = 0
+
+    # ------------------------------------------------------------------ batches
+
+    def process(self, batch: Sequence[Inbound]) -> None:
+        """Store a batch; on a database error fall back to one transaction per message. Never raises."""
+        try:
+            result = self._store(batch)
+        except SQLAlchemyError as exc:
+            log.warning("batch of %d failed (%s); storing one by one", len(batch), exc.__class__.__name__)
+            result = _BatchResult()
+            for item in batch:
+                self._store_one_with_retries(item, result)
+        self.processed += len(batch)
+        self._after_commit(result)
+
+    def _store(self, batch: Sequence[Inbound]) -> _BatchResult:
+        result = _BatchResult()
+        with self.db.session() as session:
+            edges: dict[str, EdgeRecord] = {}
+            for item in batch:
+                self._handle(session, item, edges, result)
+        return result
+
+    def _store_one_with_retries(self, item: Inbound, result: _BatchResult, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            single = _BatchResult()
+            try:
+                with self.db.session() as session:
+                    self._handle(session, item, {}, single)
+            except SQLAlchemyError as exc:
+                log.warning("storing %s failed (attempt %d/%d): %s", item.topic, attempt, attempts, exc)
+                time.sleep(0.1 * attempt)
+                continue
+            result.transitions += single.transitions
+            result.series += single.series
+            return
+        # Valid or not, it cannot be stored: keep it as a dead letter rather than block ingest forever.
+        # If even that fails the database is down: raise, the caller waits and retries the batch.
+        with self.db.session() as session:
+            self._dead_letter(session, item, "store_failed", f"storing failed {attempts} times; see hub log")
+
+    def _after_commit(self, result: _BatchResult) -> None:
+        for transition in result.transitions:
+            self.changes.publish(transition.change)
+            self.notifiers.notify(transition.change, transition.decision)
+        if self.series is not None:
+            for msg in result.series:
+                try:
+                    if isinstance(msg, wire.Event):
+                        self.series.event(msg)
+                    elif isinstance(msg, wire.Reading):
+                        self.series.reading(msg)
+                    elif isinstance(msg, wire.Heartbeat):
+                        self.series.heartbeat(msg)
+                    else:
+                        self.series.status(msg)
+                except Exception:  # the time-series side must never stop alarms
+                    log.exception("series sink failed on a %s from %s", msg.type, msg.edge)
+
+    # ------------------------------------------------------------------ one message
+
+    def _handle(self, session: Session, item: Inbound, edges: dict[str, EdgeRecord], result: _BatchResult) -> None:
+        try:
+            msg, topic = self._validate(item)
+        except _Rejected as rejected:
+            self._dead_letter(session, item, rejected.reason, rejected.detail)
+            result.dead += 1
+            return
+        if msg is None:
+            return
+        edge = self._edge(session, topic.edge, edges)
+        edge.last_seen_at = item.received_at
+        if isinstance(msg, wire.Event):
+            self._event(session, msg, item, edge, result)
+        elif isinstance(msg, wire.Reading):
+            edge.readings += 1
+            result.series.append(msg)
+        elif isinstance(msg, wire.Heartbeat):
+            edge.heartbeats += 1
+            edge.heartbeat = msg.model_dump(mode="json", by_alias=True)
+            result.series.append(msg)
+        elif isinstance(msg, wire.Status):
+            edge.status = msg.state.value
+            edge.status_at = msg.at.astimezone(UTC)
+            edge.version = msg.version
+            result.series.append(msg)
+
+    def _validate(
+        self, item: Inbound
+    ) -> tuple[wire.Event | wire.Reading | wire.Status | wire.Heartbeat | None, wire.Topic]:
+        try:
+            topic = wire.parse_topic(item.topic, prefix=self.compound.prefix)
+        except wire.TopicError as exc:
+            raise _Rejected(exc.reason, exc.message) from None
+        if topic.type in (wire.MessageType.SNAPSHOT, wire.MessageType.CMD):
+            return None, topic  # evidence images and our own commands: not for this pipeline
+        if topic.compound != self.compound.id:
+            raise _Rejected(
+                "unknown_compound", f"topic compound {topic.compound!r}, this hub serves {self.compound.id!r}"
+            )
+        try:
+            msg = wire.parse(topic.type, item.payload)
+        except wire.WireError as exc:
+            raise _Rejected(exc.reason, exc.message) from None
+        mismatched = [
+            f"{name} {got!r} != topic {want!r}"
+            for name, got, want in (
+                ("compound", msg.compound, topic.compound),
+                ("edge", msg.edge, topic.edge),
+                ("device", getattr(msg, "device", None), topic.device),
+            )
+            if got != want
+        ]
+        if mismatched:
+            raise _Rejected("topic_payload_mismatch", "; ".join(mismatched))
+        if topic.device is not None:
+            device = self.compound.devices.get(topic.device)
+            if device is None:
+                raise _Rejected("unknown_device", f"device {topic.device!r} is not in the config")
+            if device.edge != topic.edge:
+                raise _Rejected(
+                    "device_edge_mismatch", f"device {device.id!r} belongs to edge {device.edge!r}, not {topic.edge!r}"
+                )
+        elif topic.edge not in self._edges:
+            raise _Rejected("unknown_edge", f"edge {topic.edge!r} is not in the config")
+        name, stamp = ("occurred_at", msg.occurred_at) if isinstance(msg, wire.Event) else ("at", msg.at)
+        if stamp.tzinfo is None:
+            raise _Rejected("invalid", f"{name}: timestamp {stamp.isoformat()} has no timezone")
+        skew = stamp - item.received_at
+        if abs(skew) > self.settings.max_skew:
+            raise _Rejected(
+                "timestamp_out_of_range",
+                f"{name} {stamp.isoformat()} is {skew.total_seconds() / 86400:+.1f} days from the hub clock "
+                f"(allowed ±{self.settings.max_skew.days} days)",
+            )
+        return msg, topic
+
+    def _event(self, session: Session, msg: wire.Event, item: Inbound, edge: EdgeRecord, result: _BatchResult) -> None:
+        stmt = (
+            insert_ignore(session, EventRecord)
+            .values(
+                event_id=msg.id,
+                seq=msg.seq,
+                compound=msg.compound,
+                edge=msg.edge,
+                device=msg.device,
+                kind=msg.kind.value,
+                state=msg.state.value,
+                severity=msg.severity.value,
+                value=msg.value,
+                unit=msg.unit,
+                threshold=msg.threshold,
+                message=msg.message,
+                occurred_at=msg.occurred_at.astimezone(UTC),
+                received_at=item.received_at,
+                raw=msg.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
+            .returning(EventRecord.id)
+        )
+        record_id = session.execute(stmt).scalar_one_or_none()
+        if record_id is None:
+            edge.duplicates += 1
+            result.duplicates += 1
+            log.info("duplicate event from %s ignored (event_id=%s)", msg.edge, msg.id)
+            return
+        edge.events += 1
+        self._track_seq(session, edge, msg.seq, item.received_at)
+        device = self.compound.devices[msg.device]
+        transition = lifecycle.apply_event(
+            session, record_id, msg, device, self._grids[msg.device], self.router, self.clock.now()
+        )
+        if transition is not None:
+            result.transitions.append(transition)
+        result.series.append(msg)
+
+    @staticmethod
+    def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime) -> None:
+        """Record skipped sequence numbers; a late arrival fills (shrinks or splits) the gap it falls in."""
+        if edge.max_seq is None or edge.min_seq is None:
+            edge.min_seq = edge.max_seq = seq
+            return
+        if seq > edge.max_seq:
+            if seq > edge.max_seq + 1:
+                session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=seq - 1, detected_at=now))
+                log.warning("edge %s skipped seq %d..%d", edge.edge, edge.max_seq + 1, seq - 1)
+            edge.max_seq = seq
+            return
+        if seq < edge.min_seq:
+            # Older than anything seen (an outbox replayed after the hub's first message): a new lower bound.
+            if seq < edge.min_seq - 1:
+                session.add(SeqGap(edge=edge.edge, from_seq=seq + 1, to_seq=edge.min_seq - 1, detected_at=now))
+            edge.min_seq = seq
+            return
+        session.flush()
+        gap = session.scalars(
+            select(SeqGap).where(SeqGap.edge == edge.edge, SeqGap.from_seq <= seq, SeqGap.to_seq >= seq)
+        ).first()
+        if gap is None:
+            # Same seq, new event id: the edge reused a number (lost its state?). Count it, keep going.
+            edge.seq_anomalies += 1
+            log.warning("edge %s reused seq %d with a new event id", edge.edge, seq)
+            return
+        if gap.from_seq == gap.to_seq:
+            session.delete(gap)
+        elif seq == gap.from_seq:
+            gap.from_seq += 1
+        elif seq == gap.to_seq:
+            gap.to_seq -= 1
+        else:
+            session.add(SeqGap(edge=edge.edge, from_seq=seq + 1, to_seq=gap.to_seq, detected_at=gap.detected_at))
+            gap.to_seq = seq - 1
+
+    @staticmethod
+    def _edge(session: Session, edge_id: str, cache: dict[str, EdgeRecord]) -> EdgeRecord:
+        edge = cache.get(edge_id)
+        if edge is None:
+            session.execute(
+                insert_ignore(session, EdgeRecord).values(
+                    edge=edge_id, events=0, readings=0, heartbeats=0, duplicates=0, seq_anomalies=0
+                )
+            )
+            found = session.get(EdgeRecord, edge_id, with_for_update=True)
+            assert found is not None
+            edge = cache[edge_id] = found
+        return edge
+
+    @staticmethod
+    def _dead_letter(session: Session, item: Inbound, reason: str, detail: str) -> None:
+        log.warning("dead letter %s on %.120s: %.200s", reason, item.topic, detail)
+        session.add(
+            DeadLetter(
+                received_at=item.received_at,
+                topic=item.topic[:256],
+                reason=reason,
+                detail=detail[:1000],
+                size=len(item.payload),
+                excerpt=item.payload[:EXCERPT_BYTES],
+                preview=_preview(item.payload),
+            )
+        )
+
+
+class Ingestor:
+    """Subscribes to the compound's topics and feeds the pipeline; acks each message after its commit."""
+
+    def __init__(
+        self,
+        db: Database,
+        compound: Compound,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        broker_kind: str = "mosquitto",
+        changes: AlarmChanges | None = None,
+        series: SeriesSink | None = None,
+        notifiers: Notifiers | None = None,
+        settings: IngestSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.compound = compound
+        self.host = host
+        self.port = port
+        self.broker_kind = broker_kind
+        self.settings = settings or IngestSettings()
+        self.pipeline = MessagePipeline(
+            db, compound, changes=changes, series=series, notifiers=notifiers, settings=self.settings, clock=clock
+        )
+        self.changes = self.pipeline.changes
+        self.client_id = f"compound-hub-{compound.id}-{self.settings.replica}"[:64]
+        base = wire.subscription(compound.prefix, compound.id)
+        self.shared = supports_shared_subscriptions(broker_kind)
+        self.topic_filter = f"$share/{self.settings.shared_group}/{base}" if self.shared else base
+        self.subscribed = threading.Event()
+        """Set once the broker has acknowledged the subscription (tests and readiness wait on it)."""
+        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        self._generation = 0
+        self._gen_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._client: mqtt.Client | None = None
+
+    # ------------------------------------------------------------------ MQTT callbacks (paho thread)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused connection: %s", reason)
+            return
+        with self._gen_lock:
+            self._generation += 1
+        log.info(
+            "connected to %s:%d (session present: %s); subscribing %s",
+            self.host,
+            self.port,
+            flags.session_present,
+            self.topic_filter,
+        )
+        client.subscribe(self.topic_filter, qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("broker refused subscription %s: %s", self.topic_filter, reasons)
+            return
+        log.info("hub ingest subscribed to %s", self.topic_filter)
+        self.subscribed.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        with self._gen_lock:
+            self._generation += 1  # acks for messages of the dropped connection must not be sent
+        self.subscribed.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(
+            Inbound(
+                topic=message.topic if isinstance(message.topic, str) else "<undecodable topic>",
+                payload=bytes(message.payload),
+                received_at=datetime.now(UTC),
+                mid=message.mid,
+                qos=message.qos,
+                generation=self._generation,
+            )
+        )
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                first = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.settings.batch_size:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._process_until_stored(batch)
+            self._ack(batch)
+
+    def _process_until_stored(self, batch: list[Inbound]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self.pipeline.process(batch)
+                return
+            except Exception:
+                # Only reached when even a dead letter cannot be written: the database is unreachable.
+                # Do not ack; wait and retry, the broker keeps the messages meanwhile.
+                log.exception("database unavailable; retrying a batch of %d in %.1fs", len(batch), delay)
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, 10.0)
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        client = self._client
+        if client is None:
+            return
+        with self._gen_lock:
+            for item in batch:
+                if item.qos > 0 and item.generation == self._generation:
+                    client.ack(item.mid, item.qos)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        return client
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ingest until ``stop`` is set; reconnects by itself; returns after a clean disconnect."""
+        await asyncio.to_thread(self.db.create)
+        self._stopping.clear()
+        worker = threading.Thread(target=self._work, name="hub-ingest", daemon=True)
+        worker.start()
+        client = self._client = self._make_client()
+        client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
+        client.loop_start()
+        log.info(
+            "hub ingest for %s: broker %s:%d (%s), client id %s",
+            self.compound.id,
+            self.host,
+            self.port,
+            self.broker_kind,
+            self.client_id,
+        )
+        try:
+            await stop.wait()
+        finally:
+            # Finish (store and ack) the batch in hand; anything still queued is unacked and comes back.
+            self._stopping.set()
+            await asyncio.to_thread(worker.join, 30)
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+            self._client = None
+            log.info("hub ingest stopped after %d messages", self.pipeline.processed)
