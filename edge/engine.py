@@ -1,0 +1,167 @@
+"""The rule engine of one edge: routes samples and ticks to rules and turns verdicts into wire Events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from compound import wire
+from compound.config import Compound, Device
+from compound.drivers import Sample
+from compound.wire import Event, EventKind, EventState, Location, Severity
+from edge.rules import DeviceOffline, Rule, Verdict, default_rules
+
+__all__ = ["Draft", "OpenCondition", "RuleEngine"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCondition:
+    """A raised condition that has not been cleared yet (persisted so a restart can clear it)."""
+
+    device: str
+    kind: EventKind
+    raised_id: str
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event waiting for its ``seq``: the outbox assigns it in the same transaction that stores it."""
+
+    verdict: Verdict
+    id: str
+    raised_id: str | None
+    compound: str
+    edge: str
+    location: Location
+
+    def event(self, seq: int) -> Event:
+        """The wire Event with its sequence number."""
+        v = self.verdict
+        return Event(
+            id=self.id,
+            seq=seq,
+            compound=self.compound,
+            edge=self.edge,
+            device=v.device,
+            kind=v.kind,
+            state=v.state,
+            severity=v.severity,
+            value=v.value,
+            unit=v.unit,
+            threshold=v.threshold,
+            location=self.location,
+            occurred_at=v.at,
+            raised_id=self.raised_id,
+            message=v.message,
+        )
+
+    @property
+    def condition(self) -> OpenCondition | None:
+        """The open condition after this event (None once cleared)."""
+        if self.verdict.state is EventState.CLEARED:
+            return None
+        return OpenCondition(self.verdict.device, self.verdict.kind, self.raised_id or self.id, self.verdict.severity)
+
+
+def location_of(device: Device) -> Location:
+    """Wire location of a configured device."""
+    return Location(
+        building=device.building, unit=device.unit, floor=device.floor, flat=device.flat, place=device.place
+    )
+
+
+class RuleEngine:
+    """Feeds one edge's samples and clock ticks to its rules; drafts events with ids and raised ids."""
+
+    def __init__(self, compound: Compound, edge: str, rules: Sequence[Rule] | None = None) -> None:
+        self.compound_id = compound.id
+        self.edge = edge
+        self.devices: dict[str, Device] = {d.id: d for d in compound.devices_of_edge(edge)}
+        if not self.devices:
+            raise ValueError(f"edge {edge!r} has no devices in compound {compound.id!r}; edges: {compound.edges()}")
+        self.rules: list[Rule] = list(rules) if rules is not None else default_rules(compound)
+        self._routes: dict[str, list[Rule]] = {
+            dev_id: [rule for rule in self.rules if rule.applies_to(device)] for dev_id, device in self.devices.items()
+        }
+        self._locations = {dev_id: location_of(d) for dev_id, d in self.devices.items()}
+        self.open: dict[tuple[str, EventKind], OpenCondition] = {}
+        self.unknown_samples = 0
+        self._unknown_logged: set[str] = set()
+
+    # ---- inputs
+    def feed(self, samples: Iterable[Sample]) -> list[Verdict]:
+        """Apply samples in order; samples of devices this edge does not own are counted and skipped."""
+        out: list[Verdict] = []
+        for sample in samples:
+            device = self.devices.get(sample.device)
+            if device is None:
+                self.unknown_samples += 1
+                if sample.device not in self._unknown_logged:
+                    self._unknown_logged.add(sample.device)
+                    log.warning("sample from unknown device %r ignored (not on edge %s)", sample.device, self.edge)
+                continue
+            if not isinstance(sample.value, int | float) or sample.value != sample.value:
+                self.unknown_samples += 1
+                log.warning("sample from %s has an unusable value %r; ignored", sample.device, sample.value)
+                continue
+            for rule in self._routes[device.id]:
+                out.extend(rule.on_sample(device, sample))
+        return out
+
+    def tick(self, now: datetime) -> list[Verdict]:
+        """Let time-based rules (offline, care silence, door held open) look at the clock."""
+        out: list[Verdict] = []
+        for rule in self.rules:
+            out.extend(rule.on_tick(now))
+        return out
+
+    # ---- outputs
+    def draft(self, verdict: Verdict) -> Draft | None:
+        """Give a verdict its event id and, for updates and clears, the id of the event that raised it."""
+        key = (verdict.device, verdict.kind)
+        raised_id: str | None = None
+        if verdict.state is not EventState.RAISED:
+            current = self.open.get(key)
+            if current is None:
+                log.warning(
+                    "%s %s for %s with no raised event on record; skipped", verdict.state, verdict.kind, verdict.device
+                )
+                return None
+            raised_id = current.raised_id
+        return Draft(
+            verdict, wire.new_event_id(), raised_id, self.compound_id, self.edge, self._locations[verdict.device]
+        )
+
+    def commit(self, draft: Draft) -> None:
+        """Record that a draft was stored: track or forget its open condition."""
+        key = (draft.verdict.device, draft.verdict.kind)
+        condition = draft.condition
+        if condition is None:
+            self.open.pop(key, None)
+        else:
+            self.open[key] = condition
+
+    def restore(self, conditions: Iterable[OpenCondition]) -> int:
+        """Re-arm conditions raised before a restart so that they clear with their original id."""
+        restored = 0
+        for cond in conditions:
+            if cond.device not in self.devices:
+                continue
+            for rule in self._routes[cond.device]:
+                if rule.restore(cond.device, cond.kind):
+                    self.open[(cond.device, cond.kind)] = cond
+                    restored += 1
+                    break
+        return restored
+
+    def devices_online(self) -> int:
+        """Devices not reported offline."""
+        for rule in self.rules:
+            if isinstance(rule, DeviceOffline):
+                return rule.online()
+        return len(self.devices)

@@ -1,0 +1,307 @@
+"""The on-disk outbox: every message waits in SQLite until the broker's PUBACK says it arrived.
+
+Guarantees:
+
+- ``put`` returns only after the row is committed (WAL, ``synchronous=FULL`` by default: the commit
+  is on disk before ``put`` returns, so it survives a process crash *and* a power cut; ``NORMAL``
+  would survive a crash but may lose the last commits on power loss). Readings are stored in one
+  transaction per tick and acknowledgements deleted in batches, so the fsync cost is per batch.
+- A row is deleted only by ``ack`` (called on the broker's PUBACK); rows are handed out in insertion
+  order per lane, events before readings, and handed out again from the start after a reopen.
+- Bounded: at most ``max_messages`` rows, of which readings may take at most ``max_readings``, so
+  ``max_messages - max_readings`` slots are always kept for events. A full outbox or a full disk
+  (SQLite's "database or disk is full", also produced by the ``max_bytes`` quota) raises
+  ``OutboxFull`` / ``DiskFull``, is logged and counted in ``dropped``; nothing is dropped silently.
+- Event sequence numbers are assigned in the same transaction that stores the event, so ``seq``
+  is gap-free and monotonic across restarts; small key/value ``state`` rides in the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["DiskFull", "Entry", "Lane", "Outbox", "OutboxError", "OutboxFull"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane    INTEGER NOT NULL,
+    topic   TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    qos     INTEGER NOT NULL,
+    retain  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (lane, id);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
+
+
+class Lane(IntEnum):
+    """Priority class of a message: events are never crowded out by readings."""
+
+    EVENT = 0
+    READING = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored message."""
+
+    id: int
+    lane: Lane
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class OutboxError(Exception):
+    """The outbox could not store a message; ``lane`` says which kind."""
+
+    def __init__(self, message: str, lane: Lane) -> None:
+        super().__init__(message)
+        self.lane = lane
+
+
+class OutboxFull(OutboxError):
+    """The outbox holds its maximum number of messages for this lane."""
+
+
+class DiskFull(OutboxError):
+    """SQLite reported 'database or disk is full' (the disk, or the ``max_bytes`` quota)."""
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc)
+
+
+class Outbox:
+    """A bounded, durable FIFO of MQTT messages per lane, in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_messages: int = 100_000,
+        max_readings: int | None = None,
+        max_bytes: int | None = None,
+        synchronous: Synchronous = "FULL",
+    ) -> None:
+        if max_messages < 2:
+            raise ValueError("max_messages must be at least 2")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_messages = max_messages
+        self.max_readings = max_messages // 2 if max_readings is None else max_readings
+        if not 0 <= self.max_readings < max_messages:
+            raise ValueError("max_readings must be below max_messages (room must stay for events)")
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(SCHEMA)
+        if max_bytes is not None:
+            page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            self._db.execute(f"PRAGMA max_page_count={max(8, max_bytes // page)}")
+        self._depth = {lane: 0 for lane in Lane}
+        for lane, count in self._db.execute("SELECT lane, COUNT(*) FROM outbox GROUP BY lane"):
+            self._depth[Lane(lane)] = int(count)
+        self.dropped = int(self.get_state("dropped") or 0)
+        self.full = False
+        if self.depth():
+            log.info("outbox %s reopened with %d message(s) to replay", self.path, self.depth())
+
+    # ---- counters
+    def depth(self, lane: Lane | None = None) -> int:
+        """Messages waiting for an acknowledgement (in one lane, or all)."""
+        return self._depth[lane] if lane is not None else sum(self._depth.values())
+
+    def _room(self, lane: Lane) -> int:
+        total_room = self.max_messages - self.depth()
+        if lane is Lane.READING:
+            return min(total_room, self.max_readings - self._depth[Lane.READING])
+        return total_room
+
+    def _refuse(self, lane: Lane, count: int, exc: OutboxError) -> OutboxError:
+        self.dropped += count
+        self.full = True
+        # On a full disk the counter itself may not be storable; it is still kept in memory.
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("INSERT OR REPLACE INTO state VALUES ('dropped', ?)", (str(self.dropped),))
+        log.error(
+            "outbox refused %d %s message(s): %s (dropped so far: %d)", count, lane.name.lower(), exc, self.dropped
+        )
+        return exc
+
+    # ---- writing
+    def put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, lane: Lane = Lane.EVENT) -> int:
+        """Store one message; return its row id. Raises ``OutboxFull`` or ``DiskFull``."""
+        return self.put_many([(topic, payload)], qos=qos, retain=retain, lane=lane)[0]
+
+    def put_many(
+        self, items: Sequence[tuple[str, bytes]], *, qos: int = 1, retain: bool = False, lane: Lane = Lane.READING
+    ) -> list[int]:
+        """Store messages in one transaction, all or as many as fit; raise if any did not fit.
+
+        When only some fit, the first ones are stored and committed, then ``OutboxFull`` is raised
+        for the rest (counted in ``dropped``).
+        """
+        with self._lock:
+            room = self._room(lane)
+            fitting = list(items[: max(0, room)])
+            ids: list[int] = []
+            if fitting:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    for topic, payload in fitting:
+                        cur = self._db.execute(
+                            "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
+                            (int(lane), topic, payload, qos, int(retain)),
+                        )
+                        ids.append(int(cur.lastrowid or 0))
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    if _is_full(exc):
+                        raise self._refuse(lane, len(items), DiskFull(f"outbox {self.path}: {exc}", lane)) from exc
+                    raise
+                self._depth[lane] += len(ids)
+            if len(fitting) < len(items):
+                missing = len(items) - len(fitting)
+                limit = self.max_readings if lane is Lane.READING else self.max_messages
+                raise self._refuse(
+                    lane, missing, OutboxFull(f"outbox {self.path} full ({limit} {lane.name.lower()} slots)", lane)
+                )
+            self.full = False
+            return ids
+
+    def put_sequenced(
+        self,
+        build: Callable[[int], tuple[str, bytes]],
+        *,
+        qos: int = 1,
+        state: Mapping[str, str | None] | None = None,
+    ) -> int:
+        """Store an event whose payload needs the next ``seq``; seq, row and ``state`` commit together.
+
+        ``build(seq)`` returns (topic, payload). ``state`` values of None delete the key. Returns the seq.
+        """
+        with self._lock:
+            if self._room(Lane.EVENT) <= 0:
+                raise self._refuse(
+                    Lane.EVENT, 1, OutboxFull(f"outbox {self.path} full ({self.max_messages} messages)", Lane.EVENT)
+                )
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                row = self._db.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
+                seq = (int(row[0]) if row else 0) + 1
+                topic, payload = build(seq)
+                self._db.execute(
+                    "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, 0)",
+                    (int(Lane.EVENT), topic, payload, qos),
+                )
+                self._db.execute("INSERT OR REPLACE INTO state VALUES ('seq', ?)", (str(seq),))
+                for key, value in (state or {}).items():
+                    if value is None:
+                        self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+                    else:
+                        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                if _is_full(exc):
+                    raise self._refuse(Lane.EVENT, 1, DiskFull(f"outbox {self.path}: {exc}", Lane.EVENT)) from exc
+                raise
+            except BaseException:
+                self._rollback()
+                raise
+            self._depth[Lane.EVENT] += 1
+            self.full = False
+            return seq
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    # ---- reading and acknowledging
+    def pending(self, lane: Lane, after: int = 0, limit: int = 64) -> list[Entry]:
+        """Up to ``limit`` stored messages of ``lane`` with row id above ``after``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, payload, qos, retain FROM outbox WHERE lane = ? AND id > ? ORDER BY id LIMIT ?",
+                (int(lane), after, limit),
+            ).fetchall()
+        return [Entry(int(r[0]), lane, r[1], bytes(r[2]), int(r[3]), bool(r[4])) for r in rows]
+
+    def ack(self, ids: Iterable[int]) -> int:
+        """Delete acknowledged messages in one transaction; return how many were removed."""
+        id_list = list(ids)
+        if not id_list:
+            return 0
+        with self._lock:
+            removed: dict[Lane, int] = {lane: 0 for lane in Lane}
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for start in range(0, len(id_list), 500):
+                    chunk = id_list[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for (lane,) in self._db.execute(
+                        f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING lane", chunk
+                    ).fetchall():
+                        removed[Lane(lane)] += 1
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+            for lane, count in removed.items():
+                self._depth[lane] -= count
+            return sum(removed.values())
+
+    # ---- small durable state (seq, open conditions, resume point)
+    def last_seq(self) -> int:
+        """The last event sequence number assigned (0 before the first event)."""
+        return int(self.get_state("seq") or 0)
+
+    def get_state(self, key: str) -> str | None:
+        """A stored state value."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every state entry whose key starts with ``prefix``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def set_state(self, key: str, value: str | None) -> None:
+        """Store (or delete, with None) one state value; a full disk is logged, not raised."""
+        with self._lock:
+            try:
+                if value is None:
+                    self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+                else:
+                    self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+            except sqlite3.Error as exc:
+                if not _is_full(exc):
+                    raise
+                log.error("outbox %s: cannot store state %r: %s", self.path, key, exc)
+
+    def close(self) -> None:
+        """Close the database (a checkpoint folds the WAL back into the file)."""
+        with self._lock:
+            self._db.close()

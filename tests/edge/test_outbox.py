@@ -1,0 +1,115 @@
+"""Tests of the on-disk outbox: bounds, order, acknowledgement, crash recovery, full reporting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edge.outbox import DiskFull, Lane, Outbox, OutboxFull
+
+
+def test_messages_come_back_in_order_until_acknowledged(tmp_path: Path) -> None:
+    """Test that pending() returns messages oldest first and ack() removes exactly the acknowledged ones."""
+    box = Outbox(tmp_path / "o.db")
+    ids = [box.put(f"t/{i}", f"p{i}".encode()) for i in range(10)]
+    assert [e.topic for e in box.pending(Lane.EVENT, limit=100)] == [f"t/{i}" for i in range(10)]
+    assert [e.id for e in box.pending(Lane.EVENT, after=ids[4], limit=3)] == ids[5:8]
+    assert box.ack([*ids[:3], ids[7]]) == 4
+    assert box.depth() == 6
+    assert [e.payload for e in box.pending(Lane.EVENT)] == [b"p3", b"p4", b"p5", b"p6", b"p8", b"p9"]
+    assert box.ack([ids[0]]) == 0  # acknowledging twice is harmless
+    box.close()
+
+
+def test_lanes_are_separate_and_events_keep_their_room(tmp_path: Path) -> None:
+    """Test that readings cannot take the slots reserved for events, and a full lane raises OutboxFull."""
+    box = Outbox(tmp_path / "o.db", max_messages=10, max_readings=4)
+    box.put_many([(f"r/{i}", b"r") for i in range(3)], lane=Lane.READING)
+    with pytest.raises(OutboxFull) as err:
+        box.put_many([(f"r/{i}", b"r") for i in range(3, 6)], lane=Lane.READING)
+    assert err.value.lane is Lane.READING
+    assert box.depth(Lane.READING) == 4  # the one that fitted was stored
+    assert box.dropped == 2
+    for i in range(6):
+        box.put(f"e/{i}", b"e")
+    with pytest.raises(OutboxFull):
+        box.put("e/overflow", b"e")
+    assert box.full and box.dropped == 3
+    assert box.depth() == 10
+    box.ack([e.id for e in box.pending(Lane.READING)])
+    box.put("e/now-fits", b"e")
+    assert not box.full
+    box.close()
+
+
+def test_sequence_numbers_are_gap_free_and_survive_reopen(tmp_path: Path) -> None:
+    """Test that put_sequenced assigns 1, 2, 3... with the row and state, and continues after a reopen."""
+    box = Outbox(tmp_path / "o.db")
+    seqs = [box.put_sequenced(lambda s: (f"ev/{s}", str(s).encode()), state={"cond:a": "x"}) for _ in range(3)]
+    assert seqs == [1, 2, 3]
+    box.put_sequenced(lambda s: ("ev/4", b"4"), state={"cond:a": None, "cond:b": "y"})
+    box.close()
+    box = Outbox(tmp_path / "o.db")
+    assert box.last_seq() == 4
+    assert box.states("cond:") == {"cond:b": "y"}
+    assert box.put_sequenced(lambda s: (f"ev/{s}", b"")) == 5
+    assert [e.topic for e in box.pending(Lane.EVENT)] == ["ev/1", "ev/2", "ev/3", "ev/4", "ev/5"]
+    box.close()
+
+
+def test_a_failing_build_stores_nothing(tmp_path: Path) -> None:
+    """Test that an exception while building an event rolls back the seq and the row."""
+    box = Outbox(tmp_path / "o.db")
+
+    def broken(seq: int) -> tuple[str, bytes]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        box.put_sequenced(broken)
+    assert box.last_seq() == 0 and box.depth() == 0
+    box.close()
+
+
+def test_messages_survive_a_process_crash(tmp_path: Path) -> None:
+    """Test that rows committed by a process killed without closing the database are replayed on reopen."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        from edge.outbox import Outbox
+        box = Outbox({str(tmp_path / "o.db")!r})
+        ids = [box.put(f"t/{{i}}", b"x") for i in range(50)]
+        box.ack(ids[:20])
+        box.put_sequenced(lambda s: ("seq", str(s).encode()))
+        os._exit(0)  # no close, no checkpoint: like SIGKILL
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=Path(__file__).parents[2])
+    box = Outbox(tmp_path / "o.db")
+    pending = box.pending(Lane.EVENT, limit=1000)
+    assert [e.topic for e in pending] == [f"t/{i}" for i in range(20, 50)] + ["seq"]
+    assert box.last_seq() == 1
+    box.close()
+
+
+def test_a_full_disk_is_reported_not_swallowed(tmp_path: Path) -> None:
+    """Test that SQLite's 'database or disk is full' surfaces as DiskFull and is counted as dropped."""
+    box = Outbox(tmp_path / "o.db", max_bytes=64 * 1024)
+    payload = b"x" * 2000
+    with pytest.raises(DiskFull) as err:
+        for i in range(1000):
+            box.put(f"t/{i}", payload)
+    assert "full" in str(err.value)
+    stored = box.depth()
+    assert 0 < stored < 1000
+    assert box.dropped == 1 and box.full
+    with pytest.raises(DiskFull):
+        box.put_sequenced(lambda s: ("ev", payload))
+    # Acknowledged rows free pages: storing works again.
+    box.ack([e.id for e in box.pending(Lane.EVENT, limit=stored)])
+    box.put("t/after", payload)
+    assert box.depth() == 1
+    box.close()
