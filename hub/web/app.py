@@ -1,0 +1,85 @@
+"""The hub's web app: JSON API under ``/api/v1``, the live console, accounts, and background jobs in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hub.web.assets import STATIC_DIR
+from hub.web.context import BackgroundJob, WebContext
+from hub.web.routes import alarms, auth, dead_letters, health, pages, stream
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 15.0
+"""How long a background job may take to finish after being asked to stop."""
+
+
+def _job_name(job: BackgroundJob, index: int) -> str:
+    owner = getattr(job, "__self__", None)
+    return type(owner).__name__.lower() if owner is not None else getattr(job, "__name__", f"job{index}")
+
+
+async def _supervise(name: str, job: BackgroundJob, stop: asyncio.Event, context: WebContext) -> None:
+    """Run one background job; an unexpected end is logged and reported by ``/healthz``, never silent."""
+    try:
+        await job(stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("background job %s failed", name)
+        context.failures[name] = f"{type(exc).__name__}: {exc}"
+        return
+    if not stop.is_set():
+        log.error("background job %s ended before the hub stopped", name)
+        context.failures[name] = "ended unexpectedly"
+
+
+def create_app(context: WebContext) -> FastAPI:
+    """Build the FastAPI app around a ``WebContext``; its lifespan starts and stops the background jobs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(_supervise(name, job, stop, context), name=name)
+            for name, job in ((_job_name(job, i), job) for i, job in enumerate(context.background))
+        ]
+        log.info("hub web app started with %d background job(s)", len(tasks))
+        try:
+            yield
+        finally:
+            context.stopping.set()
+            stop.set()
+            if tasks:
+                _done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+                for task in pending:
+                    log.warning("background job %s did not stop in %.0f s; cancelling", task.get_name(), STOP_TIMEOUT_S)
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    app = FastAPI(
+        title="Compound safety hub",
+        summary="Alarms from a residential compound's edge agents, routed by grid and acted on by people.",
+        version="1",
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "alarms", "description": "Alarms within the caller's grids; changes pushed live."},
+            {"name": "dead letters", "description": "Messages the hub refused, with the reason."},
+            {"name": "accounts", "description": "Who is signed in. Tokens come from `compound token PERSON_ID`."},
+            {"name": "health", "description": "Liveness without authentication."},
+        ],
+    )
+    app.state.hub = context
+    # The stream route comes before /alarms/{alarm_id} so that "stream" is never read as an id.
+    for module in (stream, alarms, dead_letters, auth, pages, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,131 @@
+"""``/api/v1/alarms``: list, read, acknowledge and resolve alarms, within the caller's grids."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+
+from compound.config import Compound
+from compound.wire import EventKind, Severity
+from hub.alarms.schemas import AlarmDetail, AlarmPublic
+from hub.errors import AlarmNotFound, InvalidTransition, NoteRequired
+from hub.web.deps import CompoundDep, CurrentUser, Service
+from hub.web.permissions import Viewer
+from hub.web.schemas import AcknowledgeRequest, AlarmDetailView, HouseholdPublic, ResolveRequest
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+
+StateFilter = Literal["raised", "notified", "acknowledged", "resolved", "open", "cleared"]
+
+_NOT_FOUND = {"description": "No such alarm, or it is outside the caller's grids (existence is not revealed)."}
+_UNAUTHORIZED = {"description": "No valid token or session."}
+
+
+def view_of(detail: AlarmDetail, viewer: Viewer, compound: Compound) -> AlarmDetailView:
+    """The detail with the household attached only when the viewer is responsible for the flat."""
+    household = None
+    loc = detail.location
+    if loc.unit is not None and loc.flat is not None and viewer.responsible_for_flat(detail, compound):
+        found = compound.household(loc.building, loc.unit, loc.flat)
+        household = HouseholdPublic.of(found) if found is not None else None
+    return AlarmDetailView(**detail.model_dump(), household=household)
+
+
+def _not_found(alarm_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"alarm {alarm_id} not found")
+
+
+@router.get("", response_model=list[AlarmPublic], responses={401: _UNAUTHORIZED})
+def list_alarms(
+    user: CurrentUser,
+    service: Service,
+    compound: CompoundDep,
+    state: Annotated[
+        StateFilter | None, Query(description="A lifecycle state, or 'open' (not resolved), 'cleared' (device cleared)")
+    ] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    kind: Annotated[EventKind | None, Query()] = None,
+    grid: Annotated[str | None, Query(description="A grid id; includes the grids under it")] = None,
+    mine: Annotated[bool, Query(description="Only alarms assigned to me or in my own grids")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AlarmPublic]:
+    """Alarms the caller may see, newest first, filtered by state, severity, kind and grid."""
+    viewer = Viewer.of(user, compound)
+    # "mine" is a subset of what the caller sees; fetch more so that the limit applies after filtering.
+    alarms = service.list_alarms(
+        state=state,
+        severity=severity.value if severity else None,
+        kind=kind.value if kind else None,
+        grid=grid,
+        grids=viewer.grid_set,
+        limit=limit if not mine else min(limit * 5, 5000),
+    )
+    if mine:
+        alarms = [a for a in alarms if viewer.owns(a)][:limit]
+    return alarms
+
+
+@router.get("/{alarm_id}", response_model=AlarmDetailView, responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+def get_alarm(alarm_id: int, user: CurrentUser, service: Service, compound: CompoundDep) -> AlarmDetailView:
+    """One alarm with its history, events, routing decision and (for those responsible) the household."""
+    viewer = Viewer.of(user, compound)
+    detail = service.get_alarm(alarm_id, grids=viewer.grid_set)
+    if detail is None:
+        raise _not_found(alarm_id)
+    return view_of(detail, viewer, compound)
+
+
+@router.post(
+    "/{alarm_id}/acknowledge",
+    response_model=AlarmDetailView,
+    responses={401: _UNAUTHORIZED, 404: _NOT_FOUND, 409: {"description": "Already acknowledged or resolved."}},
+)
+def acknowledge(
+    alarm_id: int,
+    user: CurrentUser,
+    service: Service,
+    compound: CompoundDep,
+    body: Annotated[AcknowledgeRequest | None, Body()] = None,
+) -> AlarmDetailView:
+    """Take the alarm on (raised or notified → acknowledged), with an optional note."""
+    viewer = Viewer.of(user, compound)
+    note = body.note if body is not None and body.note else None
+    try:
+        detail = service.acknowledge(alarm_id, user.id, note, grids=viewer.grid_set)
+    except AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return view_of(detail, viewer, compound)
+
+
+@router.post(
+    "/{alarm_id}/resolve",
+    response_model=AlarmDetailView,
+    responses={
+        401: _UNAUTHORIZED,
+        404: _NOT_FOUND,
+        409: {"description": "Already resolved."},
+        422: {"description": "The note is missing or empty."},
+    },
+)
+def resolve(
+    alarm_id: int, body: ResolveRequest, user: CurrentUser, service: Service, compound: CompoundDep
+) -> AlarmDetailView:
+    """Close the alarm with a note saying what was found and done."""
+    viewer = Viewer.of(user, compound)
+    try:
+        detail = service.resolve(alarm_id, user.id, body.note, grids=viewer.grid_set)
+    except AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except NoteRequired as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return view_of(detail, viewer, compound)

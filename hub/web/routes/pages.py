@@ -1,0 +1,33 @@
+"""The console pages: ``/`` (alarm console) and ``/worker`` (grid worker's phone page); sign-in required."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from hub.web.assets import page
+from hub.web.deps import OptionalUser
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str, user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status.HTTP_303_SEE_OTHER)
+    return page(name)
+
+
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def console(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """The property manager's live alarm console."""
+    return _page("console.html", user, request)
+
+
+@router.get("/worker", response_class=HTMLResponse, response_model=None)
+def worker(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """The grid worker's phone page: only their alarms, live, with the same actions."""
+    return _page("worker.html", user, request)

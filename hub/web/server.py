@@ -1,0 +1,102 @@
+"""Serve the web app with uvicorn in the current event loop; live streams end promptly on shutdown."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi import FastAPI
+
+from hub.web.auth import DEFAULT_SESSION_TTL_S, DEFAULT_TOKEN_MAX_AGE_S, TokenSigner, load_secret_key
+from hub.web.context import IngestHealth, WebContext
+
+if TYPE_CHECKING:
+    from hub.ingest import Ingestor
+
+__all__ = ["HubServer", "hub_app", "make_server"]
+
+log = logging.getLogger(__name__)
+
+
+class HubServer(uvicorn.Server):
+    """A uvicorn server that tells open live streams to end before waiting for connections to close."""
+
+    def __init__(self, config: uvicorn.Config, context: WebContext, on_started: Callable[[str], None] | None) -> None:
+        super().__init__(config)
+        self.context = context
+        self.on_started = on_started
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` actually bound (resolves ``--port 0``)."""
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                if sock.family == socket.AF_INET6:
+                    host = f"[{host}]"
+                return f"http://{host}:{port}"
+        return f"http://{self.config.host}:{self.config.port}"
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started(self.url)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.context.stopping.set()
+        await super().shutdown(sockets)
+
+
+def make_server(
+    app: FastAPI,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    on_started: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> HubServer:
+    """A ``HubServer`` for ``app`` (built by ``create_app``); ``await server.serve()`` runs it."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    return HubServer(config, app.state.hub, on_started)
+
+
+def hub_app(
+    ingestor: Ingestor,
+    *,
+    data_dir: Path,
+    session_ttl_s: float = DEFAULT_SESSION_TTL_S,
+    token_max_age_s: float = DEFAULT_TOKEN_MAX_AGE_S,
+    cookie_secure: bool = False,
+) -> FastAPI:
+    """The whole hub as one app: ``ingestor`` runs in the app's lifespan, the API and console beside it.
+
+    The alarm service shares the ingestor's database and change feed, so what ingest commits is
+    pushed to open consoles; the secret key comes from ``$COMPOUND_SECRET_KEY`` or ``<data_dir>/secret.key``.
+    """
+    from hub.alarms.service import AlarmService
+    from hub.web.app import create_app
+
+    ingestor.db.create()  # the API may be asked before ingest has started
+    service = AlarmService(ingestor.db, ingestor.compound, changes=ingestor.changes)
+    context = WebContext(
+        compound=ingestor.compound,
+        service=service,
+        signer=TokenSigner(load_secret_key(data_dir), max_age_s=token_max_age_s),
+        session_ttl_s=session_ttl_s,
+        cookie_secure=cookie_secure,
+        background=[ingestor.run],
+        health_sources={"ingest": IngestHealth(ingestor)},
+    )
+    return create_app(context)
