@@ -122,7 +122,7 @@ class RuleEngine:
 
     # ---- outputs
     def draft(self, verdict: Verdict) -> Draft | None:
-        """Give a verdict its event id and, for updates and clears, the id of the event that raised it."""
+        """Give a verdict its event id (and, for updates and clears, the raising event's id); track it as open."""
         key = (verdict.device, verdict.kind)
         raised_id: str | None = None
         if verdict.state is not EventState.RAISED:
@@ -133,18 +133,15 @@ class RuleEngine:
                 )
                 return None
             raised_id = current.raised_id
-        return Draft(
+        draft = Draft(
             verdict, wire.new_event_id(), raised_id, self.compound_id, self.edge, self._locations[verdict.device]
         )
-
-    def commit(self, draft: Draft) -> None:
-        """Record that a draft was stored: track or forget its open condition."""
-        key = (draft.verdict.device, draft.verdict.kind)
         condition = draft.condition
         if condition is None:
             self.open.pop(key, None)
         else:
             self.open[key] = condition
+        return draft
 
     def restore(self, conditions: Iterable[OpenCondition]) -> int:
         """Re-arm conditions raised before a restart so that they clear with their original id."""

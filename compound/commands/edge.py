@@ -1,0 +1,161 @@
+"""``compound edge``: run one edge agent (drivers -> rules -> on-disk outbox -> MQTT)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from compound.cli import add_broker_option, add_config_option, add_data_dir_option
+from compound.clock import ScaledClock
+from compound.config import ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+
+def _iso(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"time needs a UTC offset, e.g. 2026-11-24T02:00:00+08:00: {value!r}")
+    return moment
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def _non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0: {value!r}")
+    return number
+
+
+def add_timeline_options(parser: argparse.ArgumentParser) -> None:
+    """Options that place a process on a shared simulated timeline (also used by ``compound up``)."""
+    parser.add_argument("--scenario", metavar="NAME", help="scenario from configs/scenarios/ (or a YAML path)")
+    parser.add_argument("--seed", type=int, help="random seed of the simulators (default: the scenario's, else 0)")
+    parser.add_argument("--speed", type=_positive, default=1.0, help="simulated seconds per real second (default 1)")
+    parser.add_argument(
+        "--sim-start",
+        type=_iso,
+        metavar="ISO",
+        help="simulated time at --real-start (default: scenario start, else now)",
+    )
+    parser.add_argument(
+        "--real-start", type=float, metavar="UNIX", help="Unix time at which the simulated clock reads --sim-start"
+    )
+    parser.add_argument(
+        "--duration", type=_positive, metavar="SIM_SECONDS", help="stop after this many simulated seconds"
+    )
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "edge",
+        help="run one edge agent",
+        description="Run the edge agent of one building or site: poll its sensor driver on a (simulated) clock, "
+        "apply the rules, keep every event in an on-disk outbox (DATA_DIR/edge-<id>/outbox.db) until the broker "
+        "acknowledges it, publish readings, heartbeats and a retained status. Stops on Ctrl-C/SIGTERM or after "
+        "--duration simulated seconds, after trying to drain the outbox.",
+    )
+    parser.add_argument("--edge", required=True, help="edge id, e.g. b2 (see `compound check-config`)")
+    parser.add_argument("--driver", default="sim", help="sensor driver (default: sim, the simulated gateway)")
+    add_timeline_options(parser)
+    parser.add_argument(
+        "--tick", type=_positive, metavar="SIM_SECONDS", help="rule tick (default: 1 s, more at high speed)"
+    )
+    parser.add_argument(
+        "--reading-interval",
+        type=_non_negative,
+        metavar="SIM_SECONDS",
+        help="seconds between readings per device (default: rules.reading_interval_s; 0 turns readings off)",
+    )
+    parser.add_argument("--window", type=int, default=64, help="QoS 1 messages in flight at most (default 64)")
+    parser.add_argument("--max-messages", type=int, default=100_000, help="outbox capacity in messages")
+    parser.add_argument("--max-outbox-bytes", type=int, help="outbox disk quota in bytes (default: the disk)")
+    add_broker_option(parser)
+    add_config_option(parser)
+    add_data_dir_option(parser)
+    parser.set_defaults(func=run)
+
+
+def build_clock(args: argparse.Namespace, scenario_start: datetime | None) -> ScaledClock:
+    """The shared simulated clock from --sim-start/--real-start/--speed (defaults: scenario start, now)."""
+    start = args.sim_start or scenario_start or datetime.now(UTC)
+    return ScaledClock(start, speed=args.speed, real_start=args.real_start)
+
+
+def run(args: argparse.Namespace) -> int:
+    import simulators
+    from compound.drivers import build_driver
+    from edge.agent import AgentOptions, EdgeAgent
+
+    simulators.register()
+    try:
+        compound = load_config(args.config)
+        scenario = simulators.load_scenario(args.scenario) if args.scenario else None
+    except ConfigError as exc:
+        print(f"compound edge: {exc}", file=sys.stderr)
+        return 2
+    if args.edge not in compound.edges():
+        print(f"compound edge: unknown edge {args.edge!r}; edges: {', '.join(compound.edges())}", file=sys.stderr)
+        return 2
+    clock = build_clock(args, scenario.start if scenario else None)
+    options: dict[str, Any] = {}
+    if args.driver == "sim":
+        options = {"scenario": scenario, "seed": args.seed, "start": clock.start}
+    try:
+        driver = build_driver(args.driver, compound, args.edge, clock, **options)
+    except (ValueError, TypeError, ConfigError) as exc:
+        print(f"compound edge: cannot start driver {args.driver!r}: {exc}", file=sys.stderr)
+        return 2
+    tick = args.tick or max(1.0, args.speed / 20.0)  # at most ~20 ticks per real second
+    agent = EdgeAgent(
+        compound,
+        args.edge,
+        [driver],
+        clock,
+        host=args.broker.host,
+        port=args.broker.port,
+        data_dir=args.data_dir,
+        options=AgentOptions(
+            tick_s=tick,
+            reading_interval_s=args.reading_interval,
+            duration_s=args.duration,
+            window=args.window,
+            max_messages=args.max_messages,
+            max_bytes=args.max_outbox_bytes,
+        ),
+    )
+    print(
+        f"edge {args.edge}: {len(agent.engine.devices)} devices via {args.driver}, broker {args.broker}, "
+        f"outbox {agent.outbox.path} ({agent.outbox.depth()} waiting), sim {clock.now().isoformat()} x{args.speed:g}",
+        flush=True,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await agent.run(stop)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,299 @@
+"""The edge agent of one building or site: poll drivers each tick, run rules, store and publish.
+
+Each tick of the (possibly simulated) clock: poll every driver, feed samples to the rule engine, let
+time-based rules look at the clock, store the resulting events in the outbox (seq, open conditions
+and the resume point commit together), store due readings in one transaction, send a heartbeat when
+due. The publisher drains the outbox concurrently. Nothing an event rule decided is lost: if the
+outbox refuses it (full outbox or disk), the event waits in a bounded in-memory backlog and is
+retried every tick; only a backlog overflow drops (counted and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from compound import wire
+from compound.clock import Clock
+from compound.config import Compound
+from compound.drivers import Sample, SensorDriver
+from compound.wire import EdgeState, EventKind, MessageType, Severity
+from edge.engine import Draft, OpenCondition, RuleEngine
+from edge.outbox import Lane, Outbox, OutboxError
+from edge.publisher import LastWill, Publisher
+
+__all__ = ["AgentOptions", "EdgeAgent"]
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+COND_PREFIX = "cond/"
+RESUME_KEY = "resume_at"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    """Tunables of one agent; None means 'from the compound config'."""
+
+    tick_s: float = 1.0
+    reading_interval_s: float | None = None
+    alarm_reading_interval_s: float = 5.0
+    heartbeat_interval_s: float | None = None
+    duration_s: float | None = None
+    window: int = 64
+    max_messages: int = 100_000
+    max_readings: int | None = None
+    max_bytes: int | None = None
+    backlog_max: int = 10_000
+    drain_timeout_s: float = 10.0
+
+
+class EdgeAgent:
+    """One edge: drivers -> rules -> outbox -> broker."""
+
+    def __init__(
+        self,
+        compound: Compound,
+        edge: str,
+        drivers: Sequence[SensorDriver],
+        clock: Clock,
+        *,
+        host: str,
+        port: int,
+        data_dir: Path,
+        options: AgentOptions | None = None,
+    ) -> None:
+        self.compound = compound
+        self.edge = edge
+        self.drivers = list(drivers)
+        self.clock = clock
+        self.options = options or AgentOptions()
+        self.engine = RuleEngine(compound, edge)
+        self.state_dir = Path(data_dir) / f"edge-{edge}"
+        self.outbox = Outbox(
+            self.state_dir / "outbox.db",
+            max_messages=self.options.max_messages,
+            max_readings=self.options.max_readings,
+            max_bytes=self.options.max_bytes,
+        )
+        rules = compound.rules
+        self.reading_interval = (
+            self.options.reading_interval_s if self.options.reading_interval_s is not None else rules.reading_interval_s
+        )
+        self.heartbeat_interval = self.options.heartbeat_interval_s or rules.heartbeat_interval_s
+        self.publisher = Publisher(
+            self.outbox,
+            host=host,
+            port=port,
+            client_id=f"edge-{compound.id}-{edge}",
+            status=LastWill(
+                self._topic(MessageType.STATUS),
+                lambda: self._status(EdgeState.ONLINE),
+                lambda: self._status(EdgeState.OFFLINE),
+            ),
+            window=self.options.window,
+        )
+        self.backlog: deque[Draft] = deque()
+        self.dropped_events = 0
+        self.events_stored = 0
+        self._latest: dict[str, Sample] = {}
+        self._last_reading: dict[str, datetime] = {}
+        self._last_heartbeat: datetime | None = None
+        self._resume_at = self._load_resume_point()
+        self._started_real = time.monotonic()
+        self._restore_conditions()
+
+    # ---- helpers
+    def _topic(self, kind: MessageType, device: str | None = None) -> str:
+        return wire.topic(self.compound.id, self.edge, kind, device, prefix=self.compound.prefix)
+
+    def _status(self, state: EdgeState) -> bytes:
+        return wire.dump(wire.Status(compound=self.compound.id, edge=self.edge, state=state, version=VERSION))
+
+    def _load_resume_point(self) -> datetime | None:
+        raw = self.outbox.get_state(RESUME_KEY)
+        return datetime.fromisoformat(raw) if raw else None
+
+    def _restore_conditions(self) -> None:
+        conditions = []
+        for key, raw in self.outbox.states(COND_PREFIX).items():
+            try:
+                _, device, kind = key.split("/", 2)
+                data = json.loads(raw)
+                conditions.append(
+                    OpenCondition(device, EventKind(kind), str(data["raised_id"]), Severity(data["severity"]))
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable open condition %r: %s", key, exc)
+        restored = self.engine.restore(conditions)
+        if restored:
+            log.info("edge %s: %d open condition(s) restored from the outbox", self.edge, restored)
+
+    @property
+    def dropped(self) -> int:
+        """Messages that could not be stored (outbox refusals plus backlog overflow)."""
+        return self.outbox.dropped + self.dropped_events
+
+    # ---- one tick
+    def step(self, now: datetime) -> None:
+        """Poll, apply rules, store events and due readings, and send a heartbeat when due."""
+        samples: list[Sample] = []
+        for driver in self.drivers:
+            try:
+                samples.extend(driver.poll(now))
+            except Exception:
+                log.exception("driver %s failed to poll; its devices will look silent", driver.name)
+        if self._resume_at is not None:
+            # After a restart, samples the previous run already judged are not judged twice.
+            samples = [s for s in samples if s.at > self._resume_at]
+        samples.sort(key=lambda s: s.at)
+        verdicts = self.engine.feed(samples)
+        verdicts.extend(self.engine.tick(now))
+        for verdict in verdicts:
+            draft = self.engine.draft(verdict)
+            if draft is None:
+                continue
+            if len(self.backlog) >= self.options.backlog_max:
+                lost = self.backlog.popleft()
+                self.dropped_events += 1
+                log.error(
+                    "event backlog full: event %s (%s %s) dropped", lost.id, lost.verdict.kind, lost.verdict.device
+                )
+            self.backlog.append(draft)
+        self._store_events(now)
+        for sample in samples:
+            self._latest[sample.device] = sample
+        self._store_readings(now)
+        self._heartbeat(now)
+        self.publisher.poke()
+
+    def _store_events(self, now: datetime) -> None:
+        resume = now.isoformat()
+        while self.backlog:
+            draft = self.backlog[0]
+            key = f"{COND_PREFIX}{draft.verdict.device}/{draft.verdict.kind.value}"
+            cond = draft.condition
+            value = json.dumps({"raised_id": cond.raised_id, "severity": cond.severity.value}) if cond else None
+            topic = self._topic(MessageType.EVENT, draft.verdict.device)
+            try:
+                seq = self.outbox.put_sequenced(
+                    functools.partial(_event_message, topic, draft), state={key: value, RESUME_KEY: resume}
+                )
+            except OutboxError as exc:
+                log.error("event %s waits in memory (%d waiting): %s", draft.id, len(self.backlog), exc)
+                return
+            self.backlog.popleft()
+            self.events_stored += 1
+            v = draft.verdict
+            log.info("event %s seq=%d %s %s %s: %s", draft.id, seq, v.kind.value, v.state.value, v.device, v.message)
+
+    def _store_readings(self, now: datetime) -> None:
+        if self.reading_interval <= 0:
+            self._latest.clear()
+            return
+        open_devices = {device for device, _ in self.engine.open}
+        batch: list[tuple[str, bytes]] = []
+        for device, sample in list(self._latest.items()):
+            interval = self.options.alarm_reading_interval_s if device in open_devices else self.reading_interval
+            last = self._last_reading.get(device)
+            if last is not None and (sample.at - last).total_seconds() < interval:
+                continue
+            del self._latest[device]
+            self._last_reading[device] = sample.at
+            reading = wire.Reading(
+                compound=self.compound.id,
+                edge=self.edge,
+                device=device,
+                quantity=sample.quantity.value,
+                value=sample.value,
+                unit=sample.quantity.unit,
+                battery=sample.battery,
+                at=sample.at,
+            )
+            batch.append((self._topic(MessageType.READING, device), wire.dump(reading)))
+        if batch:
+            with contextlib.suppress(OutboxError):  # logged and counted by the outbox; readings are expendable
+                self.outbox.put_many(batch, lane=Lane.READING)
+
+    def _heartbeat(self, now: datetime) -> None:
+        if self._last_heartbeat is not None and (now - self._last_heartbeat).total_seconds() < self.heartbeat_interval:
+            return
+        self._last_heartbeat = now
+        beat = wire.Heartbeat(
+            compound=self.compound.id,
+            edge=self.edge,
+            uptime_s=time.monotonic() - self._started_real,
+            seq=self.outbox.last_seq(),
+            outbox_depth=self.outbox.depth() + len(self.backlog),
+            outbox_full=self.outbox.full or bool(self.backlog),
+            dropped=self.dropped,
+            devices_online=self.engine.devices_online(),
+            devices_total=len(self.engine.devices),
+        )
+        self.publisher.publish_now(self._topic(MessageType.HEARTBEAT), wire.dump(beat))
+
+    # ---- run
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set or ``duration_s`` of clock time has passed; then drain and go offline."""
+        stop = stop or asyncio.Event()
+        start = self.clock.now()
+        log.info(
+            "edge %s: %d devices, %d driver(s), outbox %s (%d waiting), sim time %s",
+            self.edge,
+            len(self.engine.devices),
+            len(self.drivers),
+            self.outbox.path,
+            self.outbox.depth(),
+            start.isoformat(),
+        )
+        self.publisher.start()
+        pump = asyncio.create_task(self.publisher.run(), name=f"pump-{self.edge}")
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                if self.options.duration_s is not None and (now - start).total_seconds() >= self.options.duration_s:
+                    break
+                self.step(now)
+                sleeper = asyncio.create_task(self.clock.sleep(self.options.tick_s))
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (sleeper, stopper):
+                    task.cancel()
+            self.outbox.set_state(RESUME_KEY, self.clock.now().isoformat())
+            drained = await self.publisher.flush(self.options.drain_timeout_s)
+            if not drained:
+                log.warning(
+                    "edge %s stops with %d message(s) in the outbox; they are sent on the next start",
+                    self.edge,
+                    self.outbox.depth(),
+                )
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            await self.publisher.stop()
+            for driver in self.drivers:
+                driver.close()
+            last_seq, depth = self.outbox.last_seq(), self.outbox.depth()
+            self.outbox.close()
+        log.info(
+            "edge %s stopped: %d event(s) stored this run, last seq %d, %d left in the outbox",
+            self.edge,
+            self.events_stored,
+            last_seq,
+            depth,
+        )
+
+
+def _event_message(topic: str, draft: Draft, seq: int) -> tuple[str, bytes]:
+    """Topic and payload of a drafted event once its seq is known."""
+    return topic, wire.dump(draft.event(seq))

@@ -1,0 +1,213 @@
+"""MQTT publishing from the outbox: a bounded in-flight window, PUBACK -> delete, retained status and last will.
+
+paho-mqtt runs its network loop in its own thread; everything else (outbox reads, acks, refills) runs
+in the agent's asyncio loop. paho keeps the unacknowledged QoS 1 messages of the window and sends them
+again (DUP) after a reconnect; a fresh process replays the outbox from its first row instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.outbox import Lane, Outbox
+
+__all__ = ["LastWill", "Publisher"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LastWill:
+    """The retained status topic with its online and offline payloads."""
+
+    topic: str
+    online: Callable[[], bytes]
+    offline: Callable[[], bytes]
+
+
+class Publisher:
+    """Moves outbox rows to the broker at QoS 1 with at most ``window`` unacknowledged at once."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        status: LastWill,
+        window: int = 64,
+        keepalive: int = 15,
+        reconnect_max_s: int = 8,
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self.outbox = outbox
+        self.host, self.port = host, port
+        self.window = window
+        self.status = status
+        self.keepalive = keepalive
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311
+        )
+        self._client.max_inflight_messages_set(window + 8)  # room for status and heartbeats beside the window
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
+        self._client.will_set(status.topic, status.offline(), qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._lock = threading.Lock()
+        self._acked: list[int] = []
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._cursor = dict.fromkeys(Lane, 0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.connected = threading.Event()
+        self._stopping = False
+        self.connects = 0
+        self.published = 0
+        self.acked = 0
+
+    # ---- paho callbacks (network thread)
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker %s:%d refused the connection: %s", self.host, self.port, reason)
+            return
+        self.connects += 1
+        self.connected.set()
+        client.publish(self.status.topic, self.status.online(), qos=1, retain=True)
+        log.info(
+            "connected to %s:%d (connection %d), %d message(s) in the outbox",
+            self.host,
+            self.port,
+            self.connects,
+            self.outbox.depth(),
+        )
+        self._poke()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self.connected.is_set() and not self._stopping:
+            log.warning("disconnected from %s:%d (%s); outbox keeps every message", self.host, self.port, reason)
+        self.connected.clear()
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._acked.append(mid)
+        self._poke()
+
+    def _poke(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    # ---- lifecycle (agent loop)
+    def start(self) -> None:
+        """Connect in the background (retrying with backoff until the broker answers)."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
+        self._client.loop_start()
+
+    def poke(self) -> None:
+        """Tell the pump that new messages were stored."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Pump until cancelled: refill the window whenever acks arrive or messages are stored."""
+        assert self._wake is not None, "start() first"
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self.pump()
+
+    def pump(self) -> int:
+        """Delete acknowledged rows and hand new ones to paho; return how many were handed over."""
+        with self._lock:
+            mids, self._acked = self._acked, []
+        rows = [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
+        if rows:
+            self.outbox.ack(rows)
+            self.acked += len(rows)
+        sent = 0
+        for lane in Lane:  # events first: readings only fill what the events leave of the window
+            room = self.window - len(self._inflight)
+            if room <= 0:
+                break
+            for entry in self.outbox.pending(lane, after=self._cursor[lane], limit=room):
+                info = self._client.publish(entry.topic, entry.payload, qos=entry.qos, retain=entry.retain)
+                if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                    log.warning(
+                        "paho refused row %d (%s); it stays in the outbox", entry.id, mqtt.error_string(info.rc)
+                    )
+                    break
+                self._inflight[info.mid] = entry.id
+                self._cursor[lane] = entry.id
+                sent += 1
+        self.published += sent
+        return sent
+
+    @property
+    def inflight(self) -> int:
+        """Messages handed to the broker and not yet acknowledged."""
+        return len(self._inflight)
+
+    async def flush(self, timeout: float) -> bool:
+        """Pump until the outbox is empty or ``timeout`` real seconds pass; True when empty."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.outbox.depth() > 0 and loop.time() < deadline:
+            self.pump()
+            await asyncio.sleep(0.02)
+        self.pump()
+        return self.outbox.depth() == 0
+
+    def publish_now(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish outside the outbox (heartbeats): only while connected, never stored."""
+        if self.connected.is_set():
+            self._client.publish(topic, payload, qos=1, retain=retain)
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        """Publish the retained offline status (a clean disconnect sends no will), then disconnect."""
+        self._stopping = True
+        if self.connected.is_set():
+            info = self._client.publish(self.status.topic, self.status.offline(), qos=1, retain=True)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while not info.is_published() and self.connected.is_set() and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+        self.pump()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._loop = None
