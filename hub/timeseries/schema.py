@@ -27,6 +27,7 @@ __all__ = [
     "SeriesRecord",
     "clean_tag",
     "to_line",
+    "to_point",
 ]
 
 PRECISION: Final = cast(WritePrecision, WritePrecision.MS)
@@ -96,15 +97,20 @@ def clean_tag(value: str | None) -> str | None:
     return text or None
 
 
-def to_line(record: SeriesRecord) -> str:
-    """Encode one record as InfluxDB line protocol with a millisecond timestamp."""
+def to_point(record: SeriesRecord) -> Point:
+    """An influxdb-client ``Point`` for one record, stamped in milliseconds."""
     point = Point(record.measurement)  # type: ignore[no-untyped-call]
     for key, value in record.tags.items():
         point.tag(key, value)  # type: ignore[no-untyped-call]
     for name, number in record.fields.items():
         point.field(name, number)  # type: ignore[no-untyped-call]
     point.time(record.at_ms, PRECISION)  # type: ignore[no-untyped-call]
-    return str(point.to_line_protocol())  # type: ignore[no-untyped-call]
+    return point
+
+
+def to_line(record: SeriesRecord) -> str:
+    """Encode one record as InfluxDB line protocol (escaping by influxdb-client), millisecond timestamp."""
+    return str(to_point(record).to_line_protocol())  # type: ignore[no-untyped-call]
 
 
 def _finite(fields: Mapping[str, float | int | None]) -> dict[str, FieldValue]:
