@@ -180,19 +180,42 @@ export function fmtLocation(loc, names = {}) {
     if (loc.unit) parts.push(`${t("unit")} ${loc.unit.replace(/^u/, "")}`);
     if (loc.floor !== null && loc.floor !== undefined) parts.push(`${t("floor")} ${loc.floor}`);
     if (loc.flat) parts.push(`${t("flat")} ${loc.flat}`);
-    if (loc.place) parts.push(loc.place);
+    if (loc.place) parts.push(fmtPlace(loc.place));
     return parts.join(" · ");
   }
   parts.push(bname || `${loc.building}${t("building")}`);
   if (loc.unit) parts.push(`${loc.unit.replace(/^u/, "")}${t("unit")}`);
   if (loc.floor !== null && loc.floor !== undefined) parts.push(`${loc.floor}${t("floor")}`);
   if (loc.flat) parts.push(`${loc.flat}${t("flat")}`);
-  if (loc.place) parts.push(loc.place);
+  if (loc.place) parts.push(fmtPlace(loc.place));
   return parts.join(" ");
+}
+
+const PLACES = {
+  zh: { kitchen: "厨房", "flat-door": "入户门", entrance: "单元门", gate: "大门", "fire-door": "层防火门", lift: "号电梯" },
+  en: { kitchen: "kitchen", "flat-door": "flat door", entrance: "entrance", gate: "gate", "fire-door": "fire door", lift: "lift" },
+};
+
+/** "fire-door-15" → "15层防火门" / "fire door 15"; "kitchen" → "厨房". */
+export function fmtPlace(place) {
+  if (!place) return "";
+  const names = PLACES[lang()];
+  if (names[place]) return names[place];
+  const numbered = place.match(/^(.*)-(\d+)$/);
+  if (numbered && names[numbered[1]]) {
+    return lang() === "en" ? `${names[numbered[1]]} ${numbered[2]}` : `${numbered[2]}${names[numbered[1]]}`;
+  }
+  return place;
 }
 
 export function fmtValue(alarm) {
   if (alarm.value === null || alarm.value === undefined) return "—";
+  if (alarm.unit === "s" && Math.abs(alarm.value) >= 3600) {
+    return `${(alarm.value / 3600).toFixed(1)} ${lang() === "en" ? "h" : "小时"}`;
+  }
+  if (alarm.unit === "s" && Math.abs(alarm.value) >= 120) {
+    return `${Math.round(alarm.value / 60)} ${lang() === "en" ? "min" : "分钟"}`;
+  }
   const v = Number(alarm.value);
   const shown = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(3);
   return `${shown}${alarm.unit ? " " + alarm.unit : ""}`;

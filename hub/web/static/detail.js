@@ -31,7 +31,7 @@ function routingView(ctx, alarm) {
   return section("detail.routing",
     routing.rule ? el("p", { class: "muted rule" }, `${t("detail.rule")}: ${routing.rule}`) : null,
     rows.length ? el("ul", { class: "routes" }, rows) : el("p", { class: "muted" }, t("detail.none")),
-    reasons.length ? el("ul", { class: "reasons muted" }, reasons) : null);
+    reasons.length && !rows.length ? el("ul", { class: "reasons muted" }, reasons) : null);
 }
 
 function householdView(household) {
@@ -110,7 +110,7 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
   const times = ["raised", "notified", "acknowledged", "cleared", "resolved"]
     .filter((k) => alarm[`${k}_at`])
     .map((k) => field(`detail.${k}`, fmtTime(alarm[`${k}_at`])));
-  container.replaceChildren(
+  const parts = [
     el("div", { class: `d-head sevbar-${alarm.severity}`, "data-alarm-id": alarm.id, "data-state": alarm.state },
       onBack ? el("button", { class: "btn ghost small back", type: "button", onclick: onBack }, `‹ ${t("detail.back")}`) : null,
       el("div", { class: "d-title" }, severityBadge(alarm.severity), el("h2", {}, t(`kind.${alarm.kind}`)), stateChips(alarm)),
@@ -123,9 +123,10 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
         ? field("detail.threshold", el("span", { class: "mono" }, fmtValue({ value: alarm.threshold, unit: alarm.unit }))) : null,
       ...times),
     actionsView(alarm, onDone),
-    routingView(ctx, alarm),
     householdView(alarm.household),
+    routingView(ctx, alarm),
     historyView(ctx, alarm.history),
     eventsView(alarm.events),
-  );
+  ];
+  container.replaceChildren(...parts.filter(Boolean));
 }

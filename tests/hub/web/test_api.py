@@ -144,9 +144,12 @@ def test_acknowledge_then_resolve_records_who_and_the_notes(web: WebHub) -> None
     assert body["state"] == "resolved"
     steps = [(h["action"], h["actor"], h["note"]) for h in body["history"][2:]]
     assert steps == [("acknowledge", B2U1_WORKER, "on my way"), ("resolve", MANAGER, "burnt toast, window opened")]
-    assert web.client.post(
-        f"/api/v1/alarms/{alarm_id}/resolve", json={"note": "again"}, headers=web.auth(MANAGER)
-    ).status_code == 409
+    assert (
+        web.client.post(
+            f"/api/v1/alarms/{alarm_id}/resolve", json={"note": "again"}, headers=web.auth(MANAGER)
+        ).status_code
+        == 409
+    )
 
 
 def test_list_filters(web: WebHub) -> None:

@@ -1,0 +1,228 @@
+"""Browser tests: Debian's Chromium through Playwright against a real hub (Mosquitto, ingest, SQLite, uvicorn).
+
+An event published over MQTT must appear on the console live, without a reload; acknowledge and
+resolve-with-note change the state on screen; the grid worker's phone page shows only their alarm.
+Screenshots land in ``test-artifacts/`` (``console.png`` is the README's).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from compound import wire
+from compound.config import Compound
+from compound.config.models import Role
+from hub.db import Database, default_url
+from hub.ingest import Ingestor
+from hub.web import TokenSigner, hub_app, load_secret_key
+from hub.web.auth import SECRET_ENV
+from tests.hub.helpers import Publisher, wait_for
+from tests.hub.web.conftest import ServedApp
+from tests.servers import MosquittoServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 15_000
+
+
+@dataclass
+class LiveHub:
+    """A running hub (ingest + API + console) and what the tests need to drive it."""
+
+    compound: Compound
+    url: str
+    db: Database
+    signer: TokenSigner
+    publisher: Publisher
+    seq: int = 0
+
+    def publish(
+        self,
+        device_id: str,
+        kind: wire.EventKind = wire.EventKind.SMOKE,
+        severity: wire.Severity = wire.Severity.CRITICAL,
+        value: float | None = 0.31,
+        unit: str = "dB/m",
+        threshold: float | None = 0.15,
+    ) -> None:
+        """Publish a raise event for a device, over MQTT, as its edge agent would."""
+        device = self.compound.devices[device_id]
+        self.seq += 1
+        msg = wire.Event(
+            id=uuid.uuid4().hex,
+            seq=self.seq,
+            compound=self.compound.id,
+            edge=device.edge,
+            device=device_id,
+            kind=kind,
+            state=wire.EventState.RAISED,
+            severity=severity,
+            value=value,
+            unit=unit,
+            threshold=threshold,
+            location=wire.Location(
+                building=device.building, unit=device.unit, floor=device.floor, flat=device.flat, place=device.place
+            ),
+            occurred_at=datetime.now(UTC),
+        )
+        topic = wire.topic(
+            self.compound.id, device.edge, wire.MessageType.EVENT, device_id, prefix=self.compound.prefix
+        )
+        self.publisher.publish(topic, wire.dump(msg))
+
+    def login(self, page: Page, person_id: str, path: str = "/") -> None:
+        """Sign in through the login form with a token for ``person_id``."""
+        page.goto(f"{self.url}/login?next={path}")
+        page.fill("#token", self.signer.issue_for(self.compound, person_id))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{self.url}{path}")
+        expect(page.locator("#live")).to_have_attribute("data-status", "live", timeout=WAIT_MS)
+
+
+@pytest.fixture
+def live_hub(
+    mosquitto: MosquittoServer, compound: Compound, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveHub]:
+    """The hub as ``compound hub`` runs it (ingest in the app lifespan), on Mosquitto and a SQLite file."""
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    data_dir = tmp_path / "data"
+    db = Database(default_url(data_dir))
+    ingestor = Ingestor(db, compound, host=mosquitto.host, port=mosquitto.port, broker_kind="mosquitto")
+    served = ServedApp(hub_app(ingestor, data_dir=data_dir)).start()
+    publisher = Publisher(mosquitto.host, mosquitto.port)
+    try:
+        assert ingestor.subscribed.wait(20), "hub did not subscribe"
+        yield LiveHub(compound, served.url, db, TokenSigner(load_secret_key(data_dir)), publisher)
+    finally:
+        publisher.close()
+        served.stop()
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _open_alarm_ids(hub: LiveHub) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from hub.db import Alarm
+
+    with hub.db.session() as session:
+        return {a.device: a.id for a in session.scalars(select(Alarm))}
+
+
+def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser: Browser, artifacts_dir: Path) -> None:
+    """Test that a smoke event published over MQTT appears live on the console, is acknowledged and resolved."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        live_hub.login(page, "p-han-mei")
+        # Some older alarms elsewhere, so the console has the look of a working day.
+        live_hub.publish("b4-u3-2304-smoke", wire.EventKind.LOW_BATTERY, wire.Severity.INFO, 12, "%", 15)
+        live_hub.publish("b3-u1-601-gas", wire.EventKind.GAS_PRE_ALARM, wire.Severity.WARNING, 11.8, "%LEL", 10)
+        live_hub.publish("b1-u2-1201-door", wire.EventKind.CARE_INACTIVE, wire.Severity.WARNING, 30120, "s", 28800)
+        expect(page.locator("#alarm-rows tr")).to_have_count(3, timeout=WAIT_MS)
+        page.evaluate("window.__noReload = 'still here'")
+
+        live_hub.publish("b2-u1-1502-smoke")
+        row = page.locator('#alarm-rows tr[data-kind="smoke"]')
+        expect(row).to_have_count(1, timeout=WAIT_MS)
+        expect(row).to_contain_text("1502")
+        expect(row).to_contain_text("0.310 dB/m")
+        assert page.evaluate("window.__noReload") == "still here", "the page was reloaded"
+        alarm_id = wait_for(lambda: _open_alarm_ids(live_hub).get("b2-u1-1502-smoke"), what="smoke alarm stored")
+        expect(row).to_have_attribute("data-alarm-id", str(alarm_id))
+
+        row.click()
+        detail = page.locator("#detail")
+        expect(detail.locator(".d-head")).to_have_attribute("data-alarm-id", str(alarm_id), timeout=WAIT_MS)
+        expect(detail).to_contain_text("张建国")  # the household, shown to a property manager
+        expect(detail.locator(".routes li")).to_have_count(2)
+        page.screenshot(path=artifacts_dir / "console.png")
+
+        page.fill("#ack-note", "已电话联系住户，安保前往")
+        page.click("#ack")
+        expect(row).to_have_attribute("data-state", "acknowledged", timeout=WAIT_MS)
+        expect(detail.locator(".d-head")).to_have_attribute("data-state", "acknowledged", timeout=WAIT_MS)
+        page.screenshot(path=artifacts_dir / "console-acknowledged.png")
+
+        page.click("#resolve")  # without a note: refused in the page, nothing sent
+        expect(detail.locator(".action-status")).to_have_text("请填写处理说明")
+        page.fill("#resolve-note", "厨房煎锅起烟，已关火通风，无人员受伤")
+        page.click("#resolve")
+        expect(row).to_have_attribute("data-state", "resolved", timeout=WAIT_MS)
+        expect(detail.locator(".history")).to_contain_text("厨房煎锅起烟，已关火通风，无人员受伤")
+        expect(detail.locator("#resolve")).to_have_count(0)
+        page.screenshot(path=artifacts_dir / "console-resolved.png")
+
+        # The English switch re-renders the page in place and is remembered.
+        page.click("#lang")
+        expect(row).to_contain_text("Resolved")
+        page.reload()
+        expect(page.locator("#alarm-rows tr").first).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator('#alarm-rows tr[data-kind="smoke"]')).to_contain_text("Smoke")
+        page.screenshot(path=artifacts_dir / "console-en.png")
+    finally:
+        context.close()
+
+
+def test_worker_page_shows_only_their_alarm_and_acknowledges_it(
+    live_hub: LiveHub, browser: Browser, artifacts_dir: Path
+) -> None:
+    """Test that the on-duty micro-grid worker's 390×844 page shows their alarm only, live, and can acknowledge it."""
+    compound = live_hub.compound
+    on_duty = compound.on_duty(Role.MICRO_GRID_WORKER, "mg-b2-u1", datetime.now(UTC))
+    assert len(on_duty) == 1
+    worker = on_duty[0]
+    other_device = "b3-u1-601-smoke"
+    assert compound.grid_of(compound.devices[other_device]) not in worker.grids
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        live_hub.login(page, worker.id, "/worker")
+        live_hub.publish(other_device)  # another grid: must never reach this worker
+        live_hub.publish("b2-u1-1502-smoke")
+        cards = page.locator("#cards li")
+        expect(cards).to_have_count(1, timeout=WAIT_MS)
+        expect(cards.first).to_contain_text("1502")
+        ids = wait_for(lambda: len(_open_alarm_ids(live_hub)) == 2 and _open_alarm_ids(live_hub), what="both alarms")
+        expect(cards.first).to_have_attribute("data-alarm-id", str(ids["b2-u1-1502-smoke"]))
+        page.reload()  # after a reload too, the list holds their alarm only
+        expect(cards).to_have_count(1, timeout=WAIT_MS)
+        page.screenshot(path=artifacts_dir / "worker-list.png")
+
+        cards.first.click()
+        view = page.locator("#detail-view")
+        expect(view).to_contain_text("张建国")
+        page.screenshot(path=artifacts_dir / "worker-detail.png")
+        page.click("#ack")
+        expect(view.locator(".d-head")).to_have_attribute("data-state", "acknowledged", timeout=WAIT_MS)
+        page.screenshot(path=artifacts_dir / "worker-acknowledged.png")
+        page.click(".back")
+        expect(cards.first).to_have_attribute("data-state", "acknowledged")
+        expect(cards).to_have_count(1)
+    finally:
+        context.close()
