@@ -55,8 +55,9 @@ def test_bad_input_is_dead_lettered_and_hub_stays_up(
     publisher.event(compound, replay)
     publisher.event(compound, replay)  # a replayed event id: counted, not stored twice
 
-    letters = wait_for(lambda: len(alarm_service.dead_letters()) >= len(bad) and alarm_service.dead_letters(),
-                       what="dead letters")
+    letters = wait_for(
+        lambda: len(alarm_service.dead_letters()) >= len(bad) and alarm_service.dead_letters(), what="dead letters"
+    )
     by_topic_reason = sorted((d.topic, d.reason) for d in letters)
     assert by_topic_reason == sorted((where, reason) for reason, where, _ in bad)
     oversized = next(d for d in letters if d.reason == "oversized")

@@ -1,0 +1,215 @@
+"""The ingest pipeline on a real SQLite file, fed directly: dedup, seq gaps, alarm attachment, edge state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from compound import wire
+from compound.config import Compound
+from hub.alarms.changes import AlarmChanges
+from hub.alarms.service import AlarmService
+from hub.db import Database, EdgeRecord, SeqGap
+from hub.ingest import Inbound, IngestSettings, MessagePipeline
+from tests.hub.helpers import NIGHT, event_topic, make_event
+
+SMOKE = "b2-u1-1502-smoke"
+GAS = "b2-u1-1502-gas"
+
+
+class RecordingSink:
+    """A SeriesSink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def reading(self, msg: wire.Reading) -> None:
+        self.got.append(msg)
+
+    def event(self, msg: wire.Event) -> None:
+        self.got.append(msg)
+
+    def heartbeat(self, msg: wire.Heartbeat) -> None:
+        self.got.append(msg)
+
+    def status(self, msg: wire.Status) -> None:
+        self.got.append(msg)
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+def pipeline(hub_db: Database, compound: Compound, sink: RecordingSink) -> MessagePipeline:
+    return MessagePipeline(hub_db, compound, series=sink)
+
+
+def feed(pipeline: MessagePipeline, compound: Compound, *events: wire.Event) -> None:
+    now = datetime.now(UTC)
+    pipeline.process([Inbound(event_topic(compound, e), wire.dump(e), now) for e in events])
+
+
+def gaps(db: Database, edge: str = "b2") -> list[tuple[int, int]]:
+    with db.session() as session:
+        rows = session.scalars(select(SeqGap).where(SeqGap.edge == edge).order_by(SeqGap.from_seq))
+        return [(g.from_seq, g.to_seq) for g in rows]
+
+
+def test_replayed_event_is_counted_not_stored(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService, sink: RecordingSink
+) -> None:
+    """Test that an event id seen before (same batch or a later one) is counted as a duplicate and stored once."""
+    raised = make_event(compound, SMOKE, seq=1)
+    feed(pipeline, compound, raised, raised)
+    feed(pipeline, compound, raised)
+    stats = alarm_service.stats()
+    assert stats["events"] == 1
+    assert stats["duplicates"] == 2
+    assert stats["edges"]["b2"]["duplicates"] == 2
+    assert len(alarm_service.list_alarms()) == 1
+    assert [m for m in sink.got if isinstance(m, wire.Event)] == [raised]  # duplicates are not re-sent to series
+
+
+def test_seq_gaps_are_recorded_and_late_arrivals_fill_them(
+    pipeline: MessagePipeline, compound: Compound, hub_db: Database, alarm_service: AlarmService
+) -> None:
+    """Test that skipped seqs are recorded per edge and that late arrivals shrink, split and close the gap."""
+
+    def ev(seq: int) -> wire.Event:
+        return make_event(compound, SMOKE, seq=seq, state="updated")
+
+    feed(pipeline, compound, ev(10), ev(11), ev(17))
+    assert gaps(hub_db) == [(12, 16)]
+    feed(pipeline, compound, ev(14))
+    assert gaps(hub_db) == [(12, 13), (15, 16)]
+    feed(pipeline, compound, ev(12), ev(16))
+    assert gaps(hub_db) == [(13, 13), (15, 15)]
+    assert alarm_service.stats()["missing_seq"] == 2
+    feed(pipeline, compound, ev(13), ev(15))
+    assert gaps(hub_db) == []
+    feed(pipeline, compound, ev(7))  # older than anything seen: extends the range downwards, 8..9 missing
+    assert gaps(hub_db) == [(8, 9)]
+    feed(pipeline, compound, make_event(compound, "b1-u1-101-smoke", seq=3, state="updated"))
+    assert gaps(hub_db, "b1") == []  # per edge
+    feed(pipeline, compound, ev(11))  # a seq reused with a new event id: an anomaly, not a gap fill
+    with hub_db.session() as session:
+        edge = session.get(EdgeRecord, "b2")
+        assert edge is not None and edge.seq_anomalies == 1 and edge.max_seq == 17 and edge.min_seq == 7
+
+
+def test_updates_and_clears_attach_to_the_open_alarm(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
+) -> None:
+    """Test that updates, clears and a second raise attach to the open alarm of the same device and kind,
+    that severity and value follow the events, and that a clear does not close the alarm."""
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=1, severity="warning", value=0.2))
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=2, state="updated", severity="critical", value=0.6))
+    feed(pipeline, compound, make_event(compound, GAS, seq=3, kind="gas", value=30))  # other kind: its own alarm
+    [smoke] = alarm_service.list_alarms(kind="smoke")
+    assert smoke.severity == "critical" and smoke.value == 0.6
+    feed(
+        pipeline,
+        compound,
+        make_event(compound, SMOKE, seq=4, state="cleared", value=0.02, at=NIGHT + timedelta(minutes=5)),
+    )
+    [smoke] = alarm_service.list_alarms(kind="smoke")
+    assert smoke.state == "notified" and smoke.cleared_at == NIGHT + timedelta(minutes=5)
+    assert [a.id for a in alarm_service.list_alarms(state="cleared")] == [smoke.id]
+    feed(
+        pipeline, compound, make_event(compound, SMOKE, seq=5, value=0.4, at=NIGHT + timedelta(minutes=9))
+    )  # back again
+    detail = alarm_service.get_alarm(smoke.id)
+    assert detail is not None
+    assert detail.cleared_at is None and detail.value == 0.4
+    assert [e.seq for e in detail.events] == [1, 2, 4, 5]
+    assert [h.action for h in detail.history] == ["raise", "notify", "update", "clear", "update"]
+    assert len(alarm_service.list_alarms()) == 2
+    assert alarm_service.list_alarms(state="cleared") == []
+
+
+def test_clear_without_alarm_and_update_without_alarm(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
+) -> None:
+    """Test that a clear with no open alarm opens nothing, while an update with none opens an alarm
+    (the condition is live and nobody has it), and that after a resolve the next raise opens a new alarm."""
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=1, state="cleared"))
+    assert alarm_service.list_alarms() == []
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=2, state="updated"))
+    [alarm] = alarm_service.list_alarms()
+    alarm_service.resolve(alarm.id, "p-han-mei", "checked, cooking smoke")
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=3))
+    assert [a.state for a in alarm_service.list_alarms()] == ["notified", "resolved"]
+    assert alarm_service.stats()["events"] == 3
+
+
+def test_edge_status_heartbeat_and_readings_reach_db_and_series(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService, hub_db: Database, sink: RecordingSink
+) -> None:
+    """Test that status, heartbeat and readings update the edge record and go to the series sink."""
+    now = datetime.now(UTC)
+    status = wire.Status(compound=compound.id, edge="b2", state=wire.EdgeState.ONLINE, version="0.1.0")
+    beat = wire.Heartbeat(compound=compound.id, edge="b2", uptime_s=12, seq=4, outbox_depth=0)
+    reading = wire.Reading(
+        compound=compound.id, edge="b2", device=SMOKE, quantity="smoke", value=0.01, unit="dB/m", at=NIGHT
+    )
+    pipeline.process(
+        [
+            Inbound(wire.topic(compound.id, "b2", "status"), wire.dump(status), now),
+            Inbound(wire.topic(compound.id, "b2", "heartbeat"), wire.dump(beat), now),
+            Inbound(wire.topic(compound.id, "b2", "reading", SMOKE), wire.dump(reading), now),
+            Inbound(wire.topic(compound.id, "b2", "snapshot", "abc123"), b"\xff\xd8jpeg", now),  # not ours: ignored
+        ]
+    )
+    assert sink.got == [status, beat, reading]
+    with hub_db.session() as session:
+        edge = session.get(EdgeRecord, "b2")
+        assert edge is not None
+        assert (edge.status, edge.version, edge.readings, edge.heartbeats) == ("online", "0.1.0", 1, 1)
+        assert edge.heartbeat is not None and edge.heartbeat["outbox_depth"] == 0
+    assert alarm_service.dead_letters() == []
+
+
+def test_reasons_checked_by_the_pipeline(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
+) -> None:
+    """Test the reasons a subscription filter hides from the broker test: another compound, an unknown edge,
+    a naive timestamp, a timestamp beyond the configured skew."""
+    now = datetime.now(UTC)
+    good = make_event(compound, SMOKE, seq=1)
+    beat = wire.Heartbeat(compound=compound.id, edge="b9", uptime_s=1, seq=0, outbox_depth=0)
+    naive = wire.dump(good).replace(b'"occurred_at":"2026-11-20T18:00:00Z"', b'"occurred_at":"2026-11-20T18:00:00"')
+    far = make_event(compound, SMOKE, seq=2, at=now + timedelta(days=30))
+    strict = MessagePipeline(pipeline.db, compound, settings=IngestSettings(max_skew=timedelta(days=7)))
+    pipeline.process(
+        [
+            Inbound(wire.topic("other-compound", "b2", "event", SMOKE), wire.dump(good), now),
+            Inbound(wire.topic(compound.id, "b9", "heartbeat"), wire.dump(beat), now),
+            Inbound(event_topic(compound, good), naive, now),
+            Inbound("compound/v2/x/y/event/z", b"{}", now),
+        ]
+    )
+    strict.process([Inbound(event_topic(compound, far), wire.dump(far), now)])
+    reasons = [d.reason for d in reversed(alarm_service.dead_letters())]
+    assert reasons == ["unknown_compound", "unknown_edge", "invalid", "unknown_api_version", "timestamp_out_of_range"]
+    assert "no timezone" in alarm_service.dead_letters(reason="invalid")[0].detail
+
+
+def test_changes_are_published_after_commit(hub_db: Database, compound: Compound) -> None:
+    """Test that ingest publishes one change per alarm step to AlarmChanges subscribers."""
+    import asyncio
+
+    async def main() -> list[tuple[str, str]]:
+        changes = AlarmChanges()
+        queue = changes.subscribe()
+        pipeline = MessagePipeline(hub_db, compound, changes=changes)
+        await asyncio.to_thread(feed, pipeline, compound, make_event(compound, SMOKE, seq=1))
+        await asyncio.to_thread(feed, pipeline, compound, make_event(compound, SMOKE, seq=2, state="cleared"))
+        got = [await asyncio.wait_for(queue.get(), 5) for _ in range(2)]
+        changes.unsubscribe(queue)
+        return [(c.change, c.alarm.state) for c in got]
+
+    assert asyncio.run(main()) == [("raised", "notified"), ("cleared", "notified")]
