@@ -48,6 +48,10 @@ class SeriesSink(Protocol):
 class SeriesReader(Protocol):
     """The query side the console uses, whatever stores the long-term series."""
 
+    def quantities(self, device: str) -> list[str]:
+        """Quantities recorded for a device, most recently reported first."""
+        ...
+
     def series(
         self,
         device: str,

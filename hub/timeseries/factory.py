@@ -49,8 +49,9 @@ class TimeSeries:
         return (self.store,) if self.influx is None else (self.store, self.influx)
 
     def health(self) -> dict[str, Any]:
-        """Health of every backend, keyed ``embedded`` and ``influx``."""
-        return {"embedded": self.store.health(), "influx": self.influx.health() if self.influx else None}
+        """Health of every backend (``embedded``, ``influx``); ``ok`` is False while the server is unreachable."""
+        influx = self.influx.health() if self.influx else None
+        return {"ok": influx is None or bool(influx["reachable"]), "embedded": self.store.health(), "influx": influx}
 
     def flush(self, timeout: float) -> bool:
         """Wait until every backend stored what it was given; False on timeout."""
