@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from compound.config import Compound
 from compound.config.models import Person, Role
-from hub.alarms.access import visible_grids
+from hub.alarms.access import grid_and_descendants, visible_grids
 from hub.alarms.schemas import AlarmPublic
 
 __all__ = ["Viewer"]
@@ -24,12 +24,17 @@ class Viewer:
 
     person: Person
     grids: frozenset[str] | None
+    own_grids: frozenset[str] = frozenset()
+    """The person's own grids and every grid under them."""
 
     @classmethod
     def of(cls, person: Person, compound: Compound) -> Viewer:
         """The viewer for ``person`` under the compound's grid tree."""
         grids = visible_grids(person, compound)
-        return cls(person, None if grids is None else frozenset(grids))
+        own: set[str] = set()
+        for grid in person.grids:
+            own |= grid_and_descendants(compound, grid)
+        return cls(person, None if grids is None else frozenset(grids), frozenset(own))
 
     @property
     def grid_set(self) -> set[str] | None:
@@ -41,8 +46,8 @@ class Viewer:
         return self.grids is None or alarm.grid in self.grids
 
     def owns(self, alarm: AlarmPublic) -> bool:
-        """True for "my" alarms: assigned to this person, or in one of the grids they answer for."""
-        return self.person.id in alarm.assignees or alarm.grid in self.person.grids
+        """True for "my" alarms: assigned to this person, or in (or under) one of the grids they answer for."""
+        return self.person.id in alarm.assignees or alarm.grid in self.own_grids
 
     def responsible_for_flat(self, alarm: AlarmPublic, compound: Compound) -> bool:
         """True for the flat's micro-grid workers, its grid leaders and property managers (household data)."""

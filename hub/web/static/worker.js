@@ -11,10 +11,6 @@ let ctx = null;
 let selected = null;
 const $ = (id) => document.getElementById(id);
 
-function mine(alarm) {
-  return (alarm.assignees || []).includes(ctx.person.id) || ctx.person.grids.includes(alarm.grid);
-}
-
 function card(alarm) {
   return el("li", {
     class: `card sevbar-${alarm.severity}${OPEN_STATES.has(alarm.state) ? "" : " closed"}`,
@@ -30,7 +26,8 @@ function card(alarm) {
 }
 
 function renderList(flashId = null) {
-  const shown = [...alarms.values()].filter(mine).sort((a, b) => {
+  // The server already keeps the list and the stream to "mine" (assigned to me, or in my grids).
+  const shown = [...alarms.values()].sort((a, b) => {
     const oa = OPEN_STATES.has(a.state) ? 0 : 1; const ob = OPEN_STATES.has(b.state) ? 0 : 1;
     return oa - ob || new Date(b.raised_at) - new Date(a.raised_at);
   });
