@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -216,7 +216,7 @@ class SimulatedGateway:
     def _begin(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
-        self._start = start
+        self._start = start.astimezone(UTC)
         self._hour = LocalHour(start, self.compound.tz)
         for sim in self._devices:
             self._arm(sim)
