@@ -48,7 +48,7 @@ class AgentOptions:
     reading_interval_s: float | None = None
     alarm_reading_interval_s: float = 5.0
     heartbeat_interval_s: float | None = None
-    duration_s: float | None = None
+    until: datetime | None = None
     window: int = 64
     max_messages: int = 100_000
     max_readings: int | None = None
@@ -243,7 +243,7 @@ class EdgeAgent:
 
     # ---- run
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set or ``duration_s`` of clock time has passed; then drain and go offline."""
+        """Run until ``stop`` is set or the clock reaches ``until``; then drain the outbox and go offline."""
         stop = stop or asyncio.Event()
         start = self.clock.now()
         log.info(
@@ -260,7 +260,7 @@ class EdgeAgent:
         try:
             while not stop.is_set():
                 now = self.clock.now()
-                if self.options.duration_s is not None and (now - start).total_seconds() >= self.options.duration_s:
+                if self.options.until is not None and now >= self.options.until:
                     break
                 self.step(now)
                 sleeper = asyncio.create_task(self.clock.sleep(self.options.tick_s))

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compound.cli import add_broker_option, add_config_option, add_data_dir_option
@@ -62,7 +62,10 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
         "--real-start", type=float, metavar="UNIX", help="Unix time at which the simulated clock reads --sim-start"
     )
     parser.add_argument(
-        "--duration", type=_positive, metavar="SIM_SECONDS", help="stop after this many simulated seconds"
+        "--duration",
+        type=_positive,
+        metavar="SIM_SECONDS",
+        help="stop when the simulated clock reaches --sim-start plus this many seconds (a shared end for a tree)",
     )
 
 
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         options=AgentOptions(
             tick_s=tick,
             reading_interval_s=args.reading_interval,
-            duration_s=args.duration,
+            until=clock.start + timedelta(seconds=args.duration) if args.duration else None,
             window=args.window,
             max_messages=args.max_messages,
             max_bytes=args.max_outbox_bytes,
