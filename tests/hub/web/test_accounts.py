@@ -129,3 +129,12 @@ def test_token_command_refuses_an_unknown_person(
     out, err = capsys.readouterr()
     assert out == ""
     assert "no person with id 'p-nobody' in the config" in err
+
+
+def test_pages_carry_security_headers(web: WebHub) -> None:
+    """Test that pages forbid framing and foreign scripts, and API answers forbid MIME sniffing."""
+    page = web.client.get("/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    api = web.client.get("/api/v1/alarms", headers=web.auth("p-han-mei"))
+    assert api.headers["x-content-type-options"] == "nosniff" and api.headers["referrer-policy"] == "no-referrer"
