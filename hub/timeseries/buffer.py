@@ -23,6 +23,7 @@ class HandOff(Generic[T]):
         self._items: deque[T] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._woken = False
         self.in_transit = 0
 
     def put(self, items: Iterable[T], *, wake_at: int) -> int:
@@ -42,8 +43,11 @@ class HandOff(Generic[T]):
     def take(self, limit: int, wait_s: float, *, min_items: int = 1) -> list[T]:
         """Up to ``limit`` items, waiting at most ``wait_s`` for ``min_items`` (or close)."""
         with self._cond:
-            if len(self._items) < min_items and not self._closed:
-                self._cond.wait_for(lambda: len(self._items) >= min_items or self._closed, timeout=wait_s)
+            if len(self._items) < min_items and not self._closed and not self._woken:
+                self._cond.wait_for(
+                    lambda: len(self._items) >= min_items or self._closed or self._woken, timeout=wait_s
+                )
+            self._woken = False
             count = min(limit, len(self._items))
             self.in_transit = count
             return [self._items.popleft() for _ in range(count)]
@@ -54,8 +58,9 @@ class HandOff(Generic[T]):
             self.in_transit = 0
 
     def wake(self) -> None:
-        """Wake a waiting ``take`` (e.g. for an explicit flush)."""
+        """Make the next or current ``take`` return what there is at once (an explicit flush)."""
         with self._cond:
+            self._woken = True
             self._cond.notify_all()
 
     def close(self) -> None:
