@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     create_engine,
@@ -245,7 +246,7 @@ def default_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'hub.db'}"
 
 
-def insert_ignore(session: Session, model: type[Base]) -> Insert:
+def insert_ignore(session: Session, model: type[Base] | Table) -> Insert:
     """``INSERT .. ON CONFLICT DO NOTHING`` for the session's dialect (SQLite or PostgreSQL)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":

@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from compound import wire
 from compound.broker import supports_shared_subscriptions
@@ -147,6 +148,7 @@ class MessagePipeline:
         self._edges = set(compound.edges())
         self._grids = {dev_id: compound.grid_of(dev) for dev_id, dev in compound.devices.items()}
         self.processed = 0
+        self._insert_event: Insert | None = None
 
     # ------------------------------------------------------------------ batches
 
@@ -164,7 +166,8 @@ class MessagePipeline:
 
     def _store(self, batch: Sequence[Inbound]) -> _BatchResult:
         result = _BatchResult()
-        with self.db.session() as session:
+        with self.db.session() as session, session.no_autoflush:
+            # No autoflush: counters and alarm updates go out once at commit; steps that need ids flush.
             edges: dict[str, EdgeRecord] = {}
             for item in batch:
                 self._handle(session, item, edges, result)
@@ -174,7 +177,7 @@ class MessagePipeline:
         for attempt in range(1, attempts + 1):
             single = _BatchResult()
             try:
-                with self.db.session() as session:
+                with self.db.session() as session, session.no_autoflush:
                     self._handle(session, item, {}, single)
             except SQLAlchemyError as exc:
                 log.warning("storing %s failed (attempt %d/%d): %s", item.topic, attempt, attempts, exc)
@@ -285,28 +288,30 @@ class MessagePipeline:
         return msg, topic
 
     def _event(self, session: Session, msg: wire.Event, item: Inbound, edge: EdgeRecord, result: _BatchResult) -> None:
-        stmt = (
-            insert_ignore(session, EventRecord)
-            .values(
-                event_id=msg.id,
-                seq=msg.seq,
-                compound=msg.compound,
-                edge=msg.edge,
-                device=msg.device,
-                kind=msg.kind.value,
-                state=msg.state.value,
-                severity=msg.severity.value,
-                value=msg.value,
-                unit=msg.unit,
-                threshold=msg.threshold,
-                message=msg.message,
-                occurred_at=msg.occurred_at.astimezone(UTC),
-                received_at=item.received_at,
-                raw=msg.model_dump(mode="json", by_alias=True, exclude_none=True),
-            )
-            .returning(EventRecord.id)
-        )
-        record_id = session.execute(stmt).scalar_one_or_none()
+        alarm = lifecycle.open_alarm(session, msg.device, msg.kind.value)
+        if self._insert_event is None:
+            # Built once: a Core statement with bound parameters compiles once and is cached.
+            table = EventRecord.metadata.tables[EventRecord.__tablename__]
+            self._insert_event = insert_ignore(session, table).returning(table.c.id)
+        params = {
+            "alarm_id": alarm.id if alarm is not None else None,
+            "event_id": msg.id,
+            "seq": msg.seq,
+            "compound": msg.compound,
+            "edge": msg.edge,
+            "device": msg.device,
+            "kind": msg.kind.value,
+            "state": msg.state.value,
+            "severity": msg.severity.value,
+            "value": msg.value,
+            "unit": msg.unit,
+            "threshold": msg.threshold,
+            "message": msg.message,
+            "occurred_at": msg.occurred_at.astimezone(UTC),
+            "received_at": item.received_at,
+            "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        record_id = session.connection().execute(self._insert_event, params).scalar_one_or_none()
         if record_id is None:
             edge.duplicates += 1
             result.duplicates += 1
@@ -316,7 +321,7 @@ class MessagePipeline:
         self._track_seq(session, edge, msg.seq, item.received_at)
         device = self.compound.devices[msg.device]
         transition = lifecycle.apply_event(
-            session, record_id, msg, device, self._grids[msg.device], self.router, self.clock.now()
+            session, record_id, msg, device, self._grids[msg.device], self.router, self.clock.now(), alarm
         )
         if transition is not None:
             result.transitions.append(transition)

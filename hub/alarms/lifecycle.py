@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from compound import wire
 from compound.config.loader import Device
@@ -79,14 +79,28 @@ def to_public(alarm: Alarm) -> AlarmPublic:
 
 def open_alarm(session: Session, device: str, kind: str) -> Alarm | None:
     """The open (not resolved) alarm for a device and kind, if any."""
-    stmt = select(Alarm).where(Alarm.device == device, Alarm.kind == kind, Alarm.state.in_(OPEN_STATES))
-    return session.scalars(stmt).first()
+    # A cached Core lookup of the id, then the identity map: ingest calls this for every event.
+    alarm_id = session.connection().execute(_OPEN_ALARM_ID, {"device": device, "kind": kind}).scalar()
+    if alarm_id is None:
+        return None
+    return session.get(Alarm, alarm_id, options=[selectinload(Alarm.assignees)])
+
+
+_OPEN_ALARM_ID = (
+    select(Alarm.id)
+    .where(Alarm.device == bindparam("device"), Alarm.kind == bindparam("kind"), Alarm.state.in_(OPEN_STATES))
+    .limit(1)
+)
 
 
 def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: str, note: str | None) -> None:
-    alarm.history.append(
-        AlarmHistory(at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note)
-    )
+    entry = AlarmHistory(at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note)
+    session = object_session(alarm)
+    if alarm.id is None or session is None:
+        alarm.history.append(entry)
+    else:  # append without loading the whole trail (ingest touches busy alarms often)
+        entry.alarm_id = alarm.id
+        session.add(entry)
     alarm.state = to_state
     alarm.updated_at = at
 
@@ -104,17 +118,20 @@ def apply_event(
     grid: str,
     router: Router,
     now: datetime,
+    alarm: Alarm | None,
 ) -> Transition | None:
-    """Apply a new (deduplicated) event to the alarms; return the change to publish, if any."""
+    """Apply a new (deduplicated) event to the alarms; return the change to publish, if any.
+
+    ``alarm`` is the device's open alarm for the event's kind (``open_alarm``), looked up by the caller
+    before storing the event so that the event row is written with its ``alarm_id`` in one statement.
+    """
     actor = f"edge:{msg.edge}"
-    alarm = open_alarm(session, msg.device, msg.kind.value)
     if alarm is None:
         if msg.state is wire.EventState.CLEARED:
             log.info("clear without an open alarm for %s/%s (event_id=%s)", msg.device, msg.kind.value, msg.id)
             return None
         return _raise(session, record_id, msg, device, grid, router, now, actor)
 
-    session.execute(update(EventRecord).where(EventRecord.id == record_id).values(alarm_id=alarm.id))
     change = "updated"
     if msg.state is wire.EventState.CLEARED:
         if alarm.cleared_at is None:
@@ -139,7 +156,6 @@ def apply_event(
         alarm.threshold = msg.threshold if msg.threshold is not None else alarm.threshold
         alarm.message = msg.message or alarm.message
     alarm.updated_at = now
-    session.flush()
     return Transition(AlarmChange(alarm=to_public(alarm), change=change))
 
 
