@@ -31,3 +31,9 @@ def console(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResp
 def worker(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """The grid worker's phone page: only their alarms, live, with the same actions."""
     return _page("worker.html", user, request)
+
+
+@router.get("/dead-letters", response_class=HTMLResponse, response_model=None)
+def dead_letters(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """Messages the hub refused and why (the data itself is for property managers only)."""
+    return _page("dead-letters.html", user, request)

@@ -15,7 +15,7 @@ const DICT = {
     empty: "暂无告警", "empty.mine": "您负责的区域暂无告警", select: "选择一条告警查看详情",
     "count.open": "未关闭", "count.critical": "紧急", "count.unacked": "待确认",
     "detail.location": "位置", "detail.value": "测量值", "detail.threshold": "阈值", "detail.device": "设备",
-    "detail.routing": "派单", "detail.history": "处理记录", "detail.events": "设备事件",
+    "detail.routing": "派单", "detail.edge": "边缘网关", "detail.history": "处理记录", "detail.events": "设备事件",
     "detail.household": "住户信息", "detail.care": "关爱对象", "detail.contact": "紧急联系人",
     "detail.message": "说明", "detail.raised": "发生", "detail.acknowledged": "确认", "detail.resolved": "关闭",
     "detail.cleared": "设备恢复", "detail.notified": "通知", "detail.reason": "原因", "detail.none": "无",
@@ -39,6 +39,9 @@ const DICT = {
     "care.elderly_alone": "独居老人", "care.disabled": "残障", "care.ill": "患病", "care.other": "其他",
     building: "楼", unit: "单元", floor: "层", flat: "室", by: "操作人", system: "系统",
     "lang.switch": "EN", "dead_letters": "死信",
+    "dl.received": "接收时间", "dl.reason": "原因", "dl.topic": "主题", "dl.size": "大小", "dl.preview": "内容预览",
+    "dl.empty": "没有被拒收的消息", "dl.forbidden": "仅物业经理可查看死信",
+    "dl.help": "中心拒收的消息（格式错误、未知设备、超大、时间异常等），附原因与原始内容预览。",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -53,7 +56,7 @@ const DICT = {
     empty: "No alarms", "empty.mine": "No alarms in your area", select: "Select an alarm to see its details",
     "count.open": "Open", "count.critical": "Critical", "count.unacked": "Unacknowledged",
     "detail.location": "Location", "detail.value": "Measured", "detail.threshold": "Threshold", "detail.device": "Device",
-    "detail.routing": "Routing", "detail.history": "History", "detail.events": "Device events",
+    "detail.routing": "Routing", "detail.edge": "Edge", "detail.history": "History", "detail.events": "Device events",
     "detail.household": "Household", "detail.care": "Care household", "detail.contact": "Emergency contact",
     "detail.message": "Message", "detail.raised": "Raised", "detail.acknowledged": "Acknowledged",
     "detail.resolved": "Resolved", "detail.cleared": "Cleared by device", "detail.notified": "Notified",
@@ -79,6 +82,9 @@ const DICT = {
     "care.elderly_alone": "Elderly, alone", "care.disabled": "Disabled", "care.ill": "Ill", "care.other": "Other",
     building: "Bldg", unit: "Unit", floor: "Floor", flat: "Flat", by: "By", system: "System",
     "lang.switch": "中文", "dead_letters": "Dead letters",
+    "dl.received": "Received", "dl.reason": "Reason", "dl.topic": "Topic", "dl.size": "Size", "dl.preview": "Preview",
+    "dl.empty": "No refused messages", "dl.forbidden": "Dead letters are for property managers",
+    "dl.help": "Messages the hub refused (malformed, unknown device, oversized, absurd time...) with the reason and a preview.",
   },
 };
 

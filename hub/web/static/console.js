@@ -140,6 +140,7 @@ function tick() {
 async function main() {
   ctx = await loadContext();
   $("compound-name").textContent = ctx.compound.name;
+  $("nav-dead-letters").hidden = !ctx.can_read_dead_letters;
   $("who").textContent = `${ctx.person.name} · ${t(`role.${ctx.person.role}`)}`;
   setupLangSwitch($("lang"), () => {
     buildFilters();

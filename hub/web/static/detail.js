@@ -14,7 +14,7 @@ function field(labelKey, value, attrs = {}) {
 
 function who(ctx, id) {
   if (!id || id === "system") return t("system");
-  if (id.startsWith("edge:")) return `${t("detail.device")} ${id.slice(5)}`;
+  if (id.startsWith("edge:")) return `${t("detail.edge")} ${id.slice(5)}`;
   const p = ctx.directory.people[id];
   return p ? `${p.name} · ${t(`role.${p.role}`)}` : id;
 }

@@ -133,6 +133,15 @@ def _open_alarm_ids(hub: LiveHub) -> dict[str, int]:
         return {a.device: a.id for a in session.scalars(select(Alarm))}
 
 
+def _dead_letter_count(hub: LiveHub) -> int:
+    from sqlalchemy import func, select
+
+    from hub.db import DeadLetter
+
+    with hub.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0)
+
+
 def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser: Browser, artifacts_dir: Path) -> None:
     """Test that a smoke event published over MQTT appears live on the console, is acknowledged and resolved."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
@@ -176,6 +185,16 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         expect(detail.locator(".history")).to_contain_text("厨房煎锅起烟，已关火通风，无人员受伤")
         expect(detail.locator("#resolve")).to_have_count(0)
         page.screenshot(path=artifacts_dir / "console-resolved.png")
+
+        # Garbage on the broker shows up on the dead-letters page, with its reason.
+        topic = wire.topic(live_hub.compound.id, "b2", wire.MessageType.EVENT, "b2-u1-1502-smoke")
+        live_hub.publisher.publish(topic, b"{smoke: yes")
+        wait_for(lambda: _dead_letter_count(live_hub) == 1, what="the dead letter stored")
+        page.click("#nav-dead-letters")
+        expect(page.locator('#letter-rows tr[data-reason="not_json"]')).to_have_count(1, timeout=WAIT_MS)
+        expect(page.locator("#letter-rows")).to_contain_text("{smoke: yes")
+        page.screenshot(path=artifacts_dir / "dead-letters.png")
+        page.go_back()
 
         # The English switch re-renders the page in place and is remembered.
         page.click("#lang")
