@@ -12,9 +12,12 @@ def grid_and_descendants(compound: Compound, grid: str) -> set[str]:
     """A grid plus every grid under it (a general grid's micro-grids; everything under the total grid)."""
     grids = compound.grids
     if grid == grids.total.id:
-        return {grids.total.id} | {g.id for g in grids.general} | {g.id for g in grids.micro} | {
-            g.id for g in grids.dedicated
-        }
+        return (
+            {grids.total.id}
+            | {g.id for g in grids.general}
+            | {g.id for g in grids.micro}
+            | {g.id for g in grids.dedicated}
+        )
     return {grid} | {m.id for m in grids.micro if m.general == grid}
 
 
