@@ -86,6 +86,8 @@ function actionsView(alarm, onDone) {
     } catch (err) {
       status.textContent = `${t("action.failed")}: ${err.detail || err.message}`;
       button.disabled = false;
+      // Someone else acted first (409) or the alarm left this person's grids (404): show what it is now.
+      if ((err.status === 409 || err.status === 404) && onDone) setTimeout(onDone, 1500);
     }
   };
   if (alarm.state === "raised" || alarm.state === "notified") {

@@ -176,6 +176,9 @@ def test_list_filters(web: WebHub) -> None:
     assert ids(grid="g-south") == {gas, battery}
     assert ids(grid="g-south", severity="critical") == {gas}
     assert web.client.get("/api/v1/alarms", params={"state": "burning"}, headers=headers).status_code == 422
+    # "mine": the on-duty guard at 02:00 gets the fire alarms routed to them, not the battery fault.
+    guard = web.client.get("/api/v1/alarms", params={"mine": "true"}, headers=web.auth("p-song-kai")).json()
+    assert {a["id"] for a in guard} == {smoke, gas}
     # A worker's list is their grid only, whatever the filter asks for.
     worker = web.client.get("/api/v1/alarms", params={"grid": "g-total"}, headers=web.auth(B2U1_WORKER)).json()
     assert [a["id"] for a in worker] == [smoke]
