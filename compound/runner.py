@@ -1,0 +1,208 @@
+"""A small process tree for ``compound up``: start children in order, watch them, stop them cleanly.
+
+Each child is a ``ChildSpec`` (name, role, command line, an optional port that says it is ready).
+Children start in the order added, each in its own session so that a terminal's Ctrl-C reaches only
+this parent, which then stops them in reverse order (edges before the broker, so their last outbox
+drain and offline status still reach it): SIGTERM, then SIGKILL after ``stop_timeout``.
+
+The tree ends when every child marked ``finishes`` has exited (headless runs with ``--duration``), when
+an ``essential`` child dies (the broker), or on SIGINT/SIGTERM. ``summary()`` describes the run as a dict
+(for a ``--json`` report).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+__all__ = ["ChildSpec", "ProcessTree", "free_port", "python_module"]
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """Command line running ``python -m module args`` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+_MQTT_PROBE = bytes([0x10, 17, 0, 4, *b"MQTT", 4, 0x02, 0, 5, 0, 5, *b"probe"])
+"""CONNECT, MQTT 3.1.1, clean session, keepalive 5 s, client id 'probe'."""
+
+
+def mqtt_ready(host: str, port: int) -> bool:
+    """Whether an MQTT broker on ``host:port`` answers CONNECT with a successful CONNACK.
+
+    A bare TCP probe makes some brokers (amqtt) log an error for the empty connection; this one
+    speaks the protocol and says goodbye with DISCONNECT.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as sock:
+            sock.sendall(_MQTT_PROBE)
+            connack = sock.recv(4)
+            ok = len(connack) == 4 and connack[0] == 0x20 and connack[3] == 0
+            if ok:
+                sock.sendall(bytes([0xE0, 0]))
+            return ok
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """One process of the tree."""
+
+    name: str
+    role: str
+    argv: Sequence[str]
+    where: str = ""
+    ready_port: tuple[str, int] | None = None
+    ready_mqtt: bool = False
+    essential: bool = False
+    finishes: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Child:
+    """A started child and what became of it."""
+
+    spec: ChildSpec
+    proc: subprocess.Popen[bytes]
+    started: float
+    ended: float | None = None
+    returncode: int | None = None
+
+
+class ProcessTree:
+    """Start, supervise and stop a set of child processes."""
+
+    def __init__(self, *, stop_timeout: float = 15.0, ready_timeout: float = 30.0) -> None:
+        self.specs: list[ChildSpec] = []
+        self.children: list[Child] = []
+        self.stop_timeout = stop_timeout
+        self.ready_timeout = ready_timeout
+        self.stop_reason: str | None = None
+        self._signalled: int | None = None
+        self._essential_died = False
+
+    def add(self, spec: ChildSpec) -> None:
+        """Add a child; children start in the order added."""
+        if any(s.name == spec.name for s in self.specs):
+            raise ValueError(f"duplicate child name {spec.name!r}")
+        self.specs.append(spec)
+
+    def describe(self) -> str:
+        """A table of what runs where."""
+        width = max((len(s.name) for s in self.specs), default=4)
+        return "\n".join(f"  {s.name:<{width}}  {s.role:<7} {s.where}" for s in self.specs)
+
+    # ---- lifecycle
+    def start(self) -> None:
+        """Start every child in order, waiting for each ``ready_port``; stop all and raise if one fails."""
+        for spec in self.specs:
+            proc = subprocess.Popen(list(spec.argv), env={**os.environ, **spec.env}, start_new_session=True)
+            child = Child(spec, proc, time.time())
+            self.children.append(child)
+            log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
+            if spec.ready_port is not None:
+                host, port = spec.ready_port
+                deadline = time.monotonic() + self.ready_timeout
+                probe = mqtt_ready if spec.ready_mqtt else port_open
+                while not probe(host, port):
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"{spec.name} did not come up on {host}:{port} (exit {proc.poll()})")
+                    time.sleep(0.1)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signalled = signum
+
+    def wait(self, poll_s: float = 0.2) -> int:
+        """Supervise until done (see module doc); stop everything; return 0 when all went well."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            finishing = [c for c in self.children if c.spec.finishes]
+            while True:
+                if self._signalled is not None:
+                    self.stop_reason = f"signal {signal.Signals(self._signalled).name}"
+                    break
+                for child in self.children:
+                    self._reap(child)
+                dead = [c for c in self.children if c.spec.essential and c.returncode is not None]
+                if dead:
+                    self._essential_died = True
+                    self.stop_reason = f"{dead[0].spec.name} exited with {dead[0].returncode}"
+                    log.error("%s died; stopping the tree", dead[0].spec.name)
+                    break
+                if finishing and all(c.returncode is not None for c in finishing):
+                    self.stop_reason = "finished"
+                    break
+                time.sleep(poll_s)
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if self._essential_died:
+            return 1
+        return 1 if any(c.returncode != 0 for c in self.children if c.spec.finishes) else 0
+
+    def _reap(self, child: Child) -> None:
+        if child.returncode is None:
+            code = child.proc.poll()
+            if code is not None:
+                child.returncode, child.ended = code, time.time()
+
+    def stop(self) -> None:
+        """SIGTERM the running children in reverse start order; SIGKILL any still alive after ``stop_timeout``."""
+        for child in reversed(self.children):
+            self._reap(child)
+            if child.returncode is not None:
+                continue
+            child.proc.terminate()
+            try:
+                child.proc.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s ignored SIGTERM for %g s; killing it", child.spec.name, self.stop_timeout)
+                child.proc.kill()
+                child.proc.wait(timeout=10)
+            self._reap(child)
+
+    def summary(self) -> dict[str, Any]:
+        """What ran, where, for how long and how it ended (JSON-ready)."""
+        return {
+            "stop_reason": self.stop_reason,
+            "children": [
+                {
+                    "name": c.spec.name,
+                    "role": c.spec.role,
+                    "where": c.spec.where,
+                    "pid": c.proc.pid,
+                    "returncode": c.returncode,
+                    "seconds": round((c.ended or time.time()) - c.started, 3),
+                }
+                for c in self.children
+            ],
+        }
