@@ -5,8 +5,8 @@ PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 ARGS     ?=
-APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium
-APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium
+APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium fonts-wqy-microhei
+APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 PYTEST_ARGS ?=
 
 .PHONY: up test lint typecheck pytest bench clean venv install install-test system-deps
@@ -29,7 +29,7 @@ venv install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 system-deps:
-	@missing=""; for b in $(APT_BINS); do [ -x $$b ] || missing=yes; done; \
+	@missing=""; for b in $(APT_BINS); do [ -e $$b ] || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(APT_PKGS)"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
