@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,7 @@ DEAD_LETTER_REASONS: Final = {
     "device_edge_mismatch": "device exists but is served by another edge than the topic's",
     "timestamp_out_of_range": "occurred_at/at further from the hub's clock than the allowed skew",
     "store_failed": "the message was valid but storing it failed repeatedly (see detail)",
+    "internal_error": "the hub failed on this message (a bug: see the hub log); kept so it can be replayed",
 }
 """Every reason a message can be dead-lettered for, with what it means."""
 
@@ -99,6 +101,9 @@ class IngestSettings:
     replica: str = "1"
     """Names this hub among replicas; part of the stable MQTT client id."""
     keepalive: int = 30
+    username: str | None = None
+    """MQTT username. amqtt 0.12 keeps sessions (offline queue) only for non-anonymous clients."""
+    password: str | None = None
 
 
 class _Rejected(Exception):
@@ -156,8 +161,8 @@ class MessagePipeline:
         """Store a batch; on a database error fall back to one transaction per message. Never raises."""
         try:
             result = self._store(batch)
-        except SQLAlchemyError as exc:
-            log.warning("batch of %d failed (%s); storing one by one", len(batch), exc.__class__.__name__)
+        except Exception as exc:
+            log.warning("batch of %d failed (%s: %s); storing one by one", len(batch), exc.__class__.__name__, exc)
             result = _BatchResult()
             for item in batch:
                 self._store_one_with_retries(item, result)
@@ -183,6 +188,11 @@ class MessagePipeline:
                 log.warning("storing %s failed (attempt %d/%d): %s", item.topic, attempt, attempts, exc)
                 time.sleep(0.1 * attempt)
                 continue
+            except Exception as exc:  # a bug on this input: keep the message, never stall the loop on it
+                log.exception("internal error on a message from %.120s", item.topic)
+                with self.db.session() as session:
+                    self._dead_letter(session, item, "internal_error", f"{exc.__class__.__name__}: {exc}")
+                return
             result.transitions += single.transitions
             result.series += single.series
             return
@@ -423,8 +433,9 @@ class Ingestor:
         self.changes = self.pipeline.changes
         self.client_id = f"compound-hub-{compound.id}-{self.settings.replica}"[:64]
         base = wire.subscription(compound.prefix, compound.id)
+        self._base_filter = base
         self.shared = supports_shared_subscriptions(broker_kind)
-        self.topic_filter = f"$share/{self.settings.shared_group}/{base}" if self.shared else base
+        """Whether to subscribe through ``$share/``; with ``broker_kind='auto'`` a probe decides in ``run``."""
         self.subscribed = threading.Event()
         """Set once the broker has acknowledged the subscription (tests and readiness wait on it)."""
         self._inbox: queue.Queue[Inbound] = queue.Queue()
@@ -432,6 +443,11 @@ class Ingestor:
         self._gen_lock = threading.Lock()
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
+
+    @property
+    def topic_filter(self) -> str:
+        """The subscription: shared (``$share/<group>/...``) where the broker delivers those, plain otherwise."""
+        return f"$share/{self.settings.shared_group}/{self._base_filter}" if self.shared else self._base_filter
 
     # ------------------------------------------------------------------ MQTT callbacks (paho thread)
 
@@ -465,9 +481,13 @@ class Ingestor:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # brokers should refuse these; if one arrives, dead-letter it as bad_topic
+            topic = message._topic.decode("utf-8", errors="replace")
         self._inbox.put(
             Inbound(
-                topic=message.topic if isinstance(message.topic, str) else "<undecodable topic>",
+                topic=topic,
                 payload=bytes(message.payload),
                 received_at=datetime.now(UTC),
                 mid=message.mid,
@@ -531,12 +551,19 @@ class Ingestor:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if self.settings.username is not None:
+            client.username_pw_set(self.settings.username, self.settings.password)
         return client
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ingest until ``stop`` is set; reconnects by itself; returns after a clean disconnect."""
         await asyncio.to_thread(self.db.create)
         self._stopping.clear()
+        if self.broker_kind == "auto":
+            found = await self._probe_until_reachable(stop)
+            if found is None:
+                return
+            self.shared = found
         worker = threading.Thread(target=self._work, name="hub-ingest", daemon=True)
         worker.start()
         client = self._client = self._make_client()
@@ -560,3 +587,51 @@ class Ingestor:
             await asyncio.to_thread(client.loop_stop)
             self._client = None
             log.info("hub ingest stopped after %d messages", self.pipeline.processed)
+
+    async def _probe_until_reachable(self, stop: asyncio.Event) -> bool | None:
+        """Probe shared-subscription support, retrying while the broker is unreachable; None if stopped first."""
+        delay = 1.0
+        while not stop.is_set():
+            found = await asyncio.to_thread(probe_shared_subscriptions, self.host, self.port, self.compound.prefix)
+            if found is not None:
+                log.info(
+                    "broker %s:%d %s shared subscriptions",
+                    self.host,
+                    self.port,
+                    "delivers" if found else "does not deliver",
+                )
+                return found
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                delay = min(delay * 2, 10.0)
+        return None
+
+
+def probe_shared_subscriptions(
+    host: str, port: int, prefix: str = wire.DEFAULT_PREFIX, timeout: float = 3.0
+) -> bool | None:
+    """Whether the broker delivers ``$share/`` subscriptions (amqtt 0.12 acknowledges them, then delivers
+    nothing): subscribe shared to a private probe topic and publish to it. ``None``: broker unreachable."""
+    token = uuid.uuid4().hex[:12]
+    probe_topic = f"{prefix}/probe/{token}"
+    delivered = threading.Event()
+    subscribed = threading.Event()
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"hub-probe-{token}")
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.on_message = lambda _c, _u, msg: delivered.set() if msg.topic == probe_topic else None
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError as exc:
+        log.warning("broker %s:%d unreachable for the shared-subscription probe: %s", host, port, exc)
+        return None
+    client.loop_start()
+    try:
+        client.subscribe(f"$share/probe-{token}/{probe_topic}", qos=1)
+        if not subscribed.wait(timeout):
+            return None
+        client.publish(probe_topic, b"probe", qos=1)
+        return delivered.wait(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from datetime import timedelta
 from typing import Any
@@ -39,6 +40,11 @@ def register(sub: Any) -> None:
         "simulated clocks may start anywhere within a year)",
     )
     parser.add_argument("--replica", default="1", help="replica name, part of the stable MQTT client id (default 1)")
+    parser.add_argument(
+        "--mqtt-username",
+        default=os.environ.get("COMPOUND_MQTT_USERNAME"),
+        help="MQTT username (default $COMPOUND_MQTT_USERNAME); password from $COMPOUND_MQTT_PASSWORD",
+    )
     add_web_options(parser)
     parser.set_defaults(func=run)
 
@@ -66,9 +72,8 @@ def add_web_options(parser: argparse.ArgumentParser) -> None:
 
 
 def broker_kind(args: argparse.Namespace) -> str:
-    """The broker kind, resolving ``auto`` (an explicit --broker is taken as Mosquitto-like)."""
-    kind = str(getattr(args, "broker_kind", "auto"))
-    return "mosquitto" if kind == "auto" else kind
+    """The broker kind; ``auto`` makes ingest probe whether the broker delivers shared subscriptions."""
+    return str(getattr(args, "broker_kind", "auto"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 1
     db = Database(args.db or default_url(args.data_dir))
-    settings = IngestSettings(max_skew=timedelta(days=args.max_skew_days), replica=args.replica)
+    settings = IngestSettings(
+        max_skew=timedelta(days=args.max_skew_days),
+        replica=args.replica,
+        username=args.mqtt_username,
+        password=os.environ.get("COMPOUND_MQTT_PASSWORD"),
+    )
     ingestor = Ingestor(
         db, compound, host=args.broker.host, port=args.broker.port, broker_kind=broker_kind(args), settings=settings
     )

@@ -24,26 +24,15 @@ DEVICES = 150
 """Each device gets a raise then a clear: 2 × DEVICES events, DEVICES alarms."""
 
 
-HUB_MAIN = """
-import argparse, logging, sys
-from compound.commands import hub
-parser = argparse.ArgumentParser(prog="compound")
-hub.register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-sys.exit(args.func(args))
-"""
-"""``compound hub`` through its own command module only (independent of other subcommands' imports)."""
-
-
 def start_hub(broker: BrokerServer, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
     """``compound hub`` as a child process; returns once it has subscribed."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            HUB_MAIN,
+            "-m",
+            "compound.cli",
+            "-v",
             "hub",
             "--broker",
             broker.url,
