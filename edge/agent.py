@@ -54,6 +54,7 @@ class AgentOptions:
     max_readings: int | None = None
     max_bytes: int | None = None
     backlog_max: int = 10_000
+    events_per_transaction: int = 256
     drain_timeout_s: float = 10.0
 
 
@@ -177,21 +178,26 @@ class EdgeAgent:
         self.publisher.poke()
 
     def _store_events(self, now: datetime) -> None:
+        """Store the backlog in one transaction (one fsync per tick, not per event); keep what did not fit."""
+        if not self.backlog:
+            return
         resume = now.isoformat()
-        while self.backlog:
-            draft = self.backlog[0]
-            key = f"{COND_PREFIX}{draft.verdict.device}/{draft.verdict.kind.value}"
+        batch = list(self.backlog)[: self.options.events_per_transaction]
+        items = []
+        for draft in batch:
             cond = draft.condition
+            key = f"{COND_PREFIX}{draft.verdict.device}/{draft.verdict.kind.value}"
             value = json.dumps({"raised_id": cond.raised_id, "severity": cond.severity.value}) if cond else None
             topic = self._topic(MessageType.EVENT, draft.verdict.device)
-            try:
-                seq = self.outbox.put_sequenced(
-                    functools.partial(_event_message, topic, draft), state={key: value, RESUME_KEY: resume}
-                )
-            except OutboxError as exc:
-                log.error("event %s waits in memory (%d waiting): %s", draft.id, len(self.backlog), exc)
-                return
-            self.backlog.popleft()
+            items.append((functools.partial(_event_message, topic, draft), {key: value, RESUME_KEY: resume}))
+        before = self.outbox.last_seq()
+        try:
+            self.outbox.put_sequenced_many(items)
+        except OutboxError as exc:
+            log.error("%d event(s) wait in memory: %s", len(self.backlog) - (self.outbox.last_seq() - before), exc)
+        stored = self.outbox.last_seq() - before
+        for seq in range(before + 1, before + stored + 1):
+            draft = self.backlog.popleft()
             self.events_stored += 1
             v = draft.verdict
             log.info("event %s seq=%d %s %s %s: %s", draft.id, seq, v.kind.value, v.state.value, v.device, v.message)

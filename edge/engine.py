@@ -160,5 +160,5 @@ class RuleEngine:
         """Devices not reported offline."""
         for rule in self.rules:
             if isinstance(rule, DeviceOffline):
-                return rule.online()
+                return len(self.devices) - rule.offline()
         return len(self.devices)

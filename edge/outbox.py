@@ -198,38 +198,57 @@ class Outbox:
 
         ``build(seq)`` returns (topic, payload). ``state`` values of None delete the key. Returns the seq.
         """
+        return self.put_sequenced_many([(build, state or {})], qos=qos)[0]
+
+    def put_sequenced_many(
+        self, items: Sequence[tuple[Callable[[int], tuple[str, bytes]], Mapping[str, str | None]]], *, qos: int = 1
+    ) -> list[int]:
+        """Store several sequenced events (with their state changes) in one transaction; return their seqs.
+
+        As many as fit are stored; if some did not fit, ``OutboxFull`` is raised after the others commit.
+        """
         with self._lock:
-            if self._room(Lane.EVENT) <= 0:
+            fitting = list(items[: max(0, self._room(Lane.EVENT))])
+            seqs: list[int] = []
+            if fitting:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    row = self._db.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
+                    seq = int(row[0]) if row else 0
+                    for build, state in fitting:
+                        seq += 1
+                        topic, payload = build(seq)
+                        self._db.execute(
+                            "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, 0)",
+                            (int(Lane.EVENT), topic, payload, qos),
+                        )
+                        for key, value in state.items():
+                            if value is None:
+                                self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+                            else:
+                                self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+                        seqs.append(seq)
+                    self._db.execute("INSERT OR REPLACE INTO state VALUES ('seq', ?)", (str(seq),))
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    if _is_full(exc):
+                        raise self._refuse(
+                            Lane.EVENT, len(items), DiskFull(f"outbox {self.path}: {exc}", Lane.EVENT)
+                        ) from exc
+                    raise
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._depth[Lane.EVENT] += len(seqs)
+            if len(fitting) < len(items):
                 raise self._refuse(
-                    Lane.EVENT, 1, OutboxFull(f"outbox {self.path} full ({self.max_messages} messages)", Lane.EVENT)
+                    Lane.EVENT,
+                    len(items) - len(fitting),
+                    OutboxFull(f"outbox {self.path} full ({self.max_messages} messages)", Lane.EVENT),
                 )
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                row = self._db.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
-                seq = (int(row[0]) if row else 0) + 1
-                topic, payload = build(seq)
-                self._db.execute(
-                    "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, 0)",
-                    (int(Lane.EVENT), topic, payload, qos),
-                )
-                self._db.execute("INSERT OR REPLACE INTO state VALUES ('seq', ?)", (str(seq),))
-                for key, value in (state or {}).items():
-                    if value is None:
-                        self._db.execute("DELETE FROM state WHERE key = ?", (key,))
-                    else:
-                        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                if _is_full(exc):
-                    raise self._refuse(Lane.EVENT, 1, DiskFull(f"outbox {self.path}: {exc}", Lane.EVENT)) from exc
-                raise
-            except BaseException:
-                self._rollback()
-                raise
-            self._depth[Lane.EVENT] += 1
             self.full = False
-            return seq
+            return seqs
 
     def _rollback(self) -> None:
         if self._db.in_transaction:

@@ -40,9 +40,9 @@ class DeviceOffline:
         self._devices[device.id] = device
         return True
 
-    def online(self) -> int:
-        """Devices not currently reported offline."""
-        return len(self._devices) - len(self._raised)
+    def offline(self) -> int:
+        """Devices currently reported offline."""
+        return len(self._raised)
 
     def on_sample(self, device: Device, sample: Sample) -> Sequence[Verdict]:
         last = self._last_seen.get(device.id)

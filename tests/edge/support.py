@@ -39,6 +39,7 @@ class Collector:
     port: int
     topic: str
     client_id: str
+    filter_prefix: tuple[str, ...] = ()
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     subscribed: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +65,8 @@ class Collector:
         self.subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if self.filter_prefix and not msg.topic.startswith(self.filter_prefix):
+            return  # amqtt also delivers retained messages of other clients' filters: keep only ours
         with self.lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
 

@@ -21,14 +21,16 @@ from pathlib import Path
 import pytest
 
 from compound import wire
-from compound.wire import EventKind, EventState
+from compound.config import Compound
+from compound.wire import EdgeState, EventKind, EventState, MessageType
 from tests.edge.support import Collector, EdgeProcess, last_seq, outbox_rows, wait_for
 from tests.servers import BrokerServer
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 SMOKE = "b2-u1-1502-smoke"
-EVENTS = "compound/v1/sunrise-garden/b2/event/+"
+BASE = "compound/v1/sunrise-garden/b2"
+EVENTS = f"{BASE}/event/+"
 SCENARIO_START = "2026-11-24T02:00:00+08:00"
 
 
@@ -53,18 +55,34 @@ def assert_none_lost(collector: Collector, db: Path, timeout: float = 30.0) -> l
     return events
 
 
-def test_kitchen_fire_raises_one_smoke_event_and_clears_it(broker: BrokerServer, tmp_path: Path) -> None:
+def test_kitchen_fire_raises_one_smoke_event_and_clears_it(
+    broker: BrokerServer, tmp_path: Path, compound: Compound
+) -> None:
     """Test that kitchen-fire-night raises exactly one smoke event for b2/u1/1502 and clears it with its id."""
     collector = Collector(broker.port, EVENTS, f"it-fire-{broker.kind}")
     collector.start()
+    side = Collector(broker.port, f"{BASE}/#", f"it-fire-side-{broker.kind}", filter_prefix=(
+        f"{BASE}/status", f"{BASE}/heartbeat", f"{BASE}/reading/{SMOKE}",
+    ))  # fmt: skip
+    side.start()
     edge = EdgeProcess(edge_args(broker, tmp_path / "data", 60, 1200, time.time()), tmp_path / "edge.log")
     edge.start()
     try:
         assert edge.wait(timeout=120) == 0, edge.log()[-3000:]
         events = assert_none_lost(collector, tmp_path / "data" / "edge-b2" / "outbox.db")
+        wait_for(lambda: any(b'"offline"' in p for t, p in side.messages if t.endswith("/status")), 15, "offline")
     finally:
         edge.kill()
         collector.stop()
+        side.stop()
+    states = [wire.parse(MessageType.STATUS, p).state for t, p in side.messages if t.endswith("/status")]
+    assert states[0] is EdgeState.ONLINE and states[-1] is EdgeState.OFFLINE
+    beats = [wire.parse(MessageType.HEARTBEAT, p) for t, p in side.messages if t.endswith("/heartbeat")]
+    assert beats and all(b.devices_total == len(compound.devices_of_edge("b2")) for b in beats)
+    assert max(b.seq for b in beats) >= 1
+    readings = [wire.parse(MessageType.READING, p) for t, p in side.messages if "/reading/" in t]
+    assert readings and {r.unit for r in readings} == {"dB/m"}
+    assert max(r.value for r in readings) >= 0.15, "readings follow the fire"
     smoke = {e.id: e for e in events if e.device == SMOKE and e.kind is EventKind.SMOKE}
     raised = [e for e in smoke.values() if e.state is EventState.RAISED]
     cleared = [e for e in smoke.values() if e.state is EventState.CLEARED]

@@ -113,3 +113,16 @@ def test_a_full_disk_is_reported_not_swallowed(tmp_path: Path) -> None:
     box.put("t/after", payload)
     assert box.depth() == 1
     box.close()
+
+
+def test_sequenced_batch_stores_what_fits_and_reports_the_rest(tmp_path: Path) -> None:
+    """Test that put_sequenced_many commits the events that fit and raises OutboxFull for the rest."""
+    box = Outbox(tmp_path / "o.db", max_messages=6, max_readings=2)
+    box.put_many([("r/1", b"r"), ("r/2", b"r")], lane=Lane.READING)
+    items = [(lambda s: (f"ev/{s}", b"e"), {"k": str(i)}) for i in range(6)]
+    with pytest.raises(OutboxFull):
+        box.put_sequenced_many(items)
+    assert box.last_seq() == 4 and box.depth(Lane.EVENT) == 4 and box.dropped == 2
+    assert box.get_state("k") == "3"
+    assert [e.topic for e in box.pending(Lane.EVENT)] == ["ev/1", "ev/2", "ev/3", "ev/4"]
+    box.close()

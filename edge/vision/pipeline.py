@@ -1,0 +1,191 @@
+"""One camera's vision pipeline: frames -> motion gate -> detector -> tracker -> rule -> event drafts.
+
+``CameraPipeline.process(frame)`` returns ``VisionDraft``s. A draft becomes a wire ``Event`` once
+the edge's outbox gives it a ``seq`` (``draft.event(seq)``), exactly like the sensor rule engine's
+drafts; its JPEG ``snapshot`` travels on ``draft.snapshot_topic``
+(``<prefix>/v1/<compound>/<edge>/snapshot/<event id>``) and the event's evidence names that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from compound import wire
+from compound.wire import Event, EventKind, EventState, Evidence, Location, MessageType
+from edge.vision.detector import Detection, Detector
+from edge.vision.lift import LiftController, SimulatedLift
+from edge.vision.motion import MotionGate
+from edge.vision.rules import VisionRule, VisionVerdict
+from edge.vision.snapshot import render_snapshot
+from edge.vision.sources import CameraSource, Frame
+from edge.vision.tracker import SortTracker, Track
+
+log = logging.getLogger(__name__)
+
+CameraKind = Literal["lift", "fire_lane"]
+
+
+@dataclass(frozen=True, slots=True)
+class CameraDevice:
+    """The camera a pipeline serves: device id, what it watches, where it is."""
+
+    id: str
+    kind: CameraKind
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class VisionDraft:
+    """An event waiting for its ``seq``, with the JPEG evidence that goes with it."""
+
+    verdict: VisionVerdict
+    id: str
+    raised_id: str | None
+    compound: str
+    edge: str
+    device: str
+    location: Location
+    at: datetime
+    snapshot: bytes | None
+    prefix: str = wire.DEFAULT_PREFIX
+
+    def event(self, seq: int) -> Event:
+        """The wire Event with its sequence number."""
+        v = self.verdict
+        dets = tuple(
+            wire.Detection(
+                cls=d.cls,
+                score=round(min(max(d.score, 0.0), 1.0), 4),
+                box=(round(d.box[0], 4), round(d.box[1], 4), round(d.box[2], 4), round(d.box[3], 4)),
+                track_id=tid,
+            )
+            for d, tid in zip(v.detections, v.track_ids or (None,) * len(v.detections), strict=False)
+        )
+        evidence = Evidence(detections=dets[:64], snapshot=self.id if self.snapshot else None)
+        return Event(
+            id=self.id,
+            seq=seq,
+            compound=self.compound,
+            edge=self.edge,
+            device=self.device,
+            kind=v.kind,
+            state=v.state,
+            severity=v.severity,
+            value=v.value,
+            unit=v.unit,
+            threshold=v.threshold,
+            location=self.location,
+            occurred_at=self.at,
+            raised_id=self.raised_id,
+            message=v.message,
+            evidence=evidence if (dets or self.snapshot) else None,
+        )
+
+    @property
+    def event_topic(self) -> str:
+        """Topic of the event."""
+        return wire.topic(self.compound, self.edge, MessageType.EVENT, self.device, prefix=self.prefix)
+
+    @property
+    def snapshot_topic(self) -> str:
+        """Topic the JPEG snapshot is published on (its last segment is the event id)."""
+        return wire.topic(self.compound, self.edge, MessageType.SNAPSHOT, self.id, prefix=self.prefix)
+
+
+@dataclass
+class PipelineStats:
+    """Counters of one pipeline."""
+
+    frames: int = 0
+    detector_runs: int = 0
+    drafts: int = 0
+    last_detections: list[Detection] = field(default_factory=list)
+
+
+class CameraPipeline:
+    """Turn one camera's frames into event drafts, commanding the lift on the way when it has one."""
+
+    def __init__(
+        self,
+        device: CameraDevice,
+        detector: Detector,
+        rule: VisionRule,
+        *,
+        compound: str,
+        edge: str,
+        prefix: str = wire.DEFAULT_PREFIX,
+        gate: MotionGate | None = None,
+        tracker: SortTracker | None = None,
+        lift: LiftController | None = None,
+    ) -> None:
+        self.device = device
+        self.detector = detector
+        self.rule = rule
+        self.compound, self.edge, self.prefix = compound, edge, prefix
+        self.gate = gate or MotionGate()
+        self.tracker = tracker or SortTracker()
+        self.lift = lift
+        self.stats = PipelineStats()
+        self._raised: dict[EventKind, str] = {}
+
+    def process(self, frame: Frame) -> list[VisionDraft]:
+        """Run one frame through the pipeline; return the drafts it produced (usually none)."""
+        self.stats.frames += 1
+        if isinstance(self.lift, SimulatedLift):
+            self.lift.now = frame.t
+        decision = self.gate.check(frame.image, frame.t)
+        tracks: list[Track]
+        if decision.run:
+            dets = self.detector.detect(frame.image)
+            self.stats.detector_runs += 1
+            self.stats.last_detections = dets
+            tracks = self.tracker.update(dets, frame.t)
+        else:
+            tracks = list(self.tracker.tracks)
+        drafts = [self._draft(v, frame) for v in self.rule.update(tracks, frame.t, decision.run)]
+        self.stats.drafts += len(drafts)
+        return drafts
+
+    def _draft(self, verdict: VisionVerdict, frame: Frame) -> VisionDraft:
+        event_id = wire.new_event_id()
+        raised_id = None
+        snapshot = None
+        if verdict.state is EventState.RAISED:
+            self._raised[verdict.kind] = event_id
+            snapshot = render_snapshot(frame.image, self.stats.last_detections, highlight=verdict.detections)
+        else:
+            raised_id = self._raised.pop(verdict.kind, None)
+        log.info(
+            "camera %s: %s %s at t=%.1fs (event %s)",
+            self.device.id,
+            verdict.kind.value,
+            verdict.state.value,
+            verdict.t,
+            event_id,
+        )
+        return VisionDraft(
+            verdict,
+            event_id,
+            raised_id,
+            self.compound,
+            self.edge,
+            self.device.id,
+            self.device.location,
+            frame.at,
+            snapshot,
+            self.prefix,
+        )
+
+    def run(self, source: CameraSource, max_frames: int | None = None) -> Iterator[tuple[Frame, list[VisionDraft]]]:
+        """Read ``source`` to its end (or ``max_frames``), yielding each frame with its drafts."""
+        n = 0
+        while max_frames is None or n < max_frames:
+            frame = source.read()
+            if frame is None:
+                return
+            n += 1
+            yield frame, self.process(frame)
