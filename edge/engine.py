@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from compound import wire
 from compound.config import Compound, Device
-from compound.drivers import Sample
+from compound.drivers import Quantity, Sample
 from compound.wire import Event, EventKind, EventState, Location, Severity
 from edge.rules import DeviceOffline, Rule, Verdict, default_rules
 
@@ -75,6 +76,19 @@ def location_of(device: Device) -> Location:
     )
 
 
+def _unusable(sample: Sample) -> str | None:
+    """Why a driver's sample cannot be judged, or None when it can."""
+    if not isinstance(sample.quantity, Quantity):
+        return f"unknown quantity {sample.quantity!r}"
+    if isinstance(sample.value, bool) or not isinstance(sample.value, int | float) or not math.isfinite(sample.value):
+        return f"value {sample.value!r} is not a finite number"
+    if not isinstance(sample.at, datetime) or sample.at.tzinfo is None:
+        return f"time {sample.at!r} is not timezone-aware"
+    if sample.battery is not None and (not isinstance(sample.battery, int | float) or not 0 <= sample.battery <= 100):
+        return f"battery {sample.battery!r} is not a percentage"
+    return None
+
+
 class RuleEngine:
     """Feeds one edge's samples and clock ticks to its rules; drafts events with ids and raised ids."""
 
@@ -105,9 +119,10 @@ class RuleEngine:
                     self._unknown_logged.add(sample.device)
                     log.warning("sample from unknown device %r ignored (not on edge %s)", sample.device, self.edge)
                 continue
-            if not isinstance(sample.value, int | float) or sample.value != sample.value:
+            problem = _unusable(sample)
+            if problem:
                 self.unknown_samples += 1
-                log.warning("sample from %s has an unusable value %r; ignored", sample.device, sample.value)
+                log.warning("sample from %s ignored: %s", sample.device, problem)
                 continue
             for rule in self._routes[device.id]:
                 out.extend(rule.on_sample(device, sample))

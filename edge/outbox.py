@@ -19,6 +19,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import sqlite3
 import threading
@@ -28,7 +29,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["DiskFull", "Entry", "Lane", "Outbox", "OutboxError", "OutboxFull"]
+__all__ = ["DiskFull", "Entry", "Lane", "Outbox", "OutboxError", "OutboxFull", "OutboxInUse"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ class OutboxError(Exception):
         self.lane = lane
 
 
+class OutboxInUse(RuntimeError):
+    """Another process holds this outbox (two agents for one edge would publish everything twice)."""
+
+
 class OutboxFull(OutboxError):
     """The outbox holds its maximum number of messages for this lane."""
 
@@ -108,6 +113,12 @@ class Outbox:
         if not 0 <= self.max_readings < max_messages:
             raise ValueError("max_readings must be below max_messages (room must stay for events)")
         self._lock = threading.Lock()
+        self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lockfile.close()
+            raise OutboxInUse(f"outbox {self.path} is in use by another process") from None
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -324,3 +335,4 @@ class Outbox:
         """Close the database (a checkpoint folds the WAL back into the file)."""
         with self._lock:
             self._db.close()
+            self._lockfile.close()  # releases the flock

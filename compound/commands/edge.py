@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     import simulators
     from compound.drivers import build_driver
     from edge.agent import AgentOptions, EdgeAgent
+    from edge.outbox import OutboxInUse
 
     simulators.register()
     try:
@@ -121,32 +123,44 @@ def run(args: argparse.Namespace) -> int:
         print(f"compound edge: unknown edge {args.edge!r}; edges: {', '.join(compound.edges())}", file=sys.stderr)
         return 2
     clock = build_clock(args, scenario.start if scenario else None)
-    options: dict[str, Any] = {}
+    driver_options: dict[str, Any] = {}
     if args.driver == "sim":
-        options = {"scenario": scenario, "seed": args.seed, "start": clock.start}
+        driver_options = {"scenario": scenario, "seed": args.seed, "start": clock.start}
     try:
-        driver = build_driver(args.driver, compound, args.edge, clock, **options)
+        driver = build_driver(args.driver, compound, args.edge, clock, **driver_options)
     except (ValueError, TypeError, ConfigError) as exc:
         print(f"compound edge: cannot start driver {args.driver!r}: {exc}", file=sys.stderr)
         return 2
     tick = args.tick or max(1.0, args.speed / 20.0)  # at most ~20 ticks per real second
-    agent = EdgeAgent(
-        compound,
-        args.edge,
-        [driver],
-        clock,
-        host=args.broker.host,
-        port=args.broker.port,
-        data_dir=args.data_dir,
-        options=AgentOptions(
-            tick_s=tick,
-            reading_interval_s=args.reading_interval,
-            until=clock.start + timedelta(seconds=args.duration) if args.duration else None,
-            window=args.window,
-            max_messages=args.max_messages,
-            max_bytes=args.max_outbox_bytes,
-        ),
+    options = AgentOptions(
+        tick_s=tick,
+        reading_interval_s=args.reading_interval,
+        until=clock.start + timedelta(seconds=args.duration) if args.duration else None,
+        window=args.window,
+        max_messages=args.max_messages,
+        max_bytes=args.max_outbox_bytes,
     )
+    try:
+        agent = EdgeAgent(
+            compound,
+            args.edge,
+            [driver],
+            clock,
+            host=args.broker.host,
+            port=args.broker.port,
+            data_dir=args.data_dir,
+            options=options,
+        )
+    except OutboxInUse as exc:
+        print(f"compound edge: {exc}; is another `compound edge --edge {args.edge}` running?", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        print(
+            f"compound edge: the outbox under {args.data_dir}/edge-{args.edge}/ is unreadable ({exc}); "
+            "move it aside to start with an empty one (its unsent events would be lost)",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"edge {args.edge}: {len(agent.engine.devices)} devices via {args.driver}, broker {args.broker}, "
         f"outbox {agent.outbox.path} ({agent.outbox.depth()} waiting), sim {clock.now().isoformat()} x{args.speed:g}",

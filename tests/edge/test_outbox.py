@@ -126,3 +126,18 @@ def test_sequenced_batch_stores_what_fits_and_reports_the_rest(tmp_path: Path) -
     assert box.get_state("k") == "3"
     assert [e.topic for e in box.pending(Lane.EVENT)] == ["ev/1", "ev/2", "ev/3", "ev/4"]
     box.close()
+
+
+def test_one_outbox_one_owner(tmp_path: Path) -> None:
+    """Test that a second process cannot open an outbox in use, and can once the owner closed it."""
+    box = Outbox(tmp_path / "o.db")
+    script = f"from edge.outbox import Outbox; Outbox({str(tmp_path / 'o.db')!r})"
+    busy = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=60, cwd=Path(__file__).parents[2]
+    )
+    assert busy.returncode != 0 and b"OutboxInUse" in busy.stderr
+    box.close()
+    free = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=60, cwd=Path(__file__).parents[2]
+    )
+    assert free.returncode == 0, free.stderr

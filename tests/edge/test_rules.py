@@ -253,3 +253,17 @@ def test_samples_of_unknown_devices_are_counted_not_fatal(compound: Compound) ->
     engine, clock = RuleEngine(compound, "b2"), ManualClock(NIGHT)
     assert engine.feed([Sample("b1-u1-101-smoke", Quantity.SMOKE, 5.0, clock.now())]) == []
     assert engine.unknown_samples == 1
+
+
+def test_malformed_samples_are_skipped_not_fatal(compound: Compound) -> None:
+    """Test that samples with NaN, a naive time or an impossible battery are counted and skipped."""
+    from datetime import datetime
+
+    engine, clock = RuleEngine(compound, "b2"), ManualClock(NIGHT)
+    bad = [
+        Sample(SMOKE, Quantity.SMOKE, float("nan"), clock.now()),
+        Sample(SMOKE, Quantity.SMOKE, 0.5, datetime(2026, 1, 1)),
+        Sample(SMOKE, Quantity.SMOKE, 0.5, clock.now(), battery=250.0),
+    ]
+    assert engine.feed(bad) == []
+    assert engine.unknown_samples == 3
