@@ -27,7 +27,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -39,7 +39,7 @@ from compound.config import Compound
 from hub.alarms import lifecycle
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.lifecycle import Transition
-from hub.db import Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, insert_ignore
+from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, insert_ignore
 from hub.routing.notifier import Notifiers
 from hub.routing.router import Router
 from hub.timeseries.base import SeriesSink
@@ -73,6 +73,11 @@ DEAD_LETTER_REASONS: Final = {
     "internal_error": "the hub failed on this message (a bug: see the hub log); kept so it can be replayed",
 }
 """Every reason a message can be dead-lettered for, with what it means."""
+
+
+_EVENTS = EventRecord.metadata.tables[EventRecord.__tablename__]
+_SET_EVENT_ALARM = update(_EVENTS).where(_EVENTS.c.id == bindparam("record_id")).values(alarm_id=bindparam("alarm"))
+"""Link stored events to their alarm, executed once per batch with every pair (executemany)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +179,17 @@ class MessagePipeline:
         with self.db.session() as session, session.no_autoflush:
             # No autoflush: counters and alarm updates go out once at commit; steps that need ids flush.
             edges: dict[str, EdgeRecord] = {}
+            events: list[tuple[Inbound, wire.Event, EdgeRecord]] = []
             for item in batch:
-                self._handle(session, item, edges, result)
+                self._handle(session, item, edges, result, events)
+            if events:
+                self._events(session, events, result)
         return result
 
     def _store_one_with_retries(self, item: Inbound, result: _BatchResult, attempts: int = 3) -> None:
         for attempt in range(1, attempts + 1):
-            single = _BatchResult()
             try:
-                with self.db.session() as session, session.no_autoflush:
-                    self._handle(session, item, {}, single)
+                single = self._store([item])
             except SQLAlchemyError as exc:
                 log.warning("storing %s failed (attempt %d/%d): %s", item.topic, attempt, attempts, exc)
                 time.sleep(0.1 * attempt)
@@ -221,7 +227,15 @@ class MessagePipeline:
 
     # ------------------------------------------------------------------ one message
 
-    def _handle(self, session: Session, item: Inbound, edges: dict[str, EdgeRecord], result: _BatchResult) -> None:
+    def _handle(
+        self,
+        session: Session,
+        item: Inbound,
+        edges: dict[str, EdgeRecord],
+        result: _BatchResult,
+        events: list[tuple[Inbound, wire.Event, EdgeRecord]],
+    ) -> None:
+        """Validate one message; dead-letter it, or apply it (events are collected for ``_events``)."""
         try:
             msg, topic = self._validate(item)
         except _Rejected as rejected:
@@ -233,7 +247,7 @@ class MessagePipeline:
         edge = self._edge(session, topic.edge, edges)
         edge.last_seen_at = item.received_at
         if isinstance(msg, wire.Event):
-            self._event(session, msg, item, edge, result)
+            events.append((item, msg, edge))
         elif isinstance(msg, wire.Reading):
             edge.readings += 1
             result.series.append(msg)
@@ -297,45 +311,74 @@ class MessagePipeline:
             )
         return msg, topic
 
-    def _event(self, session: Session, msg: wire.Event, item: Inbound, edge: EdgeRecord, result: _BatchResult) -> None:
-        alarm = lifecycle.open_alarm(session, msg.device, msg.kind.value)
+    def _events(
+        self, session: Session, events: list[tuple[Inbound, wire.Event, EdgeRecord]], result: _BatchResult
+    ) -> None:
+        """Store a batch's events in bulk (dedup by id), then apply the new ones to alarms in arrival order."""
+        table = EventRecord.metadata.tables[EventRecord.__tablename__]
         if self._insert_event is None:
-            # Built once: a Core statement with bound parameters compiles once and is cached.
-            table = EventRecord.metadata.tables[EventRecord.__tablename__]
-            self._insert_event = insert_ignore(session, table).returning(table.c.id)
-        params = {
-            "alarm_id": alarm.id if alarm is not None else None,
-            "event_id": msg.id,
-            "seq": msg.seq,
-            "compound": msg.compound,
-            "edge": msg.edge,
-            "device": msg.device,
-            "kind": msg.kind.value,
-            "state": msg.state.value,
-            "severity": msg.severity.value,
-            "value": msg.value,
-            "unit": msg.unit,
-            "threshold": msg.threshold,
-            "message": msg.message,
-            "occurred_at": msg.occurred_at.astimezone(UTC),
-            "received_at": item.received_at,
-            "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-        record_id = session.connection().execute(self._insert_event, params).scalar_one_or_none()
-        if record_id is None:
-            edge.duplicates += 1
-            result.duplicates += 1
-            log.info("duplicate event from %s ignored (event_id=%s)", msg.edge, msg.id)
+            # Built once: a Core statement with bound parameters compiles once and is cached; executed
+            # with a list it becomes multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING (insertmanyvalues).
+            self._insert_event = insert_ignore(session, table).returning(table.c.id, table.c.event_id)
+        params = [
+            {
+                "alarm_id": None,
+                "event_id": msg.id,
+                "seq": msg.seq,
+                "compound": msg.compound,
+                "edge": msg.edge,
+                "device": msg.device,
+                "kind": msg.kind.value,
+                "state": msg.state.value,
+                "severity": msg.severity.value,
+                "value": msg.value,
+                "unit": msg.unit,
+                "threshold": msg.threshold,
+                "message": msg.message,
+                "occurred_at": msg.occurred_at.astimezone(UTC),
+                "received_at": item.received_at,
+                "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True),
+            }
+            for item, msg, _ in events
+        ]
+        inserted = {event_id: row_id for row_id, event_id in session.connection().execute(self._insert_event, params)}
+        fresh: list[tuple[int, wire.Event]] = []
+        for item, msg, edge in events:
+            record_id = inserted.pop(msg.id, None)  # pop: a second copy in the same batch is a duplicate too
+            if record_id is None:
+                edge.duplicates += 1
+                result.duplicates += 1
+                log.info("duplicate event from %s ignored (event_id=%s)", msg.edge, msg.id)
+                continue
+            edge.events += 1
+            self._track_seq(session, edge, msg.seq, item.received_at)
+            fresh.append((record_id, msg))
+        if not fresh:
             return
-        edge.events += 1
-        self._track_seq(session, edge, msg.seq, item.received_at)
-        device = self.compound.devices[msg.device]
-        transition = lifecycle.apply_event(
-            session, record_id, msg, device, self._grids[msg.device], self.router, self.clock.now(), alarm
-        )
-        if transition is not None:
-            result.transitions.append(transition)
-        result.series.append(msg)
+        open_alarms = lifecycle.open_alarms(session, {(msg.device, msg.kind.value) for _, msg in fresh})
+        attached: list[tuple[int, Alarm]] = []
+        now = self.clock.now()
+        for record_id, msg in fresh:
+            key = (msg.device, msg.kind.value)
+            transition = lifecycle.apply_event(
+                session,
+                msg,
+                self.compound.devices[msg.device],
+                self._grids[msg.device],
+                self.router,
+                now,
+                open_alarms.get(key),
+            )
+            if transition is not None:
+                open_alarms[key] = transition.alarm
+                attached.append((record_id, transition.alarm))
+                result.transitions.append(transition)
+            result.series.append(msg)
+        if attached:
+            session.flush()  # ids for alarms raised in this batch
+            session.connection().execute(
+                _SET_EVENT_ALARM, [{"record_id": record_id, "alarm": alarm.id} for record_id, alarm in attached]
+            )
 
     @staticmethod
     def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime) -> None:

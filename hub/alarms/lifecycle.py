@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from compound import wire
 from compound.config.loader import Device
 from hub.alarms.schemas import AlarmChange, AlarmPublic, Location
-from hub.db import OPEN_STATES, Alarm, AlarmAssignee, AlarmHistory, EventRecord
+from hub.db import OPEN_STATES, Alarm, AlarmAssignee, AlarmHistory
 from hub.errors import InvalidTransition, NoteRequired
 from hub.routing.router import Router, RoutingDecision
 
@@ -29,6 +29,7 @@ __all__ = [
     "acknowledge",
     "apply_event",
     "open_alarm",
+    "open_alarms",
     "resolve",
     "to_public",
 ]
@@ -46,6 +47,7 @@ RESOLVABLE: Final = frozenset(OPEN_STATES)
 class Transition:
     """What one event or action did to an alarm, ready to publish once committed."""
 
+    alarm: Alarm
     change: AlarmChange
     decision: RoutingDecision | None = None
 
@@ -86,6 +88,18 @@ def open_alarm(session: Session, device: str, kind: str) -> Alarm | None:
     return session.get(Alarm, alarm_id, options=[selectinload(Alarm.assignees)])
 
 
+def open_alarms(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Alarm]:
+    """The open alarms for several (device, kind) pairs, with their assignees, in two queries."""
+    if not keys:
+        return {}
+    stmt = (
+        select(Alarm)
+        .options(selectinload(Alarm.assignees))
+        .where(Alarm.device.in_({device for device, _ in keys}), Alarm.state.in_(OPEN_STATES))
+    )
+    return {(a.device, a.kind): a for a in session.scalars(stmt) if (a.device, a.kind) in keys}
+
+
 _OPEN_ALARM_ID = (
     select(Alarm.id)
     .where(Alarm.device == bindparam("device"), Alarm.kind == bindparam("kind"), Alarm.state.in_(OPEN_STATES))
@@ -112,7 +126,6 @@ def _describe(msg: wire.Event) -> str:
 
 def apply_event(
     session: Session,
-    record_id: int,
     msg: wire.Event,
     device: Device,
     grid: str,
@@ -122,15 +135,15 @@ def apply_event(
 ) -> Transition | None:
     """Apply a new (deduplicated) event to the alarms; return the change to publish, if any.
 
-    ``alarm`` is the device's open alarm for the event's kind (``open_alarm``), looked up by the caller
-    before storing the event so that the event row is written with its ``alarm_id`` in one statement.
+    ``alarm`` is the device's open alarm for the event's kind (``open_alarm``/``open_alarms``); the caller
+    links the stored event row to ``Transition.alarm``.
     """
     actor = f"edge:{msg.edge}"
     if alarm is None:
         if msg.state is wire.EventState.CLEARED:
             log.info("clear without an open alarm for %s/%s (event_id=%s)", msg.device, msg.kind.value, msg.id)
             return None
-        return _raise(session, record_id, msg, device, grid, router, now, actor)
+        return _raise(session, msg, device, grid, router, now, actor)
 
     change = "updated"
     if msg.state is wire.EventState.CLEARED:
@@ -156,12 +169,11 @@ def apply_event(
         alarm.threshold = msg.threshold if msg.threshold is not None else alarm.threshold
         alarm.message = msg.message or alarm.message
     alarm.updated_at = now
-    return Transition(AlarmChange(alarm=to_public(alarm), change=change))
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change=change))
 
 
 def _raise(
     session: Session,
-    record_id: int,
     msg: wire.Event,
     device: Device,
     grid: str,
@@ -210,7 +222,6 @@ def _raise(
         _history(alarm, now, SYSTEM, "route", "raised", "; ".join(decision.reasons) or "nobody to notify")
     session.add(alarm)
     session.flush()
-    session.execute(update(EventRecord).where(EventRecord.id == record_id).values(alarm_id=alarm.id))
     log.info(
         "alarm %d raised: %s at %s, routed to %s (event_id=%s)",
         alarm.id,
@@ -219,7 +230,7 @@ def _raise(
         decision.person_ids,
         msg.id,
     )
-    return Transition(AlarmChange(alarm=to_public(alarm), change="raised"), decision)
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="raised"), decision)
 
 
 def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
@@ -228,7 +239,7 @@ def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -
         raise InvalidTransition(alarm.id, alarm.state, "acknowledge")
     alarm.acknowledged_at = now
     _history(alarm, now, person_id, "acknowledge", "acknowledged", (note or "").strip() or None)
-    return Transition(AlarmChange(alarm=to_public(alarm), change="acknowledged"))
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="acknowledged"))
 
 
 def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
@@ -240,4 +251,4 @@ def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Tr
         raise NoteRequired(alarm.id)
     alarm.resolved_at = now
     _history(alarm, now, person_id, "resolve", "resolved", text)
-    return Transition(AlarmChange(alarm=to_public(alarm), change="resolved"))
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="resolved"))
