@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -213,3 +214,59 @@ def test_changes_are_published_after_commit(hub_db: Database, compound: Compound
         return [(c.change, c.alarm.state) for c in got]
 
     assert asyncio.run(main()) == [("raised", "notified"), ("cleared", "notified")]
+
+
+class BrokenChannel:
+    """A notification channel and series sink that fail on every call."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def notify(self, change: object, decision: object) -> None:
+        self.calls += 1
+        raise RuntimeError("channel down")
+
+    def reading(self, msg: wire.Reading) -> None:
+        raise RuntimeError("series down")
+
+    def event(self, msg: wire.Event) -> None:
+        raise RuntimeError("series down")
+
+    def heartbeat(self, msg: wire.Heartbeat) -> None:
+        raise RuntimeError("series down")
+
+    def status(self, msg: wire.Status) -> None:
+        raise RuntimeError("series down")
+
+
+def test_failing_channels_and_series_never_stop_alarms(
+    hub_db: Database, compound: Compound, alarm_service: AlarmService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Test that a notification channel and a series sink that raise are logged, and the alarm is still
+    stored, routed and handed to the other channels."""
+    from hub.routing.notifier import Notifiers
+
+    broken, working = BrokenChannel(), RecordingChannel()
+    pipeline = MessagePipeline(hub_db, compound, series=broken, notifiers=Notifiers([broken, working]))
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=1))
+    [alarm] = alarm_service.list_alarms()
+    assert alarm.assignees == ["p-li-qiang", "p-song-kai"]
+    assert broken.calls == 1
+    assert [(c.change, d is not None and d.person_ids) for c, d in working.got] == [
+        ("raised", ["p-li-qiang", "p-song-kai"])
+    ]
+    assert "notifier broken failed" in caplog.text and "series sink failed" in caplog.text
+
+
+class RecordingChannel:
+    """A notification channel that keeps what it is handed."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, Any]] = []
+
+    def notify(self, change: Any, decision: Any) -> None:
+        self.got.append((change, decision))
