@@ -184,6 +184,9 @@ class MessagePipeline:
                 self._handle(session, item, edges, result, events)
             if events:
                 self._events(session, events, result)
+            for msg in result.series:  # after the batch's events: a heartbeat counts the events sent before it
+                if isinstance(msg, wire.Heartbeat):
+                    self._tail_gap(session, edges[msg.edge], msg, datetime.now(UTC))
         return result
 
     def _store_one_with_retries(self, item: Inbound, result: _BatchResult, attempts: int = 3) -> None:
@@ -379,6 +382,20 @@ class MessagePipeline:
             session.connection().execute(
                 _SET_EVENT_ALARM, [{"record_id": record_id, "alarm": alarm.id} for record_id, alarm in attached]
             )
+
+    @staticmethod
+    def _tail_gap(session: Session, edge: EdgeRecord, beat: wire.Heartbeat, now: datetime) -> None:
+        """Events lost at the end of a stream: an edge with an empty outbox says its last seq is past ours."""
+        if beat.outbox_depth or edge.max_seq is None or beat.seq <= edge.max_seq:
+            return
+        session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=beat.seq, detected_at=now))
+        log.warning(
+            "edge %s reports seq %d with an empty outbox; events after %d never arrived",
+            edge.edge,
+            beat.seq,
+            edge.max_seq,
+        )
+        edge.max_seq = beat.seq
 
     @staticmethod
     def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime) -> None:

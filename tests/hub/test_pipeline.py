@@ -270,3 +270,29 @@ class RecordingChannel:
 
     def notify(self, change: Any, decision: Any) -> None:
         self.got.append((change, decision))
+
+
+def test_heartbeat_reveals_events_lost_at_the_end(
+    pipeline: MessagePipeline, compound: Compound, hub_db: Database
+) -> None:
+    """Test that a heartbeat with an empty outbox and a last seq past the hub's records the tail as a gap,
+    that a heartbeat with a non-empty outbox does not, that one in the same batch as its events does not,
+    and that a late event fills the tail gap."""
+    now = datetime.now(UTC)
+
+    def beat(seq: int, depth: int = 0) -> Inbound:
+        msg = wire.Heartbeat(compound=compound.id, edge="b2", uptime_s=5, seq=seq, outbox_depth=depth)
+        return Inbound(wire.topic(compound.id, "b2", "heartbeat"), wire.dump(msg), now)
+
+    def ev(seq: int) -> Inbound:
+        msg = make_event(compound, SMOKE, seq=seq, state="updated")
+        return Inbound(event_topic(compound, msg), wire.dump(msg), now)
+
+    pipeline.process([ev(1), ev(2), beat(3), ev(3)])  # the heartbeat's events arrive in the same batch
+    assert gaps(hub_db) == []
+    pipeline.process([beat(9, depth=4)])  # still sending: nothing to conclude
+    assert gaps(hub_db) == []
+    pipeline.process([beat(5)])
+    assert gaps(hub_db) == [(4, 5)]
+    pipeline.process([ev(5)])
+    assert gaps(hub_db) == [(4, 4)]
