@@ -498,6 +498,8 @@ class Ingestor:
         """Whether to subscribe through ``$share/``; with ``broker_kind='auto'`` a probe decides in ``run``."""
         self.subscribed = threading.Event()
         """Set once the broker has acknowledged the subscription (tests and readiness wait on it)."""
+        self.connections = 0
+        """Successful connections so far (1 + reconnects)."""
         self._inbox: queue.Queue[Inbound] = queue.Queue()
         self._generation = 0
         self._gen_lock = threading.Lock()
@@ -517,6 +519,7 @@ class Ingestor:
             return
         with self._gen_lock:
             self._generation += 1
+        self.connections += 1
         log.info(
             "connected to %s:%d (session present: %s); subscribing %s",
             self.host,

@@ -44,3 +44,26 @@ def test_auto_broker_kind_ingests_on_both_brokers(
     publisher.event(compound, make_event(compound, "b2-u1-1502-smoke", seq=1))
     [alarm] = wait_for(alarm_service.list_alarms, what="the alarm")
     assert alarm.device == "b2-u1-1502-smoke"
+
+
+@pytest.mark.slow
+def test_hub_reconnects_after_a_broker_restart(
+    running_hub: HubThread, broker: BrokerServer, compound: Compound, alarm_service: AlarmService
+) -> None:
+    """Test that ingest reconnects and resubscribes by itself after the broker restarts, and keeps storing."""
+    first = Publisher(broker.host, broker.port)
+    first.event(compound, make_event(compound, "b2-u1-1502-smoke", seq=1))
+    wait_for(alarm_service.list_alarms, what="the first alarm")
+    first.close()
+    ingestor = running_hub.ingestor
+    before = ingestor.connections
+    broker.restart()
+    wait_for(lambda: ingestor.connections > before and ingestor.subscribed.is_set(), timeout=30, what="resubscribe")
+    second = Publisher(broker.host, broker.port)
+    try:
+        second.event(compound, make_event(compound, "b1-u1-101-smoke", seq=2))
+        wait_for(lambda: len(alarm_service.list_alarms()) == 2, timeout=30, what="the alarm after the restart")
+    finally:
+        second.close()
+    assert running_hub.alive
+    assert alarm_service.stats()["gaps"] == 0
