@@ -491,6 +491,8 @@ class Ingestor:
             db, compound, changes=changes, series=series, notifiers=notifiers, settings=self.settings, clock=clock
         )
         self.changes = self.pipeline.changes
+        self.clock = self.pipeline.clock
+        """The hub's clock; give the same one to ``AlarmService`` so people's actions share the timeline."""
         self.client_id = f"compound-hub-{compound.id}-{self.settings.replica}"[:64]
         base = wire.subscription(compound.prefix, compound.id)
         self._base_filter = base

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compound.cli import add_broker_option, add_config_option, add_data_dir_option
+from compound.clock import Clock, ScaledClock, WallClock
 from compound.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,28 @@ def register(sub: Any) -> None:
         default=os.environ.get("COMPOUND_MQTT_USERNAME"),
         help="MQTT username (default $COMPOUND_MQTT_USERNAME); password from $COMPOUND_MQTT_PASSWORD",
     )
+    parser.add_argument(
+        "--sim-start",
+        type=datetime.fromisoformat,
+        metavar="ISO",
+        help="put the hub on a shared simulated timeline: simulated time at --real-start (default: wall clock)",
+    )
+    parser.add_argument(
+        "--real-start", type=float, metavar="UNIX", help="Unix time at which the clock reads --sim-start"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (with --sim-start)")
     add_web_options(parser)
     parser.set_defaults(func=run)
+
+
+def hub_clock(args: argparse.Namespace) -> Clock:
+    """The hub's clock for acknowledge/resolve/notify times: the shared simulated timeline, else wall time."""
+    start = getattr(args, "sim_start", None)
+    if start is None:
+        return WallClock()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    return ScaledClock(start, speed=args.speed, real_start=args.real_start)
 
 
 def add_web_options(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 1
+    try:
+        clock = hub_clock(args)
+    except ValueError as exc:
+        print(f"bad simulated clock: {exc}", file=sys.stderr)
+        return 2
     db = Database(args.db or default_url(args.data_dir))
     settings = IngestSettings(
         max_skew=timedelta(days=args.max_skew_days),
@@ -95,7 +121,13 @@ def run(args: argparse.Namespace) -> int:
         password=os.environ.get("COMPOUND_MQTT_PASSWORD"),
     )
     ingestor = Ingestor(
-        db, compound, host=args.broker.host, port=args.broker.port, broker_kind=broker_kind(args), settings=settings
+        db,
+        compound,
+        host=args.broker.host,
+        port=args.broker.port,
+        broker_kind=broker_kind(args),
+        settings=settings,
+        clock=clock,
     )
 
     if not 0 <= args.port <= 65535:
