@@ -29,7 +29,7 @@ import numpy as np
 from compound.config import Compound, Device, DeviceType, DoorRole
 from compound.drivers import Quantity, Sample
 from simulators.physics import FlatAir, Puff
-from simulators.routines import PROFILES, DoorProfile, LocalHour, next_arrival
+from simulators.routines import PROFILES, DoorProfile, LocalHour, habit_times, next_arrival
 from simulators.scenario import SIMULATED_TYPES, Action, Growth, Scenario, Step, check_scenario, parse_flat
 
 __all__ = ["Reporting", "SimulatedGateway", "device_rng"]
@@ -37,6 +37,9 @@ __all__ = ["Reporting", "SimulatedGateway", "device_rng"]
 log = logging.getLogger(__name__)
 
 FlatKey = tuple[str, str | None, str | None]
+
+ARRIVE, CLOSE, ARRIVE_HABIT, NEW_DAY = range(4)
+"""Door events: a routine visit (draws the next one), the closer shutting, a daily habit, a new local day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class SimDevice:
     close_at: float = -1.0
     wedged: bool = False
     inactive: bool = False
+    habit_day: int = 0
     watchers: list[SimDevice] = field(default_factory=list)
 
     @property
@@ -136,7 +140,7 @@ class SimulatedGateway:
         self._active_airs: dict[int, FlatAir] = {}
         self._noisy: dict[str, SimDevice] = {}
         self._due: list[tuple[float, int, str]] = []
-        self._doors: list[tuple[float, int, int, str]] = []  # (time, order, kind 0=arrive 1=close, id)
+        self._doors: list[tuple[float, int, int, str]] = []  # (time, order, door event kind, device id)
         self._order = 0
         self._steps: list[Step] = scenario.steps() if scenario is not None else []
         self._next_step = 0
@@ -222,6 +226,8 @@ class SimulatedGateway:
             self._arm(sim)
             if sim.profile is not None and self._routines:
                 self._schedule_arrival(sim, 0.0)
+                if sim.profile.habits:
+                    self._schedule_habits(sim)
 
     # ------------------------------------------------------------------ stepping
 
@@ -322,12 +328,25 @@ class SimulatedGateway:
     def _schedule_arrival(self, sim: SimDevice, after: float) -> None:
         assert sim.profile is not None and self._hour is not None
         when = next_arrival(after, sim.profile, self._hour, sim.rng)
-        heapq.heappush(self._doors, (when, self._seq(), 0, sim.id))
+        heapq.heappush(self._doors, (when, self._seq(), ARRIVE, sim.id))
+
+    def _schedule_habits(self, sim: SimDevice) -> None:
+        """Queue the habitual openings of the door's next local day, and the day after's planning."""
+        assert sim.profile is not None and self._start is not None
+        times, next_day = habit_times(sim.habit_day, self._start, self.compound.tz, sim.profile, sim.rng)
+        sim.habit_day += 1
+        for when in times:
+            if when > 0:
+                heapq.heappush(self._doors, (when, self._seq(), ARRIVE_HABIT, sim.id))
+        heapq.heappush(self._doors, (next_day, self._seq(), NEW_DAY, sim.id))
 
     def _door_event(self, sim: SimDevice, when: float, kind: int) -> None:
-        if kind == 0:  # a resident arrives at the door
+        if kind == NEW_DAY:
+            self._schedule_habits(sim)
+        elif kind in (ARRIVE, ARRIVE_HABIT):  # a resident comes to the door
             assert sim.profile is not None
-            self._schedule_arrival(sim, when)
+            if kind == ARRIVE:
+                self._schedule_arrival(sim, when)
             hold = float(sim.rng.uniform(*sim.profile.open_s))
             if sim.inactive or sim.wedged:
                 return
@@ -342,7 +361,7 @@ class SimulatedGateway:
             self._transition(sim, when, 1.0)
         if when + hold > sim.close_at:
             sim.close_at = when + hold
-            heapq.heappush(self._doors, (sim.close_at, self._seq(), 1, sim.id))
+            heapq.heappush(self._doors, (sim.close_at, self._seq(), CLOSE, sim.id))
 
     def _transition(self, sim: SimDevice, when: float, value: float) -> None:
         if sim.stuck is None:

@@ -9,22 +9,27 @@ door is open keeps it open longer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from compound.config import DoorRole
 
-__all__ = ["PROFILES", "DoorProfile", "next_arrival"]
+__all__ = ["PROFILES", "DoorProfile", "LocalHour", "habit_times", "next_arrival"]
 
 
 @dataclass(frozen=True, slots=True)
 class DoorProfile:
-    """Hourly opening rates of a kind of door and how long it stays open."""
+    """Hourly opening rates of a kind of door, how long it stays open, and daily fixed habits.
+
+    ``habits`` are local-hour windows (start, end): each day the door opens once at a uniformly drawn
+    moment inside each window (the morning walk, the evening rubbish run), on top of the Poisson visits.
+    """
 
     hourly: tuple[float, ...]
     open_s: tuple[float, float]
+    habits: tuple[tuple[float, float], ...] = ()
 
     @property
     def peak(self) -> float:
@@ -45,11 +50,14 @@ PROFILES: dict[DoorRole, DoorProfile] = {
          0.2, 0.15, 0.15, 0.15, 0.2, 0.4, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02),
         (3.0, 15.0),
     ),
-    # A care household's flat door: a few outings a day, early morning to evening.
+    # A care household's flat door: three daily habits (morning walk 06:00-07:30, lunch errand 11:00-13:00,
+    # evening rubbish run 20:30-22:00) plus a few visits by day: ~8 openings a day, and no normal silence
+    # (night included) lasts more than 11 h, under the 12 h care threshold.
     DoorRole.FLAT_DOOR: DoorProfile(
-        (0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 1.2, 1.5, 1.0, 0.8, 0.6, 0.8,
-         0.6, 0.4, 0.5, 0.6, 0.8, 1.0, 0.8, 0.8, 1.0, 0.5, 0.05, 0.02),
+        (0.01, 0.01, 0.01, 0.01, 0.01, 0.05, 0.3, 0.4, 0.4, 0.4, 0.3, 0.3,
+         0.3, 0.3, 0.3, 0.4, 0.5, 0.5, 0.4, 0.3, 0.3, 0.2, 0.05, 0.01),
         (3.0, 10.0),
+        habits=((6.0, 7.5), (11.0, 13.0), (20.5, 22.0)),
     ),
     # A kindergarten gate: drop-off and pick-up peaks.
     DoorRole.GATE: DoorProfile(
@@ -78,6 +86,22 @@ class LocalHour:
                 self._cache.clear()
             self._cache[key] = hour
         return hour
+
+
+def habit_times(
+    day: int, start: datetime, tz: ZoneInfo, profile: DoorProfile, rng: np.random.Generator
+) -> tuple[list[float], float]:
+    """The habitual openings of local day ``day`` (0 = the start's date) and when the next day begins.
+
+    Times are simulated seconds since ``start``; the second value is the next local midnight.
+    """
+    first = start.astimezone(tz).date() + timedelta(days=day)
+    midnight = datetime.combine(first, time(0), tzinfo=tz)
+    times = [
+        (midnight + timedelta(hours=float(rng.uniform(h0, h1))) - start).total_seconds() for h0, h1 in profile.habits
+    ]
+    following = datetime.combine(first + timedelta(days=1), time(0), tzinfo=tz)
+    return times, (following - start).total_seconds()
 
 
 def next_arrival(t: float, profile: DoorProfile, hour_of: LocalHour, rng: np.random.Generator) -> float:

@@ -295,3 +295,13 @@ def test_without_start_the_first_poll_starts_the_clock(tiny_compound: Compound) 
     assert gateway.start == clock.now()
     samples = gateway.poll(clock.advance(61))
     assert {s.device for s in samples} == set(gateway.devices())
+
+
+def test_a_normal_care_household_is_never_silent_for_12_hours(sample_compound: Compound) -> None:
+    """Test that over a normal week a care household's door always moves again within 11 h (no false care alarm)."""
+    sc = load_scenario("quiet-day")
+    gateway = SimulatedGateway(sample_compound, "b2", scenario=sc, seed=3)
+    door = series(run_gateway(gateway, sc.start, 7 * 86400, 3600.0), "b2-u1-803-door", sc.start)
+    transitions = [t for (t, v), (_, prev) in itertools.pairwise(door) if v != prev]
+    assert len(transitions) > 2 * 7 * 5  # several outings a day
+    assert max(b - a for a, b in itertools.pairwise(transitions)) < 11 * 3600 + 60
