@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,9 +21,14 @@ def export_onnx(net: CenterNetLite, names: Sequence[str], out: Path, size: int) 
     head = ExportHead(net.eval()).eval()
     dummy = torch.zeros(1, 3, size, size)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(head, (dummy,), str(out), input_names=["images"], output_names=["output0"], opset_version=18,
-                          dynamo=False)
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch's own pytree deprecation inside the exporter; not ours to fix
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+        program = torch.onnx.export(head, (dummy,), dynamo=True, input_names=["images"], output_names=["output0"],
+                                    opset_version=18, optimize=True, verbose=False)
+    if program is None:
+        raise RuntimeError("torch.onnx.export returned no program")
+    program.save(str(out), external_data=False)
     model = onnx.load(str(out))
     meta = {"names": json.dumps(list(names)), "layout": "yolov8", "imgsz": str(size), "producer": "compound-safety"}
     for key, value in meta.items():

@@ -1,0 +1,222 @@
+"""Held-out evaluation of the shipped detector and the edge vision rules (the model card's figures).
+
+1. Frames: per-class AP50 (faster-coco-eval, COCO protocol) and precision/recall at the operating
+   threshold on rendered frames from seeds and a background style training never saw.
+2. Lift clips through the real edge pipeline (motion gate, tracker, rule, simulated lift): e-bike
+   clips (held? time from first visible frame to hold) and hard-negative clips (bicycles, prams,
+   wheelchairs, walkers, mobility scooters: held in how many?).
+3. Fire-lane clips: parked cars/heaps (alarm?), passers-by and brief stops (alarms: must be 0).
+
+    python -m models.evaluate                   # full run, writes models/eval_results.json
+    python -m models.evaluate --quick           # smaller sets, for a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from faster_coco_eval import COCO, COCOeval_faster
+from tqdm import tqdm
+
+from compound.wire import EventState, Location
+from edge.vision import (
+    CameraPipeline,
+    EbikeInLiftRule,
+    FireLaneRule,
+    MotionGate,
+    OnnxDetector,
+    SimulatedCamera,
+    SimulatedLift,
+    SortTracker,
+    Zone,
+    load_vision_config,
+)
+from edge.vision.config import CameraConfig, VisionFile
+from edge.vision.pipeline import CameraDevice
+from models.dataset import RenderSpec, class_names_of, read_yolo_dir, render_dataset
+from simulators.camera import LIFT_HARD_NEGATIVES, build
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+HELDOUT_SPEC = RenderSpec(count=1500, seed=2, split="heldout")
+CLIP_SEED_BASE = 100_000
+"""Clip seeds start here; training renders use seed 1 and never a scenario clip."""
+VISION_CONFIG = HERE.parent / "configs" / "vision.yaml"
+
+
+def evaluate_frames(det: OnnxDetector, root: Path, operating: float) -> dict[str, Any]:
+    """Per-class AP50 and precision/recall at ``operating`` score, COCO protocol via faster-coco-eval."""
+    import cv2
+
+    names = class_names_of(root)
+    items = read_yolo_dir(root)
+    images, anns, dets = [], [], []
+    for img_id, item in enumerate(tqdm(items, desc="frames", unit="frame"), start=1):
+        image = cv2.imread(str(item.image))
+        h, w = image.shape[:2]
+        images.append({"id": img_id, "width": w, "height": h, "file_name": item.image.name})
+        for c, (cx, cy, bw, bh) in zip(item.classes, item.boxes, strict=True):
+            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": int(c) + 1, "iscrowd": 0,
+                         "bbox": [float((cx - bw / 2) * w), float((cy - bh / 2) * h), float(bw * w), float(bh * h)],
+                         "area": float(bw * w * bh * h)})
+        for d in det.detect(image):
+            x1, y1, x2, y2 = d.box
+            dets.append({"image_id": img_id, "category_id": names.index(d.cls) + 1, "score": d.score,
+                         "bbox": [x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h]})
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": anns,
+                  "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}
+    gt.createIndex()
+    dt = gt.loadRes(dets) if dets else COCO()
+    ev = COCOeval_faster(gt, dt, iouType="bbox", extra_calc=True)
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    per_class_ap = {row["class"]: round(float(row["map@50"]), 4) for row in ev.extended_metrics["class_map"]}
+    # precision/recall at the operating threshold, from the library's own matching at IoU 0.5
+    matched = {int(k.split("_", 1)[0]) for k, iou in ev.eval["matched"].items() if iou >= 0.5}
+    pr: dict[str, dict[str, float]] = {}
+    for i, n in enumerate(names):
+        gt_n = sum(1 for a in anns if a["category_id"] == i + 1)
+        kept = [a for a in dt.anns.values() if a["category_id"] == i + 1 and a["score"] >= operating]
+        tp = sum(1 for a in kept if a["id"] in matched)
+        pr[n] = {"gt": gt_n, "precision": round(tp / len(kept), 4) if kept else 0.0,
+                 "recall": round(tp / gt_n, 4) if gt_n else 0.0}
+    return {"images": len(images), "boxes": len(anns), "ap50": per_class_ap, "at_threshold": pr,
+            "operating_threshold": operating}
+
+
+def _camera(vision: VisionFile, device: str) -> CameraConfig:
+    for cam in vision.cameras:
+        if cam.device == device:
+            return cam
+    raise KeyError(f"no camera {device!r} in vision config")
+
+
+def _pipeline(det: OnnxDetector, vision: VisionFile, device: str, lift: SimulatedLift | None) -> CameraPipeline:
+    cam = _camera(vision, device)
+    zone = Zone(cam.zones[0].name, tuple(cam.zones[0].polygon)) if cam.zones else Zone.whole_frame()
+    m = vision.motion
+    gate = MotionGate(pixel_threshold=m.pixel_threshold, min_changed=m.min_changed, recheck_s=m.recheck_s,
+                      hold_s=m.hold_s)
+    if cam.lift is not None:
+        lc = cam.lift
+        rule: EbikeInLiftRule | FireLaneRule = EbikeInLiftRule(lift, zone, lc.min_score, lc.confirm_hits, lc.window,
+                                                              lc.clear_after_s)
+        kind = "lift"
+    elif cam.fire_lane is not None:
+        fc = cam.fire_lane
+        rule = FireLaneRule(zone, fc.dwell_s, fc.clear_after_s, fc.min_score)
+        kind = "fire_lane"
+    else:
+        raise KeyError(f"camera {device!r} has no lift or fire_lane rule")
+    return CameraPipeline(CameraDevice(device, kind, Location(building="eval")), det, rule,  # type: ignore[arg-type]
+                          compound="eval", edge="eval", gate=gate, tracker=SortTracker(), lift=lift)
+
+
+def run_clip(det: OnnxDetector, vision: VisionFile, device: str, name: str, seed: int) -> dict[str, Any]:
+    """Play one held-out scenario clip through the edge pipeline; report raises, clears and timing."""
+    sc = build(name, seed, "heldout")
+    lift = SimulatedLift() if sc.kind == "lift" else None
+    pipe = _pipeline(det, vision, device, lift)
+    raised, cleared = [], []
+    for frame, drafts in pipe.run(SimulatedCamera(sc)):
+        for d in drafts:
+            (raised if d.verdict.state is EventState.RAISED else cleared).append(frame.t)
+    out: dict[str, Any] = {"scenario": name, "seed": seed, "raised": raised, "cleared": cleared,
+                           "frames": pipe.stats.frames, "detector_runs": pipe.stats.detector_runs}
+    if lift is not None:
+        hold = lift.first("hold")
+        out["hold_t"] = hold.t if hold else None
+        out["released"] = lift.first("release") is not None
+    return out
+
+
+def evaluate_clips(det: OnnxDetector, vision: VisionFile, n_ebike: int, n_negative: int, n_lane: int,
+                   ) -> dict[str, Any]:
+    """Clip-level figures for the lift and fire-lane rules on held-out scenario seeds."""
+    lift_cam, lane_cam = "b2-u1-lift1-cam", "b2-fire-lane-cam"
+    jobs: list[tuple[str, str, int]] = [(lift_cam, "lift-ebike", CLIP_SEED_BASE + i) for i in range(n_ebike)]
+    for cls in LIFT_HARD_NEGATIVES:
+        jobs += [(lift_cam, f"lift-{cls.replace('_', '-')}", CLIP_SEED_BASE + i) for i in range(n_negative)]
+    jobs += [(lift_cam, "lift-people", CLIP_SEED_BASE + i) for i in range(max(1, n_negative // 2))]
+    for name in ("fire-lane-passersby", "fire-lane-brief-stop", "fire-lane-parked", "fire-lane-heap"):
+        jobs += [(lane_cam, name, CLIP_SEED_BASE + i) for i in range(n_lane)]
+    results = [run_clip(det, vision, cam, name, seed) for cam, name, seed in tqdm(jobs, desc="clips", unit="clip")]
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by.setdefault(r["scenario"], []).append(r)
+    summary: dict[str, Any] = {}
+    ebike = by.get("lift-ebike", [])
+    latencies = []
+    for r in ebike:
+        first = build("lift-ebike", r["seed"], "heldout").first_visible("ebike")
+        if r["hold_t"] is not None and first is not None:
+            latencies.append(round(r["hold_t"] - first, 2))
+    summary["lift_ebike"] = {
+        "clips": len(ebike), "held": sum(r["hold_t"] is not None for r in ebike),
+        "released": sum(bool(r["released"]) for r in ebike),
+        "hold_latency_s": {"median": statistics.median(latencies) if latencies else None,
+                           "max": max(latencies) if latencies else None, "all": latencies},
+    }
+    negatives = {}
+    for name, rs in by.items():
+        if name.startswith("lift-") and name != "lift-ebike":
+            negatives[name] = {"clips": len(rs), "held": sum(r["hold_t"] is not None for r in rs)}
+    hard = [r for n, rs in by.items() for r in rs if n.startswith("lift-") and n not in ("lift-ebike", "lift-people")]
+    summary["lift_hard_negatives"] = {
+        "clips": len(hard), "held": sum(r["hold_t"] is not None for r in hard),
+        "held_rate": round(sum(r["hold_t"] is not None for r in hard) / len(hard), 4) if hard else None,
+        "per_scenario": negatives,
+    }
+    lane = {}
+    for name in ("fire-lane-passersby", "fire-lane-brief-stop", "fire-lane-parked", "fire-lane-heap"):
+        rs = by.get(name, [])
+        lane[name] = {"clips": len(rs), "alarmed": sum(bool(r["raised"]) for r in rs),
+                      "first_alarm_t": [r["raised"][0] if r["raised"] else None for r in rs]}
+    summary["fire_lane"] = lane
+    summary["clips"] = results
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=HERE / "compound_det.onnx")
+    ap.add_argument("--config", type=Path, default=VISION_CONFIG, help="vision.yaml with the operating rules")
+    ap.add_argument("--frames", type=int, default=HELDOUT_SPEC.count)
+    ap.add_argument("--ebike-clips", type=int, default=30)
+    ap.add_argument("--negative-clips", type=int, default=20, help="clips per hard-negative class")
+    ap.add_argument("--lane-clips", type=int, default=8, help="clips per fire-lane scenario")
+    ap.add_argument("--quick", action="store_true", help="small sets for a quick look")
+    ap.add_argument("--out", type=Path, default=HERE / "eval_results.json")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.quick:
+        args.frames, args.ebike_clips, args.negative_clips, args.lane_clips = 300, 5, 3, 2
+    vision = load_vision_config(args.config)
+    start = time.monotonic()
+    det = OnnxDetector(args.model, conf=0.01, threads=1)
+    root = render_dataset(RenderSpec(count=args.frames, seed=HELDOUT_SPEC.seed, split="heldout"))
+    lift_cfg = _camera(vision, "b2-u1-lift1-cam").lift
+    operating = lift_cfg.min_score if lift_cfg else 0.5
+    frames = evaluate_frames(det, root, operating)
+    clip_det = OnnxDetector(args.model, conf=vision.model.conf, iou=vision.model.iou, threads=1)
+    clips = evaluate_clips(clip_det, vision, args.ebike_clips, args.negative_clips, args.lane_clips)
+    result = {"model": args.model.name, "frames": frames, "clips": clips,
+              "seconds": round(time.monotonic() - start, 1)}
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result["frames"].items()}, indent=1))
+    print(json.dumps({k: v for k, v in result["clips"].items() if k != "clips"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
