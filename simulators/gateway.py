@@ -21,7 +21,7 @@ import heapq
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -94,7 +94,6 @@ class SimDevice:
     wedged: bool = False
     inactive: bool = False
     habit_day: int = 0
-    watchers: list[SimDevice] = field(default_factory=list)
 
     @property
     def id(self) -> str:
