@@ -129,6 +129,8 @@ class SimulatedGateway:
         self.edge_id = edge_id
         self.scenario = scenario
         self.seed = seed if seed is not None else (scenario.seed if scenario is not None else 0)
+        if self.seed < 0:
+            raise ValueError(f"seed must be 0 or more, got {self.seed}")
         self.reporting = reporting or Reporting()
         self._start: datetime | None = None
         self._k = 0

@@ -40,9 +40,10 @@ def register(sub: Any) -> None:
     running = actions.add_parser(
         "run",
         help="run one scenario and print what the devices report",
-        description="Run a scenario through the simulated gateway(s) alone: no broker, no rules. Prints a progress "
-        "line and a summary of notable devices (max smoke, max gas, door openings, silent devices), or every "
-        "sample as a JSON line with --json. Runs as fast as possible unless --speed is given.",
+        description="Run a scenario through the simulated gateway(s) alone: no broker, no rules.\n"
+        "Prints a progress line and a summary of notable devices (max smoke, max gas, door openings,\n"
+        "silent devices, low batteries, frozen values), or every sample as a JSON line with --json.\n"
+        "Runs as fast as possible unless --speed is given.",
         epilog="examples:\n  compound sim run kitchen-fire-night\n  compound sim run quiet-day --edge b1 --json "
         "| head\n  compound sim run door-forced-night --speed 60",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,17 +57,39 @@ def register(sub: Any) -> None:
         metavar="E",
         help="edge to simulate (repeatable; default: the edges the scenario touches, or all)",
     )
-    running.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's seed)")
+    running.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's seed)")
     pace = running.add_mutually_exclusive_group()
     pace.add_argument(
-        "--speed", type=float, default=None, metavar="N", help="simulated seconds per real second (e.g. 60)"
+        "--speed", type=_positive, default=None, metavar="N", help="simulated seconds per real second (e.g. 60)"
     )
     pace.add_argument(
         "--as-fast-as-possible", action="store_true", help="no pacing, the default: run the whole timeline at once"
     )
-    running.add_argument("--duration", type=float, default=None, help="simulated seconds (default: the scenario's)")
+    running.add_argument("--duration", type=_positive, default=None, help="simulated seconds (default: the scenario's)")
     running.add_argument("--json", action="store_true", help="print every sample as a JSON line on stdout")
     running.set_defaults(func=run_scenario)
+
+
+def _positive(value: str) -> float:
+    """argparse type: a positive number."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return number
+
+
+def _seed(value: str) -> int:
+    """argparse type: a non-negative integer seed."""
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value!r}")
+    return seed
 
 
 def run_list(args: argparse.Namespace) -> int:
