@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from compound.config import Compound, ConfigError
 from simulators import SCENARIO_DIR, check_scenario, list_scenarios, load_scenario
@@ -148,3 +150,38 @@ def test_bad_scenario_in_folder_fails_listing(tmp_path: Path) -> None:
     write(tmp_path, {**GOOD, "name": "bad", "extra": 1}, name="bad")
     with pytest.raises(ConfigError, match=r"bad\.yaml: extra: unknown key"):
         list_scenarios(tmp_path)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+step_like = st.fixed_dictionaries(
+    {"at": st.one_of(st.integers(-5, 900), st.text(max_size=4)), "action": st.sampled_from(["fire", "noisy", "x", 3])},
+    optional={
+        "flat": st.sampled_from(["b2/u1/1502", "b2/u1/9999", "zz", "b9/u1/101"]),
+        "device": st.sampled_from(["b2-u1-entrance", "b2-u1-1502-smoke", "nope", ""]),
+        "rate": json_values,
+        "growth": json_values,
+        "extra": json_values,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    top=st.dictionaries(st.sampled_from(["name", "description", "start", "duration_s", "seed", "x"]), json_values),
+    steps=st.lists(step_like, max_size=4),
+)
+def test_any_input_is_loaded_or_refused_cleanly(
+    tmp_path: Path, sample_compound: Compound, top: dict[str, Any], steps: list[dict[str, Any]]
+) -> None:
+    """Test that arbitrary scenario content either loads and checks, or raises ConfigError naming the file."""
+    data = {**GOOD, **top, "timeline": steps}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    try:
+        check_scenario(load_scenario(path), sample_compound)
+    except ConfigError as exc:
+        assert exc.issues and all(i.file == "mine.yaml" for i in exc.issues)
