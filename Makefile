@@ -5,8 +5,8 @@ PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 ARGS     ?=
-APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium fonts-wqy-microhei
-APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium fonts-wqy-microhei postgresql
+APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/bin/pg_ctlcluster
 PYTEST_ARGS ?=
 
 .PHONY: up test lint typecheck pytest bench clean venv install install-test system-deps

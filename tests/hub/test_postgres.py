@@ -29,9 +29,9 @@ PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=Tru
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL cluster on a free port, run as the 'postgres' user (initdb refuses root)."""
-    if PG_BIN is None or not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries are not installed")
-    pytest.importorskip("psycopg")
+    assert PG_BIN is not None and (PG_BIN / "initdb").exists(), (
+        "PostgreSQL server binaries are missing: `make test` installs the Debian package 'postgresql'"
+    )
     # Not under pytest's tmp_path: its parents are private to root and the 'postgres' user must reach it.
     root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
     root.chmod(0o755)
