@@ -11,7 +11,8 @@ Topic tree (``<prefix>`` defaults to ``compound``)::
     <prefix>/v1/<compound>/<edge>/status              Status      QoS 1, retained, last will
     <prefix>/v1/<compound>/<edge>/heartbeat           Heartbeat   QoS 1
     <prefix>/v1/<compound>/<edge>/snapshot/<event id> JPEG bytes  QoS 1 (camera evidence)
-    <prefix>/v1/<compound>/<edge>/cmd/<name>          Command     QoS 1 (hub -> edge, later)
+    <prefix>/v1/<compound>/<edge>/cmd/<name>          Command     QoS 1 (hub -> edge)
+    <prefix>/v1/<compound>/<edge>/cmd/replay          ReplayRequest: resend journaled events by seq
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "API_VERSION",
     "MAX_PAYLOAD_BYTES",
+    "MAX_REPLAY_SEQS",
+    "REPLAY_COMMAND",
     "SCHEMA_VERSION",
     "Detection",
     "EdgeState",
@@ -39,6 +42,7 @@ __all__ = [
     "Location",
     "MessageType",
     "Reading",
+    "ReplayRequest",
     "Severity",
     "Status",
     "Topic",
@@ -47,6 +51,7 @@ __all__ = [
     "dump",
     "new_event_id",
     "parse",
+    "parse_command",
     "parse_topic",
     "topic",
     "utcnow",
@@ -62,6 +67,12 @@ MAX_PAYLOAD_BYTES: Final = 64 * 1024
 """Largest JSON payload a hub accepts; anything larger is dead-lettered unparsed."""
 
 DEFAULT_PREFIX: Final = "compound"
+
+MAX_REPLAY_SEQS: Final = 10_000
+"""Most sequence numbers one replay request may cover (an open-ended one is capped to this many)."""
+
+REPLAY_COMMAND: Final = "replay"
+"""Command name (last topic segment) of a ``ReplayRequest``."""
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """A topic segment (compound, edge or device id): no MQTT wildcards, no slashes, bounded."""
@@ -275,7 +286,41 @@ class Heartbeat(_Message):
     devices_total: int = Field(default=0, ge=0)
 
 
+class ReplayRequest(_Message):
+    """Hub -> edge: publish again the journaled events ``from_seq..to_seq`` (``to_seq`` None: up to the last).
+
+    The edge re-enqueues them with their original id and payload; the hub dedups by id.
+    """
+
+    type: Literal["replay"] = "replay"
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Request id (logs).")
+    compound: Identifier
+    edge: Identifier
+    from_seq: int = Field(ge=0, description="First seq to resend.")
+    to_seq: int | None = Field(default=None, ge=0, description="Last seq to resend; None: up to the edge's last.")
+    requested_by: str = Field(min_length=1, max_length=64, description="Who asks, e.g. 'hub:1'.")
+    at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ReplayRequest:
+        if self.to_seq is not None:
+            if self.to_seq < self.from_seq:
+                raise ValueError(f"to_seq {self.to_seq} is below from_seq {self.from_seq}")
+            if self.to_seq - self.from_seq + 1 > MAX_REPLAY_SEQS:
+                raise ValueError(
+                    f"range {self.from_seq}..{self.to_seq} covers more than {MAX_REPLAY_SEQS} seqs; split it"
+                )
+        return self
+
+    @property
+    def last(self) -> int:
+        """The last seq this request may cover (open-ended requests are capped to ``MAX_REPLAY_SEQS``)."""
+        return self.to_seq if self.to_seq is not None else self.from_seq + MAX_REPLAY_SEQS - 1
+
+
 Message = Event | Reading | Status | Heartbeat
+
+_COMMANDS: Final[dict[str, type[_Message]]] = {REPLAY_COMMAND: ReplayRequest}
 
 _MODELS: Final[dict[MessageType, type[_Message]]] = {
     MessageType.EVENT: Event,
@@ -359,11 +404,23 @@ def parse(mtype: MessageType, payload: bytes) -> Any:
     Reasons: ``oversized``, ``not_utf8``, ``not_json``, ``not_object``, ``unknown_schema``,
     ``wrong_type`` (payload ``type`` disagrees with the topic), ``invalid`` (field errors).
     """
-    import json
-
     model = _MODELS.get(mtype)
     if model is None:
         raise WireError("bad_topic", f"{mtype.value} messages carry no JSON model")
+    return _validate(model, mtype.value, payload)
+
+
+def parse_command(name: str, payload: bytes) -> Any:
+    """Parse a command payload (topic ``.../cmd/<name>``); same reasons as ``parse``, ``unknown_command`` too."""
+    model = _COMMANDS.get(name)
+    if model is None:
+        raise WireError("unknown_command", f"no command {name!r} (known: {', '.join(sorted(_COMMANDS))})")
+    return _validate(model, name, payload)
+
+
+def _validate(model: type[_Message], type_name: str, payload: bytes) -> Any:
+    import json
+
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise WireError("oversized", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
@@ -379,8 +436,8 @@ def parse(mtype: MessageType, payload: bytes) -> Any:
     version = data.get("schema")
     if version != SCHEMA_VERSION:
         raise WireError("unknown_schema", f"schema {version!r} is not supported (this hub speaks {SCHEMA_VERSION})")
-    if data.get("type", mtype.value) != mtype.value:
-        raise WireError("wrong_type", f"payload type {data.get('type')!r} on a {mtype.value} topic")
+    if data.get("type", type_name) != type_name:
+        raise WireError("wrong_type", f"payload type {data.get('type')!r} on a {type_name} topic")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

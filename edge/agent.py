@@ -5,7 +5,9 @@ time-based rules look at the clock, store the resulting events in the outbox (se
 and the resume point commit together), store due readings in one transaction, send a heartbeat when
 due. The publisher drains the outbox concurrently. Nothing an event rule decided is lost: if the
 outbox refuses it (full outbox or disk), the event waits in a bounded in-memory backlog and is
-retried every tick; only a backlog overflow drops (counted and logged).
+retried every tick; only a backlog overflow drops (counted and logged). Every event also stays in the
+outbox's sent-journal after its PUBACK, and the hub's ``cmd/replay`` requests resend journaled ranges
+(``edge/replay.py``), so events a broker lost after acknowledging them are recovered end to end.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from compound.wire import EdgeState, EventKind, MessageType, Severity
 from edge.engine import Draft, OpenCondition, RuleEngine
 from edge.outbox import Lane, Outbox, OutboxError
 from edge.publisher import LastWill, Publisher
+from edge.replay import ReplayHandler
 
 __all__ = ["AgentOptions", "EdgeAgent"]
 
@@ -56,6 +59,9 @@ class AgentOptions:
     backlog_max: int = 10_000
     events_per_transaction: int = 256
     drain_timeout_s: float = 10.0
+    journal_max_events: int = 100_000
+    journal_max_age_s: float = 7 * 86_400.0
+    replay_min_interval_s: float = 10.0
 
 
 class EdgeAgent:
@@ -85,6 +91,15 @@ class EdgeAgent:
             max_messages=self.options.max_messages,
             max_readings=self.options.max_readings,
             max_bytes=self.options.max_bytes,
+            journal_max_events=self.options.journal_max_events,
+            journal_max_age_s=self.options.journal_max_age_s,
+        )
+        self.replay = ReplayHandler(
+            self.outbox,
+            compound.id,
+            edge,
+            prefix=compound.prefix,
+            min_interval_s=self.options.replay_min_interval_s,
         )
         rules = compound.rules
         self.reading_interval = (
@@ -102,6 +117,8 @@ class EdgeAgent:
                 lambda: self._status(EdgeState.OFFLINE),
             ),
             window=self.options.window,
+            commands=[self.replay.topic],
+            on_command=self.replay.handle,
         )
         self.backlog: deque[Draft] = deque()
         self.dropped_events = 0

@@ -14,6 +14,10 @@ Guarantees:
   ``OutboxFull`` / ``DiskFull``, is logged and counted in ``dropped``; nothing is dropped silently.
 - Event sequence numbers are assigned in the same transaction that stores the event, so ``seq``
   is gap-free and monotonic across restarts; small key/value ``state`` rides in the same transaction.
+- Sent-journal: every event's exact topic and payload is also kept in ``journal`` (same transaction),
+  after its PUBACK too, bounded by ``journal_max_events`` and ``journal_max_age_s`` (whichever first).
+  ``requeue(from_seq, to_seq)`` puts journaled events back into the outbox (same id, same bytes) when
+  the hub asks for a replay; depth and limits count only the outbox (unacknowledged) rows.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import fcntl
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -40,11 +45,24 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic   TEXT    NOT NULL,
     payload BLOB    NOT NULL,
     qos     INTEGER NOT NULL,
-    retain  INTEGER NOT NULL
+    retain  INTEGER NOT NULL,
+    seq     INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (lane, id);
+CREATE INDEX IF NOT EXISTS outbox_seq ON outbox (seq) WHERE seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+    seq       INTEGER PRIMARY KEY,
+    topic     TEXT    NOT NULL,
+    payload   BLOB    NOT NULL,
+    qos       INTEGER NOT NULL,
+    stored_at REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_stored_at ON journal (stored_at);
 """
+
+JOURNAL_MAX_EVENTS = 100_000
+JOURNAL_MAX_AGE_S = 7 * 86_400.0
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
 
@@ -103,9 +121,17 @@ class Outbox:
         max_readings: int | None = None,
         max_bytes: int | None = None,
         synchronous: Synchronous = "FULL",
+        journal_max_events: int = JOURNAL_MAX_EVENTS,
+        journal_max_age_s: float = JOURNAL_MAX_AGE_S,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if max_messages < 2:
             raise ValueError("max_messages must be at least 2")
+        if journal_max_events < 0 or journal_max_age_s < 0:
+            raise ValueError("journal bounds must be >= 0 (0 keeps no journal)")
+        self.journal_max_events = journal_max_events
+        self.journal_max_age_s = journal_max_age_s
+        self._wall = wall
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_messages = max_messages
@@ -122,6 +148,7 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._migrate()
         self._db.executescript(SCHEMA)
         if max_bytes is not None:
             page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
@@ -133,6 +160,12 @@ class Outbox:
         self.full = False
         if self.depth():
             log.info("outbox %s reopened with %d message(s) to replay", self.path, self.depth())
+
+    def _migrate(self) -> None:
+        """Outboxes written before the journal existed lack ``outbox.seq``: add it (NULL for old rows)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if columns and "seq" not in columns:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN seq INTEGER")
 
     # ---- counters
     def depth(self, lane: Lane | None = None) -> int:
@@ -226,13 +259,19 @@ class Outbox:
                     self._db.execute("BEGIN IMMEDIATE")
                     row = self._db.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
                     seq = int(row[0]) if row else 0
+                    stored_at = self._wall()
                     for build, state in fitting:
                         seq += 1
                         topic, payload = build(seq)
                         self._db.execute(
-                            "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, 0)",
-                            (int(Lane.EVENT), topic, payload, qos),
+                            "INSERT INTO outbox (lane, topic, payload, qos, retain, seq) VALUES (?, ?, ?, ?, 0, ?)",
+                            (int(Lane.EVENT), topic, payload, qos, seq),
                         )
+                        if self.journal_max_events:
+                            self._db.execute(
+                                "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?)",
+                                (seq, topic, payload, qos, stored_at),
+                            )
                         for key, value in state.items():
                             if value is None:
                                 self._db.execute("DELETE FROM state WHERE key = ?", (key,))
@@ -240,6 +279,7 @@ class Outbox:
                                 self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
                         seqs.append(seq)
                     self._db.execute("INSERT OR REPLACE INTO state VALUES ('seq', ?)", (str(seq),))
+                    self._prune_journal(seq, stored_at)
                     self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._rollback()
@@ -259,6 +299,49 @@ class Outbox:
                     OutboxFull(f"outbox {self.path} full ({self.max_messages} messages)", Lane.EVENT),
                 )
             self.full = False
+            return seqs
+
+    def _prune_journal(self, last_seq: int, now: float) -> None:
+        """Keep at most ``journal_max_events`` journaled events, none older than ``journal_max_age_s``."""
+        self._db.execute("DELETE FROM journal WHERE seq <= ?", (last_seq - self.journal_max_events,))
+        self._db.execute("DELETE FROM journal WHERE stored_at < ?", (now - self.journal_max_age_s,))
+
+    # ---- sent-journal (replays requested by the hub)
+    def journal_bounds(self) -> tuple[int, int, int]:
+        """(first seq, last seq, count) of the journal; (0, 0, 0) when empty."""
+        with self._lock:
+            lo, hi, n = self._db.execute("SELECT MIN(seq), MAX(seq), COUNT(*) FROM journal").fetchone()
+        return (int(lo or 0), int(hi or 0), int(n))
+
+    def requeue(self, from_seq: int, to_seq: int, limit: int | None = None) -> list[int]:
+        """Put journaled events ``from_seq..to_seq`` back into the outbox; return the seqs requeued.
+
+        Events still waiting in the outbox are skipped (they are on their way). At most ``limit`` (default:
+        half the room left for events, so a replay never crowds out new events) go in one transaction; the
+        hub asks again for the rest.
+        """
+        with self._lock:
+            room = self._room(Lane.EVENT) // 2 if limit is None else min(limit, self._room(Lane.EVENT))
+            if room <= 0 or to_seq < from_seq:
+                return []
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                rows = self._db.execute(
+                    "INSERT INTO outbox (lane, topic, payload, qos, retain, seq) "
+                    "SELECT ?, j.topic, j.payload, j.qos, 0, j.seq FROM journal j "
+                    "WHERE j.seq BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = j.seq) "
+                    "ORDER BY j.seq LIMIT ? RETURNING seq",
+                    (int(Lane.EVENT), from_seq, to_seq, room),
+                ).fetchall()
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                if _is_full(exc):
+                    log.error("outbox %s: cannot requeue seq %d..%d: %s", self.path, from_seq, to_seq, exc)
+                    return []
+                raise
+            seqs = sorted(int(r[0]) for r in rows)
+            self._depth[Lane.EVENT] += len(seqs)
             return seqs
 
     def _rollback(self) -> None:

@@ -3,6 +3,8 @@
 paho-mqtt runs its network loop in its own thread; everything else (outbox reads, acks, refills) runs
 in the agent's asyncio loop. paho keeps the unacknowledged QoS 1 messages of the window and sends them
 again (DUP) after a reconnect; a fresh process replays the outbox from its first row instead.
+Command topics (``cmd/replay``) are subscribed at QoS 1 on every connect; what arrives is handed to
+``on_command`` in the pump (agent loop), before the window is refilled.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -48,6 +50,8 @@ class Publisher:
         window: int = 64,
         keepalive: int = 15,
         reconnect_max_s: int = 8,
+        commands: Sequence[str] = (),
+        on_command: Callable[[str, bytes], object] | None = None,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -66,6 +70,10 @@ class Publisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self.commands = tuple(commands)
+        self.on_command = on_command
+        self._received: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._acked: list[int] = []
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
@@ -93,6 +101,8 @@ class Publisher:
         self.connects += 1
         self.connected.set()
         client.publish(self.status.topic, self.status.online(), qos=1, retain=True)
+        for command in self.commands:  # every connect: amqtt keeps no subscriptions across its restart
+            client.subscribe(command, qos=1)
         log.info(
             "connected to %s:%d (connection %d), %d message(s) in the outbox",
             self.host,
@@ -126,6 +136,14 @@ class Publisher:
             self._acked.append(mid)
         self._poke()
 
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if len(self._received) >= 1000:  # a flood of commands must not grow memory: drop, the hub asks again
+            log.warning("command queue full; dropping a message on %.120s", message._topic)
+            return
+        with self._lock:
+            self._received.append((message._topic.decode("utf-8", errors="replace"), bytes(message.payload)))
+        self._poke()
+
     def _poke(self) -> None:
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
@@ -156,6 +174,14 @@ class Publisher:
         """Delete acknowledged rows and hand new ones to paho; return how many were handed over."""
         with self._lock:
             mids, self._acked = self._acked, []
+            received, self._received = self._received, []
+        for topic, payload in received:
+            if self.on_command is None:
+                continue
+            try:
+                self.on_command(topic, payload)
+            except Exception:  # a command must never stop the pump
+                log.exception("command on %.120s failed", topic)
         rows = [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
         if rows:
             self.outbox.ack(rows)

@@ -8,6 +8,11 @@ batches, commits, and only then acks them, in arrival order. A message received 
 that has since dropped is not acked: the broker re-sends it on the resumed persistent session
 (stable client id, ``clean_session=False``) and dedup by event id absorbs the copy.
 
+Brokers that acknowledge an event to the edge and then lose it (amqtt restarts, a hub SIGKILLed on
+amqtt) are covered end to end: the hub asks the edge to resend what it misses (``hub/replay.py``): a
+recorded seq gap, a heartbeat past the last stored seq, and after every subscribe the open gaps and
+everything after the last stored seq; a sweep every ``replay_sweep_s`` asks again while gaps stay open.
+
 ``Ingestor(...).run(stop)`` is a coroutine, so a FastAPI lifespan or ``compound hub`` can host it.
 """
 
@@ -19,7 +24,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -40,6 +45,7 @@ from hub.alarms import lifecycle
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.lifecycle import Transition
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, insert_ignore
+from hub.replay import ReplayRequester
 from hub.routing.notifier import Notifiers
 from hub.routing.router import Router
 from hub.timeseries.base import SeriesSink
@@ -109,6 +115,16 @@ class IngestSettings:
     username: str | None = None
     """MQTT username. amqtt 0.12 keeps sessions (offline queue) only for non-anonymous clients."""
     password: str | None = None
+    replay_min_interval_s: float = 10.0
+    """No seq range is asked of an edge again within this many seconds."""
+    replay_sweep_s: float = 5.0
+    """How often open seq gaps are asked for again (and heartbeats ahead of the stored seq checked)."""
+    replay_gap_max_age: timedelta = timedelta(days=8)
+    """Gaps older than this are no longer asked for (the edge journal keeps 7 days by default)."""
+
+
+_Replays = list[tuple[str, int, int | None]]
+"""(edge, from_seq, to_seq) ranges to ask an edge for."""
 
 
 class _Rejected(Exception):
@@ -126,6 +142,7 @@ class _BatchResult:
     series: list[wire.Event | wire.Reading | wire.Status | wire.Heartbeat] = field(default_factory=list)
     dead: int = 0
     duplicates: int = 0
+    replays: _Replays = field(default_factory=list)
 
 
 def _preview(payload: bytes) -> str:
@@ -159,6 +176,8 @@ class MessagePipeline:
         self._grids = {dev_id: compound.grid_of(dev) for dev_id, dev in compound.devices.items()}
         self.processed = 0
         self._insert_event: Insert | None = None
+        self.on_replay: Callable[[str, int, int | None], object] | None = None
+        """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
 
     # ------------------------------------------------------------------ batches
 
@@ -186,7 +205,7 @@ class MessagePipeline:
                 self._events(session, events, result)
             for msg in result.series:  # after the batch's events: a heartbeat counts the events sent before it
                 if isinstance(msg, wire.Heartbeat):
-                    self._tail_gap(session, edges[msg.edge], msg, datetime.now(UTC))
+                    self._tail_gap(session, edges[msg.edge], msg, datetime.now(UTC), result.replays)
         return result
 
     def _store_one_with_retries(self, item: Inbound, result: _BatchResult, attempts: int = 3) -> None:
@@ -204,6 +223,7 @@ class MessagePipeline:
                 return
             result.transitions += single.transitions
             result.series += single.series
+            result.replays += single.replays
             return
         # Valid or not, it cannot be stored: keep it as a dead letter rather than block ingest forever.
         # If even that fails the database is down: raise, the caller waits and retries the batch.
@@ -211,6 +231,12 @@ class MessagePipeline:
             self._dead_letter(session, item, "store_failed", f"storing failed {attempts} times; see hub log")
 
     def _after_commit(self, result: _BatchResult) -> None:
+        if self.on_replay is not None:
+            for edge, from_seq, to_seq in result.replays:
+                try:
+                    self.on_replay(edge, from_seq, to_seq)
+                except Exception:  # asking for a replay must never stop ingest
+                    log.exception("replay request to %s failed", edge)
         for transition in result.transitions:
             self.changes.publish(transition.change)
             self.notifiers.notify(transition.change, transition.decision)
@@ -354,7 +380,7 @@ class MessagePipeline:
                 log.info("duplicate event from %s ignored (event_id=%s)", msg.edge, msg.id)
                 continue
             edge.events += 1
-            self._track_seq(session, edge, msg.seq, item.received_at)
+            self._track_seq(session, edge, msg.seq, item.received_at, result.replays)
             fresh.append((record_id, msg))
         if not fresh:
             return
@@ -384,8 +410,16 @@ class MessagePipeline:
             )
 
     @staticmethod
-    def _tail_gap(session: Session, edge: EdgeRecord, beat: wire.Heartbeat, now: datetime) -> None:
-        """Events lost at the end of a stream: an edge with an empty outbox says its last seq is past ours."""
+    def _tail_gap(
+        session: Session,
+        edge: EdgeRecord,
+        beat: wire.Heartbeat,
+        now: datetime,
+        replays: _Replays,
+    ) -> None:
+        """A heartbeat past the last stored seq: ask for the rest; with an empty outbox, it is also a lost tail."""
+        if beat.seq > (edge.max_seq or 0):
+            replays.append((edge.edge, (edge.max_seq or 0) + 1, beat.seq))
         if beat.outbox_depth or edge.max_seq is None or beat.seq <= edge.max_seq:
             return
         session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=beat.seq, detected_at=now))
@@ -398,7 +432,7 @@ class MessagePipeline:
         edge.max_seq = beat.seq
 
     @staticmethod
-    def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime) -> None:
+    def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime, replays: _Replays) -> None:
         """Record skipped sequence numbers; a late arrival fills (shrinks or splits) the gap it falls in."""
         if edge.max_seq is None or edge.min_seq is None:
             edge.min_seq = edge.max_seq = seq
@@ -406,6 +440,7 @@ class MessagePipeline:
         if seq > edge.max_seq:
             if seq > edge.max_seq + 1:
                 session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=seq - 1, detected_at=now))
+                replays.append((edge.edge, edge.max_seq + 1, seq - 1))
                 log.warning("edge %s skipped seq %d..%d", edge.edge, edge.max_seq + 1, seq - 1)
             edge.max_seq = seq
             return
@@ -413,6 +448,7 @@ class MessagePipeline:
             # Older than anything seen (an outbox replayed after the hub's first message): a new lower bound.
             if seq < edge.min_seq - 1:
                 session.add(SeqGap(edge=edge.edge, from_seq=seq + 1, to_seq=edge.min_seq - 1, detected_at=now))
+                replays.append((edge.edge, seq + 1, edge.min_seq - 1))
             edge.min_seq = seq
             return
         session.flush()
@@ -507,6 +543,16 @@ class Ingestor:
         self._gen_lock = threading.Lock()
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
+        self.replays = ReplayRequester(
+            compound,
+            self._publish_command,
+            requested_by=f"hub:{self.settings.replica}",
+            min_interval_s=self.settings.replay_min_interval_s,
+        )
+        """Asks edges to resend what this hub misses (rate-limited per edge)."""
+        self.pipeline.on_replay = self.replays.request
+        self._resync = threading.Event()
+        self._next_sweep = 0.0
 
     @property
     def topic_filter(self) -> str:
@@ -537,6 +583,7 @@ class Ingestor:
             return
         log.info("hub ingest subscribed to %s", self.topic_filter)
         self.subscribed.set()
+        self._resync.set()  # now that nothing can be missed any more, ask for what was
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         with self._gen_lock:
@@ -565,6 +612,7 @@ class Ingestor:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
+            self._maybe_sweep()
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -577,6 +625,52 @@ class Ingestor:
                     break
             self._process_until_stored(batch)
             self._ack(batch)
+
+    def _publish_command(self, topic: str, payload: bytes) -> bool:
+        """Publish a command to an edge (QoS 1); only while subscribed, so that what it triggers is not missed."""
+        client = self._client
+        if client is None or not self.subscribed.is_set():
+            return False
+        return client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+
+    def _maybe_sweep(self) -> None:
+        """After a subscribe, and every ``replay_sweep_s``: ask edges for open gaps and unseen tails."""
+        resync = self._resync.is_set()
+        if not resync and time.monotonic() < self._next_sweep:
+            return
+        if not self.subscribed.is_set():
+            return
+        self._resync.clear()
+        self._next_sweep = time.monotonic() + self.settings.replay_sweep_s
+        try:
+            self.sweep(open_ended=resync)
+        except Exception:  # the database may be down; ingest goes on and the next sweep tries again
+            log.exception("replay sweep failed")
+
+    def sweep(self, *, open_ended: bool) -> int:
+        """Ask for every open seq gap and every tail a heartbeat showed; ``open_ended``: also for anything
+        after the last stored seq of every configured edge. Returns the number of requests sent."""
+        cutoff = datetime.now(UTC) - self.settings.replay_gap_max_age
+        with self.db.session() as session:
+            records = {r.edge: (r.min_seq, r.max_seq, r.heartbeat) for r in session.scalars(select(EdgeRecord))}
+            gaps = session.execute(
+                select(SeqGap.edge, SeqGap.from_seq, SeqGap.to_seq)
+                .where(SeqGap.detected_at >= cutoff)
+                .order_by(SeqGap.edge, SeqGap.from_seq)
+            ).all()
+        sent = 0
+        for edge, from_seq, to_seq in gaps:
+            sent += self.replays.request(edge, from_seq, to_seq)
+        for edge in self.compound.edges():
+            min_seq, max_seq, beat = records.get(edge, (None, None, None))
+            beat_seq = beat.get("seq") if isinstance(beat, dict) else None
+            if isinstance(beat_seq, int) and beat_seq > (max_seq or 0):
+                sent += self.replays.request(edge, (max_seq or 0) + 1, beat_seq)
+            if open_ended:
+                if min_seq is not None and min_seq > 1:
+                    sent += self.replays.request(edge, 1, min_seq - 1)
+                sent += self.replays.request(edge, (max_seq or 0) + 1, None)
+        return sent
 
     def _process_until_stored(self, batch: list[Inbound]) -> None:
         delay = 0.5

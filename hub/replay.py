@@ -1,0 +1,101 @@
+"""Replay requests: the hub asks an edge to resend journaled events it never stored (``cmd/replay``).
+
+A broker may acknowledge an event to the edge and still never deliver it to the hub (amqtt 0.12 keeps no
+sessions across its restart, none for anonymous clients, and never resends unacknowledged messages). The
+edge keeps a journal of what it sent; the hub asks for what it misses: a recorded seq gap, a heartbeat
+whose ``seq`` is past the last stored one, and on every (re)subscribe everything after the last stored seq.
+Requests are rate-limited per edge: no seq is asked for twice within ``min_interval_s``; a gap that
+persists is asked for again by the ingestor's periodic sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from compound import wire
+from compound.config import Compound
+from compound.seqranges import RecentRanges
+
+__all__ = ["MAX_REQUESTS_PER_CALL", "ReplayRequester"]
+
+log = logging.getLogger(__name__)
+
+MAX_REQUESTS_PER_CALL = 16
+"""Most requests one call sends (a range wider than this many ``MAX_REPLAY_SEQS`` is asked for in turns)."""
+
+
+class ReplayRequester:
+    """Builds, rate-limits and publishes replay requests for the edges of one compound."""
+
+    def __init__(
+        self,
+        compound: Compound,
+        publish: Callable[[str, bytes], bool],
+        *,
+        requested_by: str = "hub",
+        min_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.compound = compound
+        self.publish = publish
+        self.requested_by = requested_by[:64]
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._edges = set(compound.edges())
+        self._recent: dict[str, RecentRanges] = {}
+        self.sent = 0
+        self.refused = 0
+
+    def topic(self, edge: str) -> str:
+        """The command topic of one edge."""
+        return wire.topic(
+            self.compound.id, edge, wire.MessageType.CMD, wire.REPLAY_COMMAND, prefix=self.compound.prefix
+        )
+
+    def request(self, edge: str, from_seq: int, to_seq: int | None = None) -> int:
+        """Ask ``edge`` for ``from_seq..to_seq`` (None: up to its last); return how many requests went out."""
+        if edge not in self._edges:
+            self.refused += 1
+            log.warning("no replay request for unknown edge %r (not in the config)", edge)
+            return 0
+        from_seq = max(0, from_seq)
+        if to_seq is not None and to_seq < from_seq:
+            self.refused += 1
+            log.warning("no replay request for edge %s: empty range %d..%d", edge, from_seq, to_seq)
+            return 0
+        recent = self._recent.setdefault(edge, RecentRanges(self.min_interval_s, clock=self._clock))
+        limit = wire.MAX_REPLAY_SEQS
+        hi = to_seq if to_seq is not None else from_seq + limit - 1
+        sent = 0
+        for lo, part_hi in recent.take(from_seq, hi):
+            start = lo
+            while start <= part_hi and sent < MAX_REQUESTS_PER_CALL:
+                end = min(part_hi, start + limit - 1)
+                open_ended = to_seq is None and end == hi
+                if not self._send(edge, start, None if open_ended else end):
+                    recent.forget(start, part_hi)
+                    return sent
+                sent += 1
+                start = end + 1
+            if start <= part_hi:
+                recent.forget(start, part_hi)  # over the per-call budget: asked for on a later sweep
+        return sent
+
+    def _send(self, edge: str, from_seq: int, to_seq: int | None) -> bool:
+        request = wire.ReplayRequest(
+            id=uuid.uuid4().hex,
+            compound=self.compound.id,
+            edge=edge,
+            from_seq=from_seq,
+            to_seq=to_seq,
+            requested_by=self.requested_by,
+        )
+        if not self.publish(self.topic(edge), wire.dump(request)):
+            log.info("replay request to %s for seq %d..%s not sent (not connected)", edge, from_seq, to_seq or "")
+            return False
+        self.sent += 1
+        log.info("asked edge %s to replay seq %d..%s", edge, from_seq, "" if to_seq is None else to_seq)
+        return True
