@@ -59,5 +59,8 @@ class RecentRanges:
         return parts
 
     def forget(self, lo: int, hi: int) -> None:
-        """Drop what was remembered inside ``lo..hi`` (a request that could not be sent after all)."""
-        self._taken = [t for t in self._taken if t[1] < lo or t[0] > hi]
+        """Forget ``lo..hi`` (a request that could not be sent after all); the rest stays remembered."""
+        kept: list[tuple[int, int, float]] = []
+        for a, b, at in self._taken:
+            kept.extend((x, y, at) for x, y in subtract(a, b, [(lo, hi)]))
+        self._taken = kept
