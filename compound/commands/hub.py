@@ -6,13 +6,18 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compound.cli import add_broker_option, add_config_option, add_data_dir_option
 from compound.clock import Clock, ScaledClock, WallClock
 from compound.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from compound.config import Compound
+    from hub.timeseries import TimeSeries, TimeseriesSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,37 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (with --sim-start)")
     add_web_options(parser)
+    add_timeseries_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_timeseries_options(parser: argparse.ArgumentParser) -> None:
+    """``--influx-url/-org/-bucket``; without a URL the hub keeps 7 days of series under the data dir only."""
+    group = parser.add_argument_group(
+        "time series",
+        "Every reading, event and edge health figure is kept 7 days in <data-dir>/timeseries.sqlite3 (the console's "
+        "charts) and, with --influx-url, also written to an InfluxDB v2 write API (InfluxDB 2/3, VictoriaMetrics), "
+        "spooled on disk while it is down. The token is read only from $COMPOUND_INFLUX_TOKEN.",
+    )
+    group.add_argument(
+        "--influx-url",
+        default=None,
+        metavar="URL",
+        help="http(s)://host:port (default $COMPOUND_INFLUX_URL; none: embedded only)",
+    )
+    group.add_argument("--influx-org", default=None, help="organisation (default $COMPOUND_INFLUX_ORG, else compound)")
+    group.add_argument("--influx-bucket", default=None, help="bucket (default $COMPOUND_INFLUX_BUCKET, else compound)")
+
+
+def timeseries_settings(args: argparse.Namespace) -> TimeseriesSettings:
+    """Settings from ``$COMPOUND_INFLUX_*``, overridden by the options given; raises ``ValueError`` when bad."""
+    from hub.timeseries import TimeseriesSettings
+
+    return TimeseriesSettings.from_env(
+        influx_url=getattr(args, "influx_url", None),
+        influx_org=getattr(args, "influx_org", None),
+        influx_bucket=getattr(args, "influx_bucket", None),
+    )
 
 
 def hub_clock(args: argparse.Namespace) -> Clock:
@@ -98,10 +133,9 @@ def broker_kind(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the config, open the database, serve the API and console with ingest in the app's lifespan."""
-    from hub.db import Database, default_url
-    from hub.ingest import Ingestor, IngestSettings
-    from hub.web import hub_app, make_server
+    """Load the config, open the time series and the database, serve the API and console with ingest in the app's
+    lifespan; the time series are closed (unsent batches stay spooled) once the server has stopped."""
+    from hub.timeseries import open_timeseries
 
     try:
         compound = load_config(args.config)
@@ -113,6 +147,31 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"bad simulated clock: {exc}", file=sys.stderr)
         return 2
+    try:
+        ts_settings = timeseries_settings(args)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        print(f"bad time-series settings: {exc}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"--port must be 0..65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        series = open_timeseries(ts_settings, args.data_dir, compound=compound, clock=clock)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"cannot open the time series in {args.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _serve(args, compound, clock, series)
+    finally:
+        series.close()
+
+
+def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: TimeSeries) -> int:
+    """Open the database, build ingest and the app, and serve until stopped."""
+    from hub.db import Database, default_url
+    from hub.ingest import Ingestor, IngestSettings
+    from hub.web import hub_app, make_server
+
     db = Database(args.db or default_url(args.data_dir))
     settings = IngestSettings(
         max_skew=timedelta(days=args.max_skew_days),
@@ -128,17 +187,15 @@ def run(args: argparse.Namespace) -> int:
         broker_kind=broker_kind(args),
         settings=settings,
         clock=clock,
+        series=series.sink,
     )
-
-    if not 0 <= args.port <= 65535:
-        print(f"--port must be 0..65535, got {args.port}", file=sys.stderr)
-        return 2
     try:
         app = hub_app(
             ingestor,
             data_dir=args.data_dir,
             session_ttl_s=args.session_hours * 3600,
             token_max_age_s=args.token_max_age_days * 86400,
+            series=series,
         )
     except (OSError, ValueError) as exc:
         print(f"cannot start the console: {exc}", file=sys.stderr)
@@ -150,7 +207,12 @@ def run(args: argparse.Namespace) -> int:
 
     # One process, one event loop: uvicorn serves the app and the app's lifespan runs ingest.
     server = make_server(app, host=args.host, port=args.port, on_started=started)
-    print(f"hub: {compound.id} on {args.broker} ({broker_kind(args)}), database {db.url}", file=sys.stderr, flush=True)
+    where = series.influx.url if series.influx is not None else "embedded only"
+    print(
+        f"hub: {compound.id} on {args.broker} ({broker_kind(args)}), database {db.url}, time series {where}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         asyncio.run(server.serve())
     finally:

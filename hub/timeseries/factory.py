@@ -49,9 +49,18 @@ class TimeSeries:
         return (self.store,) if self.influx is None else (self.store, self.influx)
 
     def health(self) -> dict[str, Any]:
-        """Health of every backend (``embedded``, ``influx``); ``ok`` is False while the server is unreachable."""
+        """Summary (spool depth, dropped points, last error) and every backend; not ``ok`` while the server is down."""
+        embedded = self.store.health()
         influx = self.influx.health() if self.influx else None
-        return {"ok": influx is None or bool(influx["reachable"]), "embedded": self.store.health(), "influx": influx}
+        return {
+            "ok": influx is None or bool(influx["reachable"]),
+            "backends": ["embedded"] if influx is None else ["embedded", "influx"],
+            "spooled_points": influx["spooled_points"] if influx else 0,
+            "dropped_points": embedded["dropped_points"] + (influx["dropped_points"] if influx else 0),
+            "last_error": influx["last_error"] if influx else None,
+            "embedded": embedded,
+            "influx": influx,
+        }
 
     def flush(self, timeout: float) -> bool:
         """Wait until every backend stored what it was given; False on timeout."""

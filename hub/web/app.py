@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +31,9 @@ SECURITY_HEADERS = {
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 """Content security policy of the console's own pages: their scripts, styles and API, nothing else."""
 
+DOCS_STATIC = "/static-offline-docs"
+"""Swagger UI and ReDoc assets, served from the ``fastapi-offline`` package: ``/docs`` works without internet."""
+
 STOP_TIMEOUT_S = 15.0
 """How long a background job may take to finish after being asked to stop."""
 
@@ -44,7 +48,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = str(scope.get("path", "")).startswith(("/docs", "/redoc"))
+        is_docs = str(scope.get("path", "")).startswith(("/docs", "/redoc", DOCS_STATIC))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -100,7 +104,9 @@ def create_app(context: WebContext) -> FastAPI:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
+        favicon_url="/static/favicon.svg",
         title="Compound safety hub",
         summary="Alarms from a residential compound's edge agents, routed by grid and acted on by people.",
         version="1",
@@ -108,6 +114,7 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_tags=[
             {"name": "alarms", "description": "Alarms within the caller's grids; changes pushed live."},
             {"name": "dead letters", "description": "Messages the hub refused, with the reason."},
+            {"name": "devices", "description": "Devices within the caller's grids and their recent curves."},
             {"name": "accounts", "description": "Who is signed in. Tokens come from `compound token PERSON_ID`."},
             {"name": "health", "description": "Liveness without authentication."},
         ],

@@ -15,10 +15,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.web.auth import DEFAULT_SESSION_TTL_S, DEFAULT_TOKEN_MAX_AGE_S, TokenSigner, load_secret_key
-from hub.web.context import IngestHealth, WebContext
+from hub.web.context import HealthSource, IngestHealth, WebContext
 
 if TYPE_CHECKING:
     from hub.ingest import Ingestor
+    from hub.timeseries import TimeSeries
 
 __all__ = ["HubServer", "hub_app", "make_server"]
 
@@ -100,17 +101,25 @@ def hub_app(
     session_ttl_s: float = DEFAULT_SESSION_TTL_S,
     token_max_age_s: float = DEFAULT_TOKEN_MAX_AGE_S,
     cookie_secure: bool = False,
+    series: TimeSeries | None = None,
 ) -> FastAPI:
     """The whole hub as one app: ``ingestor`` runs in the app's lifespan, the API and console beside it.
 
-    The alarm service shares the ingestor's database and change feed, so what ingest commits is
-    pushed to open consoles; the secret key comes from ``$COMPOUND_SECRET_KEY`` or ``<data_dir>/secret.key``.
+    The alarm service shares the ingestor's database, change feed and clock, so what ingest commits is
+    pushed to open consoles and people's actions are stamped on the alarms' (possibly simulated) timeline;
+    the secret key comes from ``$COMPOUND_SECRET_KEY`` or ``<data_dir>/secret.key``. With ``series`` (the
+    time series ingest writes to, ``Ingestor(series=series.sink)``) the console charts devices and
+    ``/healthz`` reports it; the caller closes it after the server stops.
     """
     from hub.alarms.service import AlarmService
     from hub.web.app import create_app
+    from hub.web.routes.devices import attach_series
 
     ingestor.db.create()  # the API may be asked before ingest has started
-    service = AlarmService(ingestor.db, ingestor.compound, changes=ingestor.changes)
+    service = AlarmService(ingestor.db, ingestor.compound, changes=ingestor.changes, clock=ingestor.clock)
+    health: dict[str, HealthSource] = {"ingest": IngestHealth(ingestor)}
+    if series is not None:
+        health["timeseries"] = series
     context = WebContext(
         compound=ingestor.compound,
         service=service,
@@ -118,6 +127,9 @@ def hub_app(
         session_ttl_s=session_ttl_s,
         cookie_secure=cookie_secure,
         background=[ingestor.run],
-        health_sources={"ingest": IngestHealth(ingestor)},
+        health_sources=health,
     )
-    return create_app(context)
+    app = create_app(context)
+    if series is not None:
+        attach_series(app, series.reader)
+    return app

@@ -1,4 +1,4 @@
-"""The console pages: ``/`` (alarm console) and ``/worker`` (grid worker's phone page); sign-in required."""
+"""The console pages: ``/`` (alarm console), ``/worker`` (phone page), ``/devices/{id}``; sign-in required."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ def worker(user: OptionalUser, request: Request) -> HTMLResponse | RedirectRespo
 def dead_letters(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """Messages the hub refused and why (the data itself is for property managers only)."""
     return _page("dead-letters.html", user, request)
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse, response_model=None)
+def device(device_id: str, user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """A device's recent history (1 h, 24 h, 7 d); the page asks the API, which applies the grid rules."""
+    return _page("device.html", user, request)

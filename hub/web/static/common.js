@@ -42,6 +42,17 @@ const DICT = {
     "dl.received": "接收时间", "dl.reason": "原因", "dl.topic": "主题", "dl.size": "大小", "dl.preview": "内容预览",
     "dl.empty": "没有被拒收的消息", "dl.forbidden": "仅物业经理可查看死信",
     "dl.help": "中心拒收的消息（格式错误、未知设备、超大、时间异常等），附原因与原始内容预览。",
+    "detail.curve": "传感器曲线", "detail.curve.help": "告警前 30 分钟至今；红色虚线为阈值，紫线为告警时刻",
+    "detail.curve.closed": "告警前 30 分钟至关闭；红色虚线为阈值，紫线为告警时刻",
+    "detail.device_page": "设备历史", "curve.empty": "该时段没有读数", "curve.unavailable": "曲线暂不可用",
+    "curve.none": "本中心未保存时间序列", "curve.notfound": "无此设备或无权查看",
+    "device.title": "设备", "device.type": "类型", "device.edge": "边缘网关", "device.grid": "网格",
+    "device.quantity": "测量量", "device.range": "时间范围", "device.back": "返回",
+    "device.history": "历史曲线", "device.range.1h": "1 小时", "device.range.24h": "24 小时", "device.range.7d": "7 天",
+    "device.latest": "最新读数", "device.points": "个读数", "device.updated": "更新于",
+    "type.smoke_detector": "烟雾探测器", "type.gas_detector": "可燃气体探测器", "type.door_contact": "门磁",
+    "type.lift_camera": "电梯摄像头", "type.fire_lane_camera": "消防通道摄像头",
+    "quantity.smoke": "烟雾浓度", "quantity.gas": "燃气浓度", "quantity.door": "开关状态", "quantity.battery": "电量",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -85,6 +96,18 @@ const DICT = {
     "dl.received": "Received", "dl.reason": "Reason", "dl.topic": "Topic", "dl.size": "Size", "dl.preview": "Preview",
     "dl.empty": "No refused messages", "dl.forbidden": "Dead letters are for property managers",
     "dl.help": "Messages the hub refused (malformed, unknown device, oversized, absurd time...) with the reason and a preview.",
+    "detail.curve": "Sensor curve", "detail.curve.help": "30 min before the alarm until now; dashed red: threshold, purple: raised",
+    "detail.curve.closed": "30 min before the alarm until it was resolved; dashed red: threshold, purple: raised",
+    "detail.device_page": "Device history", "curve.empty": "No readings in this window",
+    "curve.unavailable": "Curve unavailable", "curve.none": "This hub keeps no time series",
+    "curve.notfound": "No such device, or not yours to see",
+    "device.title": "Device", "device.type": "Type", "device.edge": "Edge", "device.grid": "Grid",
+    "device.quantity": "Quantity", "device.range": "Range", "device.back": "Back",
+    "device.history": "History", "device.range.1h": "1 h", "device.range.24h": "24 h", "device.range.7d": "7 days",
+    "device.latest": "Latest reading", "device.points": "readings", "device.updated": "Updated",
+    "type.smoke_detector": "Smoke detector", "type.gas_detector": "Gas detector", "type.door_contact": "Door contact",
+    "type.lift_camera": "Lift camera", "type.fire_lane_camera": "Fire-lane camera",
+    "quantity.smoke": "Smoke", "quantity.gas": "Gas", "quantity.door": "Door", "quantity.battery": "Battery",
   },
 };
 
@@ -163,6 +186,15 @@ export function fmtTime(iso, { short = false } = {}) {
   const day = `${parts.year}-${parts.month}-${parts.day}`;
   const clock = `${parts.hour}:${parts.minute}:${parts.second}`;
   return short && day === today ? clock : `${parts.month}-${parts.day} ${clock}`;
+}
+
+/** A chart's time-axis label in the compound's time zone: "02:15", or "11-24 02:15" for windows over a day. */
+export function fmtAxis(date, spanMs = 0) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  const clock = `${parts.hour}:${parts.minute}`;
+  return spanMs > 86_400_000 ? `${parts.month}-${parts.day} ${clock}` : clock;
 }
 
 /** "3 分钟前" / "3 min ago". */

@@ -1,8 +1,68 @@
 // The alarm detail view and its actions, shared by the console and the grid-worker page.
 
 import {
-  OPEN_STATES, api, el, fmtLocation, fmtTime, fmtValue, gridName, personName, severityBadge, stateChips, t,
+  OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, personName, severityBadge, stateChips, t,
 } from "/static/common.js";
+import { loadSeries } from "/static/series.js";
+
+const CURVE_BEFORE_MS = 30 * 60 * 1000;
+/** While an alarm is open its curve is redrawn this often (and on every live change of the alarm). */
+export const CURVE_REFRESH_MS = 10_000;
+const LONGEST_CURVE_S = 7 * 86400;
+/** The reading charted for an alarm kind (else the device's main quantity). */
+const QUANTITY_OF = {
+  smoke: "smoke", gas: "gas", gas_pre_alarm: "gas", low_battery: "battery",
+  door_held_open: "door", door_forced: "door", care_inactive: "door",
+};
+/** Kinds whose threshold is in the unit of the charted reading (a care alarm's threshold is in seconds). */
+const THRESHOLD_ON_CURVE = new Set(["smoke", "gas", "gas_pre_alarm", "low_battery"]);
+let curveTimer = null;
+
+export function curveErrorText(status) {
+  if (status === 503) return t("curve.none");
+  if (status === 404) return t("curve.notfound");
+  return `${t("curve.unavailable")}${status ? ` (${status})` : ""}`;
+}
+
+/** Where a link to the device page should bring the reader back to. */
+export function deviceHref(device) {
+  return `/devices/${encodeURIComponent(device)}?back=${encodeURIComponent(location.pathname + location.hash)}`;
+}
+
+/** Draw the alarm's sensor curve: 30 min before the raise until now (open) or until it was resolved. */
+async function drawAlarmCurve(box, alarm) {
+  const open = OPEN_STATES.has(alarm.state);
+  const withThreshold = THRESHOLD_ON_CURVE.has(alarm.kind);
+  const options = {
+    device: alarm.device,
+    quantity: QUANTITY_OF[alarm.kind],
+    from: new Date(new Date(alarm.raised_at).getTime() - CURVE_BEFORE_MS),
+    to: open ? undefined : alarm.resolved_at,  // open: the hub's clock, which may be a simulated one
+    threshold: withThreshold ? alarm.threshold : null,
+    unit: withThreshold ? alarm.unit || "" : "",
+    marker: alarm.raised_at,
+    label: `${alarm.device} · ${t(`kind.${alarm.kind}`)}`,
+    formatTime: fmtAxis,
+    emptyText: t("curve.empty"),
+    errorText: curveErrorText,
+  };
+  let data = await loadSeries(box, options);
+  if (data === null && loadSeries.lastStatus === 422) {  // raised too long ago for one window: its last days
+    data = await loadSeries(box, { ...options, from: undefined, span: LONGEST_CURVE_S });
+  }
+  box.dataset.loads = String(Number(box.dataset.loads || 0) + 1);
+  box.dataset.state = data === null ? "error" : "ok";
+}
+
+function curveView(alarm, previous) {
+  const box = el("div", { class: "curve", id: "alarm-curve", "data-device": alarm.device });
+  if (previous) box.append(previous);  // keep the last drawing until the new one arrives: no flicker
+  const link = el("a", { class: "device-link", id: "device-link", href: deviceHref(alarm.device) },
+    `${t("detail.device_page")} ›`);
+  const help = el("p", { class: "muted small" }, t(OPEN_STATES.has(alarm.state) ? "detail.curve.help" : "detail.curve.closed"));
+  return { box, view: el("section", { class: "d-section curve-section" },
+    el("div", { class: "section-head" }, el("h3", {}, t("detail.curve")), link), box, help) };
+}
 
 function section(titleKey, ...body) {
   return el("section", { class: "d-section" }, el("h3", {}, t(titleKey)), ...body);
@@ -109,6 +169,9 @@ function actionsView(alarm, onDone) {
 /** Render an alarm's detail (``GET /api/v1/alarms/{id}``) into ``container``. */
 export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
   const loc = alarm.location || {};
+  const sameAlarm = container.querySelector(`.d-head[data-alarm-id="${alarm.id}"]`);
+  const previousChart = sameAlarm ? container.querySelector("#alarm-curve svg") : null;
+  const curve = curveView(alarm, previousChart);
   const times = ["raised", "notified", "acknowledged", "cleared", "resolved"]
     .filter((k) => alarm[`${k}_at`])
     .map((k) => field(`detail.${k}`, fmtTime(alarm[`${k}_at`])));
@@ -124,6 +187,7 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
       alarm.threshold !== null && alarm.threshold !== undefined
         ? field("detail.threshold", el("span", { class: "mono" }, fmtValue({ value: alarm.threshold, unit: alarm.unit }))) : null,
       ...times),
+    curve.view,
     actionsView(alarm, onDone),
     householdView(alarm.household),
     routingView(ctx, alarm),
@@ -131,4 +195,12 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
     eventsView(alarm.events),
   ];
   container.replaceChildren(...parts.filter(Boolean));
+  clearInterval(curveTimer);
+  drawAlarmCurve(curve.box, alarm);
+  if (OPEN_STATES.has(alarm.state)) {
+    curveTimer = setInterval(() => {
+      if (curve.box.isConnected) drawAlarmCurve(curve.box, alarm);
+      else clearInterval(curveTimer);
+    }, CURVE_REFRESH_MS);
+  }
 }

@@ -4,7 +4,12 @@
 //   await loadSeries(element, { device: alarm.device, from: minus30min, to: new Date(),
 //                               threshold: alarm.threshold, unit: alarm.unit, marker: alarm.raised_at });
 //
-// The SVG carries data-points, data-max and data-crosses-threshold for tests and screen readers.
+// Without `from`, `span` (seconds) gives the window ending at `to`; without `to` the window ends at the hub's
+// clock (simulated when the hub replays a scenario). `formatTime(date, spanMs)` labels the time axis
+// (default: the browser's local clock, with the day for windows over a day).
+//
+// The SVG carries data-points, data-max, data-threshold, data-from/data-to and data-crosses-threshold for tests
+// and screen readers; the threshold line carries data-y, every point of the curve is in data-ys.
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 220, PAD = { left: 52, right: 12, top: 14, bottom: 28 };
@@ -20,8 +25,9 @@ function toDate(value) {
   return value instanceof Date ? value : new Date(value);
 }
 
-function fmtClock(date) {
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+function fmtClock(date, spanMs) {
+  const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return spanMs > 86_400_000 ? `${date.getMonth() + 1}/${date.getDate()} ${time}` : time;
 }
 
 function fmtNumber(v) {
@@ -31,7 +37,7 @@ function fmtNumber(v) {
 
 /** Draw points ({at, value}) into container; returns the SVG element. */
 export function renderSeries(container, { points = [], from, to, threshold = null, unit = "", label = "", marker = null,
-                                          emptyText = "No readings in this window" } = {}) {
+                                          emptyText = "No readings in this window", formatTime = fmtClock } = {}) {
   const start = toDate(from ?? (points[0] && points[0].at) ?? Date.now()).getTime();
   const end = toDate(to ?? (points.length ? points[points.length - 1].at : Date.now())).getTime();
   const span = Math.max(end - start, 1);
@@ -49,6 +55,9 @@ export function renderSeries(container, { points = [], from, to, threshold = nul
   const svg = node("svg", {
     viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", class: "series-chart",
     "data-points": points.length, "data-max": values.length ? Math.max(...values) : "",
+    "data-min": values.length ? Math.min(...values) : "",
+    "data-threshold": threshold === null || threshold === undefined ? "" : threshold,
+    "data-from": new Date(start).toISOString(), "data-to": new Date(end).toISOString(),
     "data-crosses-threshold": crosses ? "true" : "false",
     "aria-label": `${label} ${points.length} readings${crosses ? ", crossing the threshold" : ""}`.trim(),
   });
@@ -65,13 +74,14 @@ export function renderSeries(container, { points = [], from, to, threshold = nul
   for (let i = 0; i <= 4; i++) {  // time labels
     const t = new Date(start + (span * i) / 4);
     svg.append(node("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle",
-      "font-size": 11, fill: "#5b6370" }, fmtClock(t)));
+      "font-size": 11, fill: "#5b6370" }, formatTime(t, span)));
   }
-  if (unit) svg.append(node("text", { x: 4, y: PAD.top + 4, "font-size": 11, fill: "#5b6370" }, unit));
+  if (unit) svg.append(node("text", { x: PAD.left + 6, y: PAD.top + 14, "font-size": 11, fill: "#5b6370" }, unit));
 
   if (threshold !== null && threshold !== undefined) {
     svg.append(node("line", { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold),
-      stroke: "#d93025", "stroke-dasharray": "6 4", "stroke-width": 1.5, class: "series-threshold" }));
+      stroke: "#d93025", "stroke-dasharray": "6 4", "stroke-width": 1.5, class: "series-threshold",
+      "data-y": y(threshold).toFixed(1) }));
     svg.append(node("text", { x: W - PAD.right - 4, y: y(threshold) - 4, "text-anchor": "end", "font-size": 11,
       fill: "#d93025" }, fmtNumber(threshold)));
   }
@@ -87,7 +97,8 @@ export function renderSeries(container, { points = [], from, to, threshold = nul
     const base = y(Math.max(lo, 0));
     svg.append(node("path", { d: `${path} L${x(points[points.length - 1].at).toFixed(1)},${base} `
       + `L${x(points[0].at).toFixed(1)},${base} Z`, fill: "rgba(26,115,232,0.10)", stroke: "none" }));
-    svg.append(node("path", { d: path, fill: "none", stroke: "#1a73e8", "stroke-width": 2, class: "series-line" }));
+    svg.append(node("path", { d: path, fill: "none", stroke: "#1a73e8", "stroke-width": 2, class: "series-line",
+      "data-ys": points.map((p) => y(p.value).toFixed(1)).join(" ") }));
     if (threshold !== null && threshold !== undefined) {
       for (const p of points) {
         if (p.value >= threshold) {
@@ -103,19 +114,34 @@ export function renderSeries(container, { points = [], from, to, threshold = nul
   return svg;
 }
 
-/** Fetch /api/v1/devices/{device}/series (session cookie) and draw it; returns the response body. */
-export async function loadSeries(container, { device, from, to, quantity, maxPoints = 500, ...options }) {
+function defaultErrorText(status) {
+  return status === 404 ? "No such device" : `Curve unavailable (${status})`;
+}
+
+/**
+ * Fetch /api/v1/devices/{device}/series (session cookie) and draw it; returns the response body, or null when
+ * the request failed (then the chart shows `errorText(status)`, and `lastStatus` holds the status).
+ */
+export async function loadSeries(container, { device, from, to, span, quantity, maxPoints = 500,
+                                              errorText = defaultErrorText, ...options }) {
   const params = new URLSearchParams();
   if (from) params.set("from", toDate(from).toISOString());
   if (to) params.set("to", toDate(to).toISOString());
+  if (span && !from) params.set("span", String(span));
   if (quantity) params.set("quantity", quantity);
   params.set("max_points", String(maxPoints));
-  const response = await fetch(`/api/v1/devices/${encodeURIComponent(device)}/series?${params}`, {
-    credentials: "same-origin", headers: { Accept: "application/json" },
-  });
+  let response;
+  try {
+    response = await fetch(`/api/v1/devices/${encodeURIComponent(device)}/series?${params}`, {
+      credentials: "same-origin", headers: { Accept: "application/json" },
+    });
+  } catch (err) {
+    response = { ok: false, status: 0 };
+  }
+  loadSeries.lastStatus = response.status;
   if (!response.ok) {
-    const text = response.status === 404 ? "No such device" : `Curve unavailable (${response.status})`;
-    renderSeries(container, { points: [], from, to, emptyText: text });
+    renderSeries(container, { ...options, points: [], from, to, threshold: null, marker: null,
+      emptyText: errorText(response.status) });
     return null;
   }
   const data = await response.json();
