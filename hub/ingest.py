@@ -119,6 +119,9 @@ class IngestSettings:
     """No seq range is asked of an edge again within this many seconds."""
     replay_sweep_s: float = 5.0
     """How often open seq gaps are asked for again (and heartbeats ahead of the stored seq checked)."""
+    replay_settle_s: float = 3.0
+    """After a subscribe, wait this long before asking for everything after the last stored seq: a broker that
+    kept the session (Mosquitto) delivers its queue first, so only what it really lost is asked for."""
     replay_gap_max_age: timedelta = timedelta(days=8)
     """Gaps older than this are no longer asked for (the edge journal keeps 7 days by default)."""
 
@@ -551,7 +554,7 @@ class Ingestor:
         )
         """Asks edges to resend what this hub misses (rate-limited per edge)."""
         self.pipeline.on_replay = self.replays.request
-        self._resync = threading.Event()
+        self._resync_at: float | None = None
         self._next_sweep = 0.0
 
     @property
@@ -583,7 +586,8 @@ class Ingestor:
             return
         log.info("hub ingest subscribed to %s", self.topic_filter)
         self.subscribed.set()
-        self._resync.set()  # now that nothing can be missed any more, ask for what was
+        # Nothing can be missed any more: ask for what was (once the broker's own queue had time to arrive).
+        self._resync_at = time.monotonic() + self.settings.replay_settle_s
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         with self._gen_lock:
@@ -635,12 +639,14 @@ class Ingestor:
 
     def _maybe_sweep(self) -> None:
         """After a subscribe, and every ``replay_sweep_s``: ask edges for open gaps and unseen tails."""
-        resync = self._resync.is_set()
-        if not resync and time.monotonic() < self._next_sweep:
+        now = time.monotonic()
+        resync = self._resync_at is not None and now >= self._resync_at
+        if not resync and now < self._next_sweep:
             return
         if not self.subscribed.is_set():
             return
-        self._resync.clear()
+        if resync:
+            self._resync_at = None
         self._next_sweep = time.monotonic() + self.settings.replay_sweep_s
         try:
             self.sweep(open_ended=resync)
