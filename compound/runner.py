@@ -5,9 +5,14 @@ Children start in the order added, each in its own session so that a terminal's 
 this parent, which then stops them in reverse order (edges before the broker, so their last outbox
 drain and offline status still reach it): SIGTERM, then SIGKILL after ``stop_timeout``.
 
+Readiness is a TCP port, an MQTT CONNACK or any ``ready`` predicate (the hub's ``/healthz``). A child with
+``restarts`` left is started again with the same command line when it dies (the hub after a crash: its
+persistent MQTT session and idempotent store make that safe).
+
 The tree ends when every child marked ``finishes`` has exited (headless runs with ``--duration``), when
-an ``essential`` child dies (the broker), or on SIGINT/SIGTERM. ``summary()`` describes the run as a dict
-(for a ``--json`` report).
+an ``essential`` child dies for good (the broker, the hub), or on SIGINT/SIGTERM. ``wait(before_stop=...)``
+runs a callback after a finished run and before anything is stopped (a ``--json`` report reads the hub
+then). ``summary()`` describes the run as a dict.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-__all__ = ["ChildSpec", "ProcessTree", "free_port", "python_module"]
+__all__ = ["ChildSpec", "ProcessTree", "free_port", "http_ok", "python_module"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,18 @@ def mqtt_ready(host: str, port: int) -> bool:
         return False
 
 
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """Whether ``GET url`` answers 200 (a health endpoint)."""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (URLError, OSError, ValueError):
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
     """One process of the tree."""
@@ -83,6 +100,10 @@ class ChildSpec:
     essential: bool = False
     finishes: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+    """Extra readiness predicate, polled after ``ready_port`` answers (e.g. the hub's ``/healthz``)."""
+    restarts: int = 0
+    """How many times the tree starts this child again after it dies on its own."""
 
 
 @dataclass(slots=True)
@@ -94,16 +115,23 @@ class Child:
     started: float
     ended: float | None = None
     returncode: int | None = None
+    restarted: int = 0
+    exits: list[int] = field(default_factory=list)
+    """Exit codes of earlier lives (before a restart)."""
 
 
 class ProcessTree:
     """Start, supervise and stop a set of child processes."""
 
-    def __init__(self, *, stop_timeout: float = 15.0, ready_timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, stop_timeout: float = 15.0, ready_timeout: float = 30.0, child_stdout: int | None = None
+    ) -> None:
         self.specs: list[ChildSpec] = []
         self.children: list[Child] = []
         self.stop_timeout = stop_timeout
         self.ready_timeout = ready_timeout
+        self.child_stdout = child_stdout
+        """File descriptor for the children's stdout (``None``: inherit; ``--json`` sends it to stderr)."""
         self.stop_reason: str | None = None
         self._signalled: int | None = None
         self._essential_died = False
@@ -119,48 +147,68 @@ class ProcessTree:
         width = max((len(s.name) for s in self.specs), default=4)
         return "\n".join(f"  {s.name:<{width}}  {s.role:<7} {s.where}" for s in self.specs)
 
+    def child(self, name: str) -> Child | None:
+        """The started child called ``name``."""
+        return next((c for c in self.children if c.spec.name == name), None)
+
     # ---- lifecycle
     def start(self) -> None:
-        """Start every child in order, waiting for each ``ready_port``; stop all and raise if one fails."""
-        for spec in self.specs:
-            proc = subprocess.Popen(list(spec.argv), env={**os.environ, **spec.env}, start_new_session=True)
-            child = Child(spec, proc, time.time())
-            self.children.append(child)
-            log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
-            if spec.ready_port is not None:
-                host, port = spec.ready_port
-                deadline = time.monotonic() + self.ready_timeout
-                probe = mqtt_ready if spec.ready_mqtt else port_open
-                while not probe(host, port):
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        self.stop()
-                        raise RuntimeError(f"{spec.name} did not come up on {host}:{port} (exit {proc.poll()})")
-                    time.sleep(0.1)
+        """Start every child not started yet, in order, each ready before the next; stop all and raise if one fails.
+
+        SIGINT/SIGTERM during start stop what has started and raise ``KeyboardInterrupt``.
+        """
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            started = {c.spec.name for c in self.children}
+            for spec in self.specs:
+                if spec.name in started:
+                    continue
+                child = Child(spec, self._spawn(spec), time.time())
+                self.children.append(child)
+                self._wait_ready(child)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            list(spec.argv), env={**os.environ, **spec.env}, start_new_session=True, stdout=self.child_stdout
+        )
+        log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
+        return proc
+
+    def _wait_ready(self, child: Child) -> None:
+        spec, proc = child.spec, child.proc
+        if spec.ready_port is None and spec.ready is None:
+            return
+        deadline = time.monotonic() + self.ready_timeout
+        what = f"{spec.ready_port[0]}:{spec.ready_port[1]}" if spec.ready_port else "its readiness check"
+        probe = mqtt_ready if spec.ready_mqtt else port_open
+        while not ((spec.ready_port is None or probe(*spec.ready_port)) and (spec.ready is None or spec.ready())):
+            if self._signalled is not None:
+                self.stop_reason = f"signal {signal.Signals(self._signalled).name} during start"
+                self.stop()
+                raise KeyboardInterrupt(self.stop_reason)
+            if proc.poll() is not None or time.monotonic() > deadline:
+                code = proc.poll()
+                self.stop()
+                state = f"exit {code}" if code is not None else f"not ready after {self.ready_timeout:g} s"
+                raise RuntimeError(f"{spec.name} did not come up on {what} ({state})")
+            time.sleep(0.1)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signalled = signum
 
-    def wait(self, poll_s: float = 0.2) -> int:
-        """Supervise until done (see module doc); stop everything; return 0 when all went well."""
+    def wait(self, poll_s: float = 0.2, *, before_stop: Callable[[], None] | None = None) -> int:
+        """Supervise until done (see module doc); run ``before_stop`` after a finished run; stop everything.
+
+        Returns 0 when all went well: every ``finishes`` child exited 0, no essential child died for good.
+        """
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            finishing = [c for c in self.children if c.spec.finishes]
-            while True:
-                if self._signalled is not None:
-                    self.stop_reason = f"signal {signal.Signals(self._signalled).name}"
-                    break
-                for child in self.children:
-                    self._reap(child)
-                dead = [c for c in self.children if c.spec.essential and c.returncode is not None]
-                if dead:
-                    self._essential_died = True
-                    self.stop_reason = f"{dead[0].spec.name} exited with {dead[0].returncode}"
-                    log.error("%s died; stopping the tree", dead[0].spec.name)
-                    break
-                if finishing and all(c.returncode is not None for c in finishing):
-                    self.stop_reason = "finished"
-                    break
-                time.sleep(poll_s)
+            self._supervise(poll_s)
+            if before_stop is not None and self.stop_reason == "finished":
+                before_stop()
         finally:
             self.stop()
             for sig, handler in previous.items():
@@ -168,6 +216,54 @@ class ProcessTree:
         if self._essential_died:
             return 1
         return 1 if any(c.returncode != 0 for c in self.children if c.spec.finishes) else 0
+
+    def _supervise(self, poll_s: float) -> None:
+        finishing = [c for c in self.children if c.spec.finishes]
+        while True:
+            if self._signalled is not None:
+                self.stop_reason = f"signal {signal.Signals(self._signalled).name}"
+                return
+            for child in self.children:
+                self._reap(child)
+                if child.returncode is not None and child.restarted < child.spec.restarts and not child.spec.finishes:
+                    self._restart(child)
+            dead = [c for c in self.children if c.spec.essential and c.returncode is not None]
+            if dead:
+                self._essential_died = True
+                self.stop_reason = f"{dead[0].spec.name} exited with {dead[0].returncode}"
+                log.error("%s died; stopping the tree", dead[0].spec.name)
+                return
+            if finishing and all(c.returncode is not None for c in finishing):
+                self.stop_reason = "finished"
+                return
+            time.sleep(poll_s)
+
+    def _restart(self, child: Child) -> None:
+        """Start a child that died on its own again, same command line; wait until it is ready."""
+        assert child.returncode is not None
+        child.restarted += 1
+        child.exits.append(child.returncode)
+        log.warning(
+            "%s exited with %d; restarting it (%d of %d)",
+            child.spec.name,
+            child.returncode,
+            child.restarted,
+            child.spec.restarts,
+        )
+        print(
+            f"compound up: {child.spec.name} exited with {child.returncode}; restarting it "
+            f"({child.restarted}/{child.spec.restarts})",
+            file=sys.stderr,
+            flush=True,
+        )
+        child.proc, child.returncode, child.ended = self._spawn(child.spec), None, None
+        deadline = time.monotonic() + self.ready_timeout
+        spec = child.spec
+        probe = mqtt_ready if spec.ready_mqtt else port_open
+        while not ((spec.ready_port is None or probe(*spec.ready_port)) and (spec.ready is None or spec.ready())):
+            if self._signalled is not None or child.proc.poll() is not None or time.monotonic() > deadline:
+                return  # the supervisor loop sees the signal or the exit (and restarts again while it may)
+            time.sleep(0.1)
 
     def _reap(self, child: Child) -> None:
         if child.returncode is None:
@@ -201,6 +297,8 @@ class ProcessTree:
                     "where": c.spec.where,
                     "pid": c.proc.pid,
                     "returncode": c.returncode,
+                    "restarts": c.restarted,
+                    "earlier_exits": c.exits,
                     "seconds": round((c.ended or time.time()) - c.started, 3),
                 }
                 for c in self.children

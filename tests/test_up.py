@@ -1,0 +1,248 @@
+"""End-to-end tests of ``compound up``: broker, hub and every edge in one process tree, real processes only."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import pytest
+
+from compound.wire import EventKind, EventState
+from hub.web.auth import TokenSigner, load_secret_key
+from tests.edge.support import ROOT, Collector, wait_for
+from tests.servers import MosquittoServer, wait_port_closed
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+SCENARIO = ["--scenario", "kitchen-fire-night", "--duration", "1300", "--speed", "100"]
+"""The fire is at 60 s, the alarm at ~220 s and the clear at ~800 s: 1300 simulated s cover it with margin."""
+
+FLAT = {"building": "b2", "unit": "u1", "floor": 15, "flat": "1502"}
+NIGHT_CREW = ["p-li-qiang", "p-song-kai"]
+"""mg-b2-u1's night micro-grid worker and property security on duty at 02:00."""
+
+
+def up(*args: str, stderr: Path, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """``compound up`` as a child process, stderr to a file."""
+    with open(stderr, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "compound.cli", "up", *args],
+            stdout=stdout,
+            stderr=err,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def finish(proc: subprocess.Popen[bytes], stderr: Path, timeout: float = 150) -> tuple[int, dict[str, Any]]:
+    """Wait for a headless run; its exit code and the one JSON document it printed on stdout."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=30)
+        raise AssertionError(f"compound up did not finish in {timeout:g} s:\n{tail(stderr)}") from None
+    text = out.decode()
+    try:
+        report = json.loads(text)  # the whole of stdout is one document: nothing else may leak into it
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"stdout is not one JSON document ({exc}):\n{text[:2000]}\n{tail(stderr)}") from None
+    return proc.returncode, report
+
+
+def tail(path: Path, chars: int = 4000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def children_of(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def assert_kitchen_fire(report: dict[str, Any]) -> None:
+    """Exactly one smoke alarm, for the right flat, routed to the night crew, cleared by the device; clean ingest."""
+    assert report["exit_code"] == 0, report["processes"]
+    smoke = [a for a in report["alarms"] if a["kind"] == "smoke"]
+    assert len(smoke) == 1, smoke
+    alarm = smoke[0]
+    assert alarm["device"] == "b2-u1-1502-smoke"
+    assert {k: alarm["location"][k] for k in FLAT} == FLAT
+    assert alarm["grid"] == "mg-b2-u1"
+    assert alarm["assignees"] == NIGHT_CREW
+    assert alarm["cleared_at"] is not None and alarm["state"] in ("raised", "notified")
+    assert alarm["raised_at"].startswith("2026-11-23T18:0")  # 02:0x local: the shared simulated timeline
+    assert report["dead_letters"] == {"total": 0, "by_reason": {}}
+    assert report["events"]["produced"] > 0
+    assert report["events"]["received"] == report["events"]["produced"]
+    assert report["events"]["missing"] == 0 and report["seq_gaps"]["count"] == 0
+    for edge, figures in report["edges"].items():
+        assert figures["received"] == figures["produced"], (edge, figures)
+        assert figures["outbox_events_waiting"] == 0, (edge, figures)
+    params = report["parameters"]
+    assert (params["scenario"], params["duration_s"], params["speed"]) == ("kitchen-fire-night", 1300, 100)
+    assert params["edges"] == ["b1", "b2", "b3", "b4", "kg"]
+
+
+def hub_events(data_dir: Path) -> list[tuple[str, str, int]]:
+    """(event id, edge, seq) of every event the hub stored."""
+    conn = sqlite3.connect(f"file:{data_dir / 'hub.db'}?mode=ro", uri=True, timeout=10)
+    try:
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in conn.execute("SELECT event_id, edge, seq FROM events")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("broker_kind", ["amqtt", "mosquitto"])
+def test_kitchen_fire_headless_json(broker_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Test that `compound up --scenario kitchen-fire-night --duration --json` (embedded amqtt, or Mosquitto through
+    --broker) exits 0 by itself and prints one JSON report: exactly one smoke alarm for b2/u1/1502 routed to the
+    night micro-grid worker and security on duty and cleared by the device, every event received, no dead letters;
+    the login links in the banner carry tokens signed with the data dir's key."""
+    data = tmp_path / "data"
+    args = [*SCENARIO, "--json", "--port", "0", "--data-dir", str(data)]
+    if broker_kind == "mosquitto":
+        mosquitto: MosquittoServer = request.getfixturevalue("mosquitto")
+        args += ["--broker", mosquitto.url]
+    else:
+        args += ["--mqtt-port", "0"]
+    log = tmp_path / "up.err"
+    code, report = finish(up(*args, stderr=log), log)
+    assert code == 0, tail(log)
+    assert_kitchen_fire(report)
+    assert report["parameters"]["embedded_broker"] is (broker_kind == "amqtt")
+    assert report["duplicates"] == 0
+    roles = {c["name"]: c for c in report["processes"]["children"]}
+    assert ("broker" in roles) is (broker_kind == "amqtt")
+    assert roles["hub"]["returncode"] == 0 and roles["hub"]["restarts"] == 0
+    # The banner (stderr with --json) names the console and signs in the manager and the worker on duty.
+    banner = log.read_text()
+    console = report["parameters"]["console"]
+    assert f"console    {console}/" in banner
+    signer = TokenSigner(load_secret_key(data))
+    tokens = re.findall(re.escape(console) + r"/login\?token=(\S+)", banner)
+    assert [signer.person_id(t) for t in tokens] == ["p-feng-yu", "p-li-qiang"]
+
+
+def test_hub_sigkill_mid_scenario_loses_and_doubles_nothing(mosquitto: MosquittoServer, tmp_path: Path) -> None:
+    """Test that a hub SIGKILLed by hand right after the smoke alarm is stored is restarted by `compound up`, and the
+    hub ends with every event the edges produced exactly once (the same ids a plain subscriber saw, seqs 1..last
+    per edge) and one alarm per condition, the smoke alarm with the device's clear."""
+    collector = Collector(mosquitto.port, "compound/v1/sunrise-garden/+/event/+", "it-up-kill")
+    collector.start()
+    data = tmp_path / "data"
+    log = tmp_path / "up.err"
+    proc = up(*SCENARIO, "--json", "--port", "0", "--broker", mosquitto.url, "--data-dir", str(data), stderr=log)
+    try:
+        db = data / "hub.db"
+
+        def smoke_stored() -> bool:
+            if not db.exists():
+                return False
+            try:
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+                try:
+                    row = conn.execute("SELECT count(*) FROM events WHERE device = 'b2-u1-1502-smoke'").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                return False
+            return bool(row[0])
+
+        wait_for(lambda: smoke_stored() or proc.poll() is not None, 90, "the smoke alarm in the hub")
+        hubs = [p for p in children_of(proc.pid) if "hub" in cmdline(p)]
+        assert len(hubs) == 1, tail(log)
+        os.kill(hubs[0], signal.SIGKILL)
+        code, report = finish(proc, log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        collector.stop()
+    assert code == 0, tail(log)
+    assert_kitchen_fire(report)
+    hub = next(c for c in report["processes"]["children"] if c["name"] == "hub")
+    assert hub["restarts"] == 1 and hub["earlier_exits"] == [-signal.SIGKILL]
+    stored = hub_events(data)
+    ids = [event_id for event_id, _, _ in stored]
+    assert len(ids) == len(set(ids))  # doubles nothing
+    assert set(ids) == {e.id for e in collector.events()}  # loses nothing a plain subscriber saw
+    for edge, figures in report["edges"].items():
+        assert sorted(seq for _, e, seq in stored if e == edge) == list(range(1, figures["last_seq"] + 1)), edge
+    conditions = [(a["device"], a["kind"]) for a in report["alarms"]]
+    assert len(conditions) == len(set(conditions)), conditions
+    raises = [e for e in collector.events() if e.state is EventState.RAISED and e.kind is EventKind.SMOKE]
+    assert [e.device for e in raises] == ["b2-u1-1502-smoke"]
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    """Test that an interactive `compound up` prints the console URL and a login link that the running hub accepts,
+    and that Ctrl-C (SIGINT) then stops every child (edges, hub, broker) and exits 0, leaving no process behind."""
+    data = tmp_path / "data"
+    log = tmp_path / "up.err"
+    out = tmp_path / "up.out"
+    with open(out, "wb") as stdout:
+        proc = up(
+            "--edges", "b2,kg", "--speed", "10", "--port", "0", "--mqtt-port", "0", "--data-dir", str(data),
+            stderr=log, stdout=stdout.fileno(),
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "Ctrl-C stops everything" in out.read_text() or proc.poll() is not None, 60, "the banner")
+        banner = out.read_text()
+        link = re.search(r"(http://127\.0\.0\.1:(\d+))/login\?token=(\S+)", banner)
+        assert link is not None, banner + tail(log)
+        console, port, token = link.group(1), int(link.group(2)), link.group(3)
+        request = Request(f"{console}/api/v1/alarms", headers={"Authorization": f"Bearer {token}"})
+        with urlopen(request, timeout=10) as response:
+            assert response.status == 200 and isinstance(json.load(response), list)
+        wait_for(lambda: "edge kg:" in out.read_text(), 60, "the edges to start")
+        tree = children_of(proc.pid)
+        names = {" ".join(cmdline(p)) for p in tree}
+        for part in ("compound.broker", " hub ", "--edge b2", "--edge kg"):
+            assert any(part in n for n in names), (part, names)
+        time.sleep(1)  # let the edges run a moment
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, tail(log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stopped (signal SIGINT)" in out.read_text()
+    wait_for(lambda: not any(alive(p) for p in tree), 10, "every child to be gone")
+    wait_port_closed(port, timeout=10)
