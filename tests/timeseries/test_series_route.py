@@ -55,7 +55,8 @@ def app(tmp_path: Path, compound: Compound) -> Iterator[SeriesApp]:
         )  # fmt: skip
     assert series.flush(timeout=30)
     signer = TokenSigner(SECRET)
-    web = create_app(WebContext(compound=compound, service=AlarmService(db, compound), signer=signer))
+    service = AlarmService(db, compound, clock=ManualClock(NOW))  # the hub's clock: "now" for the series route
+    web = create_app(WebContext(compound=compound, service=service, signer=signer))
     attach_series(web, series.reader)
     started = threading.Event()
     server = make_server(web, host="127.0.0.1", port=0, on_started=lambda _url: started.set())
@@ -107,6 +108,37 @@ def test_grid_visibility_and_errors(app: SeriesApp) -> None:
     assert code == 422 and "after" in str(body)
     code, body = app.get(path, **{"from": (NOW - timedelta(days=40)).isoformat(), "to": NOW.isoformat()})
     assert code == 422 and "31 days" in str(body)
+
+
+def test_window_ends_at_the_hub_clock_and_span(app: SeriesApp) -> None:
+    """Test that without 'to' the window ends at the hub's clock, and 'span' sets its length instead of 'from'."""
+    path = f"/api/v1/devices/{DEVICE}/series"
+    code, body = app.get(path)
+    assert code == 200 and isinstance(body, dict)
+    assert (body["from"], body["to"]) == ((NOW - timedelta(minutes=30)).isoformat(), NOW.isoformat())
+    assert len(body["points"]) == 31
+    code, body = app.get(path, span="3600")
+    assert code == 200 and isinstance(body, dict) and len(body["points"]) == 60
+    assert datetime.fromisoformat(body["from"]) == NOW - timedelta(hours=1)
+    code, body = app.get(path, span="600", to=(NOW - timedelta(minutes=10)).isoformat())
+    assert code == 200 and isinstance(body, dict) and len(body["points"]) == 11
+    assert app.get(path, span="60", **{"from": NOW.isoformat()})[0] == 422
+    assert app.get(path, span="0")[0] == 422
+    code, body = app.get(path, span=str(40 * 86400))
+    assert code == 422 and "31 days" in str(body)
+
+
+def test_device_endpoint(app: SeriesApp) -> None:
+    """Test that GET /devices/{id} describes the device, its quantities and the hub's now, within the grids."""
+    code, body = app.get(f"/api/v1/devices/{DEVICE}", person="p-wang-li")
+    assert code == 200 and isinstance(body, dict)
+    assert body["type"] == "smoke_detector" and body["edge"] == "b2" and body["grid"] == "mg-b2-u1"
+    assert (body["building"], body["unit"], body["flat"], body["floor"]) == ("b2", "u1", "1502", 15)
+    assert set(body["quantities"]) == {"smoke", "battery"}
+    assert datetime.fromisoformat(body["now"]) == NOW
+    assert app.get(f"/api/v1/devices/{DEVICE}", person="p-liu-fang")[0] == 404
+    assert app.get(f"/api/v1/devices/{DEVICE}", person=None)[0] == 401
+    assert app.get("/api/v1/devices/no-such-device")[0] == 404
 
 
 @pytest.mark.browser
