@@ -115,7 +115,8 @@ def test_window_ends_at_the_hub_clock_and_span(app: SeriesApp) -> None:
     path = f"/api/v1/devices/{DEVICE}/series"
     code, body = app.get(path)
     assert code == 200 and isinstance(body, dict)
-    assert (body["from"], body["to"]) == ((NOW - timedelta(minutes=30)).isoformat(), NOW.isoformat())
+    window = (datetime.fromisoformat(body["from"]), datetime.fromisoformat(body["to"]))
+    assert window == (NOW - timedelta(minutes=30), NOW)
     assert len(body["points"]) == 31
     code, body = app.get(path, span="3600")
     assert code == 200 and isinstance(body, dict) and len(body["points"]) == 60
