@@ -78,7 +78,7 @@ def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
     log_path = tmp_path / "hub.log"
     smoke = [d.id for d in compound.devices_of_edge("b2") if d.id.endswith("-smoke")]
     devices, marker_device = smoke[:DEVICES], smoke[DEVICES]
-    events = []
+    events: list[wire.Event] = []
     for device in devices:  # seq n is events[n - 1], as the outbox assigns them
         events.append(make_event(compound, device, seq=len(events) + 1, state="raised"))
         events.append(make_event(compound, device, seq=len(events) + 1, state="cleared", value=0.01))
