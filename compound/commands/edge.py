@@ -48,6 +48,16 @@ def _non_negative(value: str) -> float:
     return number
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0: {value!r}")
+    return number
+
+
 def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     """Options that place a process on a shared simulated timeline (also used by ``compound up``)."""
     parser.add_argument("--scenario", metavar="NAME", help="scenario from configs/scenarios/ (or a YAML path)")
@@ -94,6 +104,18 @@ def register(sub: Any) -> None:
     parser.add_argument("--window", type=int, default=64, help="QoS 1 messages in flight at most (default 64)")
     parser.add_argument("--max-messages", type=int, default=100_000, help="outbox capacity in messages")
     parser.add_argument("--max-outbox-bytes", type=int, help="outbox disk quota in bytes (default: the disk)")
+    parser.add_argument(
+        "--journal-max-events",
+        type=_count,
+        default=100_000,
+        help="sent events kept for replays requested by the hub (default 100000; 0 keeps none)",
+    )
+    parser.add_argument(
+        "--journal-max-days",
+        type=_non_negative,
+        default=7.0,
+        help="days a sent event is kept for replays, whichever bound comes first (default 7)",
+    )
     add_broker_option(parser)
     add_config_option(parser)
     add_data_dir_option(parser)
@@ -139,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         max_messages=args.max_messages,
         max_bytes=args.max_outbox_bytes,
+        journal_max_events=args.journal_max_events,
+        journal_max_age_s=args.journal_max_days * 86_400.0,
     )
     try:
         agent = EdgeAgent(
