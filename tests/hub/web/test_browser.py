@@ -228,6 +228,7 @@ def test_worker_page_shows_only_their_alarm_and_acknowledges_it(
         expect(cards).to_have_count(1, timeout=WAIT_MS)
         expect(cards.first).to_contain_text("1502")
         ids = wait_for(lambda: len(_open_alarm_ids(live_hub)) == 2 and _open_alarm_ids(live_hub), what="both alarms")
+        assert isinstance(ids, dict)
         expect(cards.first).to_have_attribute("data-alarm-id", str(ids["b2-u1-1502-smoke"]))
         page.reload()  # after a reload too, the list holds their alarm only
         expect(cards).to_have_count(1, timeout=WAIT_MS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,12 +28,12 @@ from compound.config import Compound
 from hub.web import TokenSigner, load_secret_key
 from hub.web.auth import SECRET_ENV, SESSION_COOKIE
 from tests.hub.helpers import wait_for
+from tests.hub.web.hub_process import ROOT, HubProcess, compound_cli, stop_process
 from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import MosquittoServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[3]
 SMOKE = "b2-u1-1502-smoke"
 SCENARIO_START = datetime.fromisoformat("2026-11-24T02:00:00+08:00")
 SPEED = 30.0
@@ -79,21 +78,6 @@ class RunningHub:
         return context
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "compound.cli", *args]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    return int(proc.returncode)
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, compound: Compound) -> Iterator[RunningHub]:
     """Mosquitto, ``compound hub`` (embedded time series only) and ``compound edge --scenario kitchen-fire-night``."""
@@ -101,46 +85,38 @@ def hub(tmp_path_factory: pytest.TempPathFactory, compound: Compound) -> Iterato
     broker = MosquittoServer(work / "mosquitto")
     broker.start()
     env = {k: v for k, v in os.environ.items() if k != SECRET_ENV and not k.startswith("COMPOUND_INFLUX")}
-    env["PYTHONUNBUFFERED"] = "1"
     real_start = time.time() + 6  # both processes are up before the scenario's first simulated second
     timeline = ["--sim-start", SCENARIO_START.isoformat(), "--real-start", f"{real_start:.3f}", "--speed", str(SPEED)]
     data_dir = work / "hub"
-    hub_log = work / "hub.log"
-    with open(hub_log, "wb") as log:
-        hub_proc = subprocess.Popen(
-            _cli("hub", "--broker", broker.url, "--broker-kind", "mosquitto", "--data-dir", str(data_dir),
-                 "--port", "0", *timeline),
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-        )  # fmt: skip
+    hub_proc = HubProcess(
+        ["--broker", broker.url, "--broker-kind", "mosquitto", "--data-dir", str(data_dir), *timeline],
+        work / "hub.log",
+        env,
+    )
     edge_proc: subprocess.Popen[bytes] | None = None
     try:
-
-        def console_url() -> str | None:
-            assert hub_proc.poll() is None, f"hub exited: {hub_log.read_text(errors='replace')}"
-            found = re.search(r"console: (http://\S+?)/ ", hub_log.read_text(errors="replace"))
-            return found.group(1) if found else None
-
-        url = wait_for(console_url, timeout=60, interval=0.2, what="the hub's console URL")
-        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 30, 0.2, "hub subscribed")
+        hub_proc.start()
         with open(work / "edge.log", "wb") as log:
             edge_proc = subprocess.Popen(
-                _cli("edge", "--edge", "b2", "--scenario", "kitchen-fire-night", "--duration", str(DURATION_S),
-                     "--reading-interval", str(READING_INTERVAL_S), "--broker", broker.url,
-                     "--data-dir", str(work / "edge"), *timeline),
+                compound_cli("edge", "--edge", "b2", "--scenario", "kitchen-fire-night", "--duration", str(DURATION_S),
+                             "--reading-interval", str(READING_INTERVAL_S), "--broker", broker.url,
+                             "--data-dir", str(work / "edge"), *timeline),
                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
             )  # fmt: skip
         code = edge_proc.wait(timeout=6 + DURATION_S / SPEED + 90)
         assert code == 0, (work / "edge.log").read_text(errors="replace")[-3000:]
-        running = RunningHub(url, data_dir, TokenSigner(load_secret_key(data_dir)), compound, hub_log)
+        running = RunningHub(
+            hub_proc.url, data_dir, TokenSigner(load_secret_key(data_dir)), compound, hub_proc.log_path
+        )
         wait_for(lambda: running.get("/api/v1/alarms", kind="smoke").json(), 30, 0.2, "the smoke alarm")
         yield running
     finally:
         if edge_proc is not None:
-            _stop(edge_proc)
-        code = _stop(hub_proc)
+            stop_process(edge_proc)
+        code = hub_proc.stop()
         broker.stop()
-    assert code == 0, f"hub did not stop cleanly ({code}):\n{hub_log.read_text(errors='replace')[-3000:]}"
-    assert "Traceback" not in hub_log.read_text(errors="replace"), hub_log.read_text(errors="replace")[-5000:]
+    assert code == 0, f"hub did not stop cleanly ({code}):\n{hub_proc.log()[-3000:]}"
+    assert "Traceback" not in hub_proc.log(), hub_proc.log()[-5000:]
 
 
 @pytest.fixture(scope="module")
