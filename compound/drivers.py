@@ -1,7 +1,7 @@
 """The sensor driver interface: what an edge agent reads, whoever produces it.
 
 Simulators implement it; so would a Zigbee/Modbus gateway. Drivers produce raw ``Sample`` values
-(obscuration, %LEL, door open/closed, battery) and know nothing of rules, MQTT or alarms.
+(obscuration, %LEL, door open/closed, access grants, battery) and know nothing of rules, MQTT or alarms.
 The edge agent polls every driver on each tick of its clock.
 """
 
@@ -22,15 +22,26 @@ class Quantity(StrEnum):
     SMOKE = "smoke"  # obscuration, dB/m
     GAS = "gas"  # %LEL
     DOOR = "door"  # 1.0 open, 0.0 closed
+    ACCESS = "access"  # 1.0: the door's reader accepted a credential (card, face, code) or its exit button was pressed
 
     @property
     def unit(self) -> str:
-        return {"smoke": "dB/m", "gas": "%LEL", "door": "open"}[self.value]
+        return {"smoke": "dB/m", "gas": "%LEL", "door": "open", "access": "grant"}[self.value]
+
+    @property
+    def periodic(self) -> bool:
+        """Whether the quantity is a level sampled over time (False for ACCESS: an instant, not a state)."""
+        return self is not Quantity.ACCESS
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One raw value from one device at one time. ``battery`` in percent when the device reports it."""
+    """One raw value from one device at one time. ``battery`` in percent when the device reports it.
+
+    An ``ACCESS`` sample carries the id of the door contact whose reader granted access (value 1.0,
+    ``battery`` None): the access controller of a unit entrance or gate reports each accepted
+    credential and each press of the exit button, so rules can tell a resident's opening from a forced one.
+    """
 
     device: str
     quantity: Quantity

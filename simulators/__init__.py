@@ -13,7 +13,7 @@ from typing import Any
 from compound.clock import Clock
 from compound.config import Compound
 from compound.drivers import register_driver
-from simulators.gateway import Reporting, SimulatedGateway, device_rng
+from simulators.gateway import GRANT_LEAD_S, Reporting, SimulatedGateway, device_rng
 from simulators.scenario import (
     SCENARIO_DIR,
     Action,
@@ -22,11 +22,13 @@ from simulators.scenario import (
     Step,
     as_scenario,
     check_scenario,
+    edges_of,
     list_scenarios,
     load_scenario,
 )
 
 __all__ = [
+    "GRANT_LEAD_S",
     "SCENARIO_DIR",
     "Action",
     "Growth",
@@ -36,6 +38,7 @@ __all__ = [
     "Step",
     "check_scenario",
     "device_rng",
+    "edges_of",
     "gateway_factory",
     "list_scenarios",
     "load_scenario",

@@ -9,7 +9,9 @@ different order changes nothing for the others.
 Reporting follows Zigbee attribute reporting: a smoke or gas detector reports when its sensed value
 moved more than a deadband since its last report (no sooner than ``min_interval_s``), or when
 ``report_interval_s`` has passed (``fast_interval_s`` while the value is elevated). A door contact
-reports every transition (1.0 open, 0.0 closed) and its state every ``report_interval_s``.
+reports every transition (1.0 open, 0.0 closed) and its state every ``report_interval_s``; a door with an
+access reader (unit entrance, gate) also reports each accepted credential or exit-button press as an
+``ACCESS`` sample, a second or two before the resident opens it.
 Battery devices put their battery percent on each sample. Devices in clean air are touched only when a
 report is due, which keeps a 400-device edge far faster than real time.
 """
@@ -32,14 +34,21 @@ from simulators.physics import FlatAir, Puff
 from simulators.routines import PROFILES, DoorProfile, LocalHour, habit_times, next_arrival
 from simulators.scenario import SIMULATED_TYPES, Action, Growth, Scenario, Step, check_scenario, parse_flat
 
-__all__ = ["Reporting", "SimulatedGateway", "device_rng"]
+__all__ = ["GRANT_LEAD_S", "Reporting", "SimulatedGateway", "device_rng"]
 
 log = logging.getLogger(__name__)
 
 FlatKey = tuple[str, str | None, str | None]
 
-ARRIVE, CLOSE, ARRIVE_HABIT, NEW_DAY = range(4)
-"""Door events: a routine visit (draws the next one), the closer shutting, a daily habit, a new local day."""
+ARRIVE, CLOSE, ARRIVE_HABIT, NEW_DAY, OPEN = range(5)
+"""Door events: a routine visit (draws the next one), the closer shutting, a daily habit, a new local day,
+a door opening after its reader granted access."""
+
+GRANT_LEAD_S = 2.0
+"""Seconds between the grant and the opening of a scripted ``open_door`` with ``grant: true``."""
+
+DRAW_HOLD = -1.0
+"""Hold time of an ``OPEN`` door event that draws it from the door's profile when it happens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +150,8 @@ class SimulatedGateway:
         self._active_airs: dict[int, FlatAir] = {}
         self._noisy: dict[str, SimDevice] = {}
         self._due: list[tuple[float, int, str]] = []
-        self._doors: list[tuple[float, int, int, str]] = []  # (time, order, door event kind, device id)
+        # (time, order, door event kind, device id, hold seconds of an OPEN or DRAW_HOLD)
+        self._doors: list[tuple[float, int, int, str, float]] = []
         self._order = 0
         self._steps: list[Step] = scenario.steps() if scenario is not None else []
         self._next_step = 0
@@ -235,8 +245,8 @@ class SimulatedGateway:
     def _step(self, t: float) -> None:
         dt = self.reporting.step_s
         while self._doors and self._doors[0][0] <= t:
-            when, _, kind, dev_id = heapq.heappop(self._doors)
-            self._door_event(self._by_id[dev_id], when, kind)
+            when, _, kind, dev_id, hold = heapq.heappop(self._doors)
+            self._door_event(self._by_id[dev_id], when, kind, hold)
         while self._next_step < len(self._steps) and self._steps[self._next_step].at <= t:
             self._apply(self._steps[self._next_step], t)
             self._next_step += 1
@@ -329,7 +339,7 @@ class SimulatedGateway:
     def _schedule_arrival(self, sim: SimDevice, after: float) -> None:
         assert sim.profile is not None and self._hour is not None
         when = next_arrival(after, sim.profile, self._hour, sim.rng)
-        heapq.heappush(self._doors, (when, self._seq(), ARRIVE, sim.id))
+        heapq.heappush(self._doors, (when, self._seq(), ARRIVE, sim.id, DRAW_HOLD))
 
     def _schedule_habits(self, sim: SimDevice) -> None:
         """Queue the habitual openings of the door's next local day, and the day after's planning."""
@@ -338,19 +348,32 @@ class SimulatedGateway:
         sim.habit_day += 1
         for when in times:
             if when > 0:
-                heapq.heappush(self._doors, (when, self._seq(), ARRIVE_HABIT, sim.id))
-        heapq.heappush(self._doors, (next_day, self._seq(), NEW_DAY, sim.id))
+                heapq.heappush(self._doors, (when, self._seq(), ARRIVE_HABIT, sim.id, DRAW_HOLD))
+        heapq.heappush(self._doors, (next_day, self._seq(), NEW_DAY, sim.id, DRAW_HOLD))
 
-    def _door_event(self, sim: SimDevice, when: float, kind: int) -> None:
+    def _door_event(self, sim: SimDevice, when: float, kind: int, hold: float) -> None:
         if kind == NEW_DAY:
             self._schedule_habits(sim)
         elif kind in (ARRIVE, ARRIVE_HABIT):  # a resident comes to the door
             assert sim.profile is not None
             if kind == ARRIVE:
                 self._schedule_arrival(sim, when)
-            hold = float(sim.rng.uniform(*sim.profile.open_s))
+            if sim.profile.badge_s is not None and not sim.is_open and not sim.wedged:
+                # A locked door with a reader: card, face or code (the exit button on the way out) first,
+                # then the resident pulls the door open a moment later.
+                lead = float(sim.rng.uniform(*sim.profile.badge_s))
+                if not sim.inactive:
+                    self._grant(sim, when)
+                    heapq.heappush(self._doors, (when + lead, self._seq(), OPEN, sim.id, DRAW_HOLD))
+                return
+            held = float(sim.rng.uniform(*sim.profile.open_s))
             if sim.inactive or sim.wedged:
                 return
+            self._open(sim, when, held)
+        elif kind == OPEN:
+            if hold == DRAW_HOLD:
+                assert sim.profile is not None
+                hold = float(sim.rng.uniform(*sim.profile.open_s))
             self._open(sim, when, hold)
         elif when == sim.close_at and sim.is_open and not sim.wedged:
             sim.is_open = False
@@ -362,11 +385,22 @@ class SimulatedGateway:
             self._transition(sim, when, 1.0)
         if when + hold > sim.close_at:
             sim.close_at = when + hold
-            heapq.heappush(self._doors, (sim.close_at, self._seq(), CLOSE, sim.id))
+            heapq.heappush(self._doors, (sim.close_at, self._seq(), CLOSE, sim.id, DRAW_HOLD))
 
     def _transition(self, sim: SimDevice, when: float, value: float) -> None:
         if sim.stuck is None:
             self._report(sim, when, value)
+
+    def _grant(self, sim: SimDevice, when: float) -> None:
+        """The door's reader accepted a credential (or its exit button was pressed): one ACCESS sample.
+
+        The reader shares the door contact's controller: silent while the contact is offline or dead. It
+        is not a report of the contact's state, so the periodic report schedule is left alone.
+        """
+        if sim.offline or sim.dead:
+            return
+        assert self._start is not None
+        self._out.append(Sample(sim.id, Quantity.ACCESS, 1.0, self._start + timedelta(seconds=when)))
 
     # ------------------------------------------------------------------ scenario actions
 
@@ -416,7 +450,12 @@ class SimulatedGateway:
                 sim.close_at = t
                 self._transition(sim, t, 0.0)
         elif action is Action.OPEN_DOOR:
-            self._open(sim, t, step.hold_s or 30.0)
+            if step.grant:
+                # A resident with a card: the grant now, the door opening a moment later.
+                self._grant(sim, t)
+                heapq.heappush(self._doors, (t + GRANT_LEAD_S, self._seq(), OPEN, sim.id, step.hold_s or 30.0))
+            else:
+                self._open(sim, t, step.hold_s or 30.0)
         elif action is Action.BATTERY_DRAIN:
             level = step.level if step.level is not None else (sim.battery_at(t) or 0.0)
             sim.battery, sim.battery_t0, sim.battery_rate = level, t, (step.rate or 0.0) / 3600.0

@@ -25,11 +25,15 @@ class DoorProfile:
 
     ``habits`` are local-hour windows (start, end): each day the door opens once at a uniformly drawn
     moment inside each window (the morning walk, the evening rubbish run), on top of the Poisson visits.
+    ``badge_s`` is set for a locked door with an access reader: a resident who finds it closed presents
+    a card, face or code (or presses the exit button on the way out) and opens the door that many
+    seconds later (drawn in the range); None for a door without a reader.
     """
 
     hourly: tuple[float, ...]
     open_s: tuple[float, float]
     habits: tuple[tuple[float, float], ...] = ()
+    badge_s: tuple[float, float] | None = None
 
     @property
     def peak(self) -> float:
@@ -39,10 +43,12 @@ class DoorProfile:
 
 # fmt: off
 PROFILES: dict[DoorRole, DoorProfile] = {
-    # A unit entrance of ~100 flats: busy morning and evening, a few late arrivals at night.
+    # A unit entrance of ~100 flats: busy morning and evening, a few late arrivals at night. Locked, with a
+    # card/face reader outside and an exit button inside: every resident is granted access before opening.
     DoorRole.UNIT_ENTRANCE: DoorProfile(
         (1.0, 0.5, 0.3, 0.2, 0.3, 1.0, 6, 25, 35, 18, 12, 12, 15, 12, 10, 12, 15, 25, 35, 28, 20, 14, 8, 3),
         (4.0, 12.0),
+        badge_s=(1.0, 3.0),
     ),
     # A stairwell fire door: rarely used (lift users), almost never at night.
     DoorRole.FIRE_DOOR: DoorProfile(
@@ -59,10 +65,11 @@ PROFILES: dict[DoorRole, DoorProfile] = {
         (3.0, 10.0),
         habits=((6.0, 7.5), (11.0, 13.0), (20.5, 22.0)),
     ),
-    # A kindergarten gate: drop-off and pick-up peaks.
+    # A kindergarten gate: drop-off and pick-up peaks; staff and parents badge in, like at an entrance.
     DoorRole.GATE: DoorProfile(
         (0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.5, 10, 20, 5, 2, 2, 2, 2, 2, 3, 15, 12, 3, 0.5, 0.2, 0.2, 0.1, 0.05),
         (5.0, 20.0),
+        badge_s=(1.0, 3.0),
     ),
 }
 # fmt: on

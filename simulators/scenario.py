@@ -26,6 +26,7 @@ __all__ = [
     "Scenario",
     "Step",
     "check_scenario",
+    "edges_of",
     "list_scenarios",
     "load_scenario",
     "parse_flat",
@@ -102,7 +103,7 @@ PARAMS: dict[Action, frozenset[str]] = {
     Action.BURNT_TOAST: frozenset({"peak", "duration_s"}),
     Action.VENTILATE: frozenset({"ach"}),
     Action.GAS_LEAK: frozenset({"rate"}),
-    Action.OPEN_DOOR: frozenset({"hold_s"}),
+    Action.OPEN_DOOR: frozenset({"hold_s", "grant"}),
     Action.BATTERY_DRAIN: frozenset({"rate", "level"}),
     Action.NOISY: frozenset({"stddev"}),
 }
@@ -139,6 +140,11 @@ class Step(BaseModel):
         default=None, ge=0, le=100, description="battery_drain: battery percent to start draining from."
     )
     hold_s: float | None = Field(default=None, gt=0, le=86400, description="open_door: seconds held open (30).")
+    grant: bool | None = Field(
+        default=None,
+        description="open_door: a resident's card (or the exit button) is accepted by the door's reader first, "
+        "and the door opens 2 s later (default false: opened with no credential, i.e. forced).",
+    )
     stddev: float | None = Field(
         default=None, gt=0, le=100, description="noisy: noise stddev in the device's unit (smoke 0.1, gas 5)."
     )
@@ -163,7 +169,7 @@ class Step(BaseModel):
         if not wants_flat and self.flat is not None:
             found.append(("flat", f"action {self.action.value} takes a device, not a flat"))
         allowed = PARAMS.get(self.action, frozenset())
-        for name in ("growth", "peak_kw", "peak", "duration_s", "ach", "rate", "level", "hold_s", "stddev"):
+        for name in ("growth", "peak_kw", "peak", "duration_s", "ach", "rate", "level", "hold_s", "grant", "stddev"):
             if getattr(self, name) is not None and name not in allowed:
                 found.append((name, f"not a parameter of action {self.action.value}"))
         for name in REQUIRED_PARAMS.get(self.action, frozenset()):
@@ -278,6 +284,8 @@ _KINDS: dict[Action, tuple[DeviceType, ...]] = {
     Action.NOISY: (DeviceType.SMOKE_DETECTOR, DeviceType.GAS_DETECTOR),
 }
 SIMULATED_TYPES = (DeviceType.SMOKE_DETECTOR, DeviceType.GAS_DETECTOR, DeviceType.DOOR_CONTACT)
+READER_DOORS = (DoorRole.UNIT_ENTRANCE, DoorRole.GATE, None)
+"""Door roles with an access reader (a contact with no role is simulated as a unit entrance)."""
 """Device types the gateway simulates (cameras have their own simulator)."""
 
 
@@ -329,8 +337,30 @@ def check_scenario(scenario: Scenario, compound: Compound) -> None:
                 )
             elif step.action is Action.BATTERY_DRAIN and not device.battery:
                 issues.append(ConfigIssue(file, where, f"device {step.device} is mains powered (no battery)"))
+            elif step.grant and device.door_role not in READER_DOORS:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"timeline[{i}].grant",
+                        f"door {step.device} has no access reader (only unit entrances and gates have one)",
+                    )
+                )
     if issues:
         raise ConfigError(issues)
+
+
+def edges_of(scenario: Scenario, compound: Compound) -> list[str]:
+    """Edges whose devices or flats the scenario's steps name, in the compound's edge order."""
+    touched: set[str] = set()
+    edge_of_building = {b.id: b.edge_id for b in compound.buildings}
+    for step in scenario.timeline:
+        if step.device is not None and step.device in compound.devices:
+            touched.add(compound.devices[step.device].edge)
+        if step.flat is not None:
+            edge = edge_of_building.get(parse_flat(step.flat)[0])
+            if edge is not None:
+                touched.add(edge)
+    return [e for e in compound.edges() if e in touched]
 
 
 ScenarioLike = Scenario | str | os.PathLike[str]

@@ -117,6 +117,7 @@ class DeviceSummary:
 
     quantity: Quantity
     samples: int = 0
+    grants: int = 0
     max_value: float = 0.0
     openings: int = 0
     min_battery: float | None = None
@@ -129,14 +130,17 @@ class DeviceSummary:
     def add(self, sample: Sample) -> None:
         """Fold one sample in."""
         self.samples += 1
+        if self.last_at is not None:
+            self.longest_gap_s = max(self.longest_gap_s, (sample.at - self.last_at).total_seconds())
+        self.last_at = sample.at
+        if not sample.quantity.periodic:  # an access grant at a door's reader, not the door's state
+            self.grants += 1
+            return
         self.max_value = max(self.max_value, sample.value)
         if sample.quantity is Quantity.DOOR and sample.value == 1.0 and self.last_value != 1.0:
             self.openings += 1
         if sample.battery is not None:
             self.min_battery = sample.battery if self.min_battery is None else min(self.min_battery, sample.battery)
-        if self.last_at is not None:
-            self.longest_gap_s = max(self.longest_gap_s, (sample.at - self.last_at).total_seconds())
-        self.last_at = sample.at
         if sample.value != self.last_value or self.same_since is None:
             self.last_value, self.same_since = sample.value, sample.at
         self.longest_same_s = max(self.longest_same_s, (sample.at - self.same_since).total_seconds())
@@ -261,7 +265,8 @@ def _print_summary(
         if compound.devices[device_id].door_role is DoorRole.FIRE_DOOR:
             fire_doors.append((device_id, summary))
         elif summary.openings:
-            rows.append((device_id, f"{summary.openings} door openings"))
+            granted = f" ({summary.grants} access grants)" if summary.grants else ""
+            rows.append((device_id, f"{summary.openings} door openings{granted}"))
     if any(s.openings for _, s in fire_doors):
         busiest = sorted(fire_doors, key=lambda x: -x[1].openings)[:3]
         total = sum(s.openings for _, s in fire_doors)

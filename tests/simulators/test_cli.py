@@ -33,7 +33,13 @@ def test_sim_run_json_prints_one_sample_per_line(capsys: pytest.CaptureFixture[s
     code, out, err = run_cli(["sim", "run", "kitchen-fire-night", "--json", "--duration", "400"], capsys)
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]
-    assert {r["quantity"] for r in records} == {"smoke", "gas", "door"}
+    assert {"smoke", "gas", "door"} <= {r["quantity"] for r in records} <= {"smoke", "gas", "door", "access"}
+    for grant in (r for r in records if r["quantity"] == "access"):  # a resident's card, then the door opens
+        assert grant["value"] == 1.0 and "battery" not in grant
+        assert any(
+            r["device"] == grant["device"] and r["quantity"] == "door" and r["value"] == 1.0 and r["at"] > grant["at"]
+            for r in records
+        )
     fire = [r["value"] for r in records if r["device"] == "b2-u1-1502-smoke"]
     assert max(fire) > 0.15
     assert all(r["at"] <= "2026-11-23T18:06:40+00:00" for r in records)  # 02:06:40 +08:00
