@@ -104,6 +104,13 @@ class DoorRule(Strict):
         default=TimeWindow(start=time(23, 30), end=time(5, 30)),
         description="Daily window when an entrance opened without a resident card counts as forced.",
     )
+    grant_window_s: float = Field(
+        default=10,
+        ge=0,
+        le=300,
+        description="An opening counts as granted if the door's reader accepted a credential (or its exit "
+        "button was pressed) at most this many seconds before it.",
+    )
 
 
 class CareRule(Strict):
@@ -126,6 +133,12 @@ class FaultRule(Strict):
     noise_window: int = Field(default=30, ge=5, le=1000, description="Readings in the noise window.")
     noise_stddev: float = Field(
         default=0.05, gt=0, le=100, description="Smoke stddev (dB/m) over the window that means noisy."
+    )
+    noise_confirm_s: float = Field(
+        default=60, ge=0, le=86400, description="Noise above noise_stddev for this long raises noisy_signal."
+    )
+    noise_clear_s: float = Field(
+        default=600, ge=0, le=86400, description="Noise below half of noise_stddev for this long clears it."
     )
 
 

@@ -1,4 +1,4 @@
-"""Door contacts: a fire door held open too long; an entrance opened during night mode."""
+"""Door contacts: a fire door held open too long; an entrance forced open (no access grant) during night mode."""
 
 from __future__ import annotations
 
@@ -99,7 +99,14 @@ class FireDoorHeldOpen:
 
 
 class NightEntrance:
-    """``door_forced`` when a unit entrance (or site gate) opens during night mode; clears when it closes."""
+    """``door_forced`` when a unit entrance (or site gate) opens during night mode with no access grant.
+
+    Access control's "door forced open": the door's reader reports every accepted credential and every
+    press of the exit button as an ``ACCESS`` sample; an opening counts as granted when such a grant came
+    at most ``grant_window_s`` before it (the lock stays released that long, so one grant covers the
+    door reopening inside the window). An opening with no grant inside night mode raises the event; the
+    door closing clears it. By day nothing is raised: doors may be left on free access.
+    """
 
     name = "night_entrance"
 
@@ -107,6 +114,7 @@ class NightEntrance:
         self.params = params
         self.tz = tz
         self._open: dict[str, bool] = {}
+        self._granted: dict[str, datetime] = {}
         self._raised: set[str] = set()
 
     def applies_to(self, device: Device) -> bool:
@@ -116,17 +124,36 @@ class NightEntrance:
         """Whether ``at`` falls inside night mode, in the compound's timezone."""
         return self.params.night_mode.contains(at.astimezone(self.tz).time())
 
+    def granted(self, device: str, at: datetime) -> bool:
+        """Whether a grant at ``device``'s reader came at most ``grant_window_s`` before ``at``."""
+        grant = self._granted.get(device)
+        return grant is not None and 0.0 <= (at - grant).total_seconds() <= self.params.grant_window_s
+
     def on_sample(self, device: Device, sample: Sample) -> Sequence[Verdict]:
+        if sample.quantity is Quantity.ACCESS:
+            if sample.value >= 0.5:
+                latest = self._granted.get(device.id)
+                if latest is None or sample.at > latest:
+                    self._granted[device.id] = sample.at
+            return ()
         if sample.quantity is not Quantity.DOOR:
             return ()
         opened = is_open(sample)
         was_open = self._open.get(device.id, False)
         self._open[device.id] = opened
-        where = location_text(device)
-        if opened and not was_open and device.id not in self._raised and self.night(sample.at):
+        if (
+            opened
+            and not was_open
+            and device.id not in self._raised
+            and self.night(sample.at)
+            and not self.granted(device.id, sample.at)
+        ):
             self._raised.add(device.id)
-            local = sample.at.astimezone(self.tz).strftime("%H:%M")
-            text = f"{where} opened at {local} during night mode"
+            local = sample.at.astimezone(self.tz).strftime("%H:%M:%S")
+            text = (
+                f"{location_text(device)} forced open at {local} during night mode: "
+                f"no card or exit button in the {self.params.grant_window_s:g} s before"
+            )
             return (
                 Verdict(
                     device.id,
@@ -142,7 +169,7 @@ class NightEntrance:
             )
         if not opened and device.id in self._raised:
             self._raised.discard(device.id)
-            text = f"{where} closed again"
+            text = f"{location_text(device)} closed again"
             return (
                 Verdict(
                     device.id,

@@ -30,6 +30,7 @@ class GasAlarm:
         self.update_min_s = update_min_s
         self._latches: dict[tuple[str, EventKind], Latch] = {}
         self._gates: dict[tuple[str, EventKind], UpdateGate] = {}
+        self._levels = self.levels()
 
     def levels(self) -> tuple[tuple[EventKind, float, Severity], ...]:
         """(kind, level, severity) of each alarm level, lowest first."""
@@ -55,8 +56,8 @@ class GasAlarm:
         if sample.quantity is not Quantity.GAS:
             return ()
         out: list[Verdict] = []
-        value, at, where = sample.value, sample.at, location_text(device)
-        for kind, level, severity in self.levels():
+        value, at = sample.value, sample.at
+        for kind, level, severity in self._levels:
             key = (device.id, kind)
             latch = self._latch(key)
             gate = self._gates[key]
@@ -67,13 +68,15 @@ class GasAlarm:
             label = "gas pre-alarm" if kind is EventKind.GAS_PRE_ALARM else "gas alarm"
             if transition is Transition.RAISE:
                 gate.reset(at, value, severity)
+                where = location_text(device)
                 text = f"{label}: {value:.1f} %LEL at {where}, >= {level:g} %LEL for {self.params.confirm_s:g} s"
                 out.append(Verdict(device.id, kind, EventState.RAISED, severity, at, value, UNIT, level, text))
             elif transition is Transition.CLEAR:
+                where = location_text(device)
                 text = f"{label} cleared at {where}: below {release_below:g} %LEL for {self.params.clear_s:g} s"
                 out.append(Verdict(device.id, kind, EventState.CLEARED, Severity.INFO, at, value, UNIT, level, text))
             elif was_raised and latch.raised and not release and gate.due(at, value, severity):
-                text = f"{label} at {where}: now {value:.1f} %LEL"
+                text = f"{label} at {location_text(device)}: now {value:.1f} %LEL"
                 out.append(Verdict(device.id, kind, EventState.UPDATED, severity, at, value, UNIT, level, text))
         return out
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compound.config import Device, DeviceType
-from compound.config.models import GasRule, SmokeRule
+from compound.config import Device, DeviceType, DoorRole
+from compound.config.models import DoorRule, GasRule, SmokeRule
 from compound.drivers import Quantity, Sample
 from compound.wire import EventKind, EventState
-from edge.rules import GasAlarm, Latch, SmokeAlarm, Transition, Verdict
+from edge.rules import GasAlarm, Latch, NightEntrance, SmokeAlarm, Transition, Verdict
 from tests.edge.conftest import NIGHT
 
 SMOKE_DEV = Device("b2-u1-1502-smoke", DeviceType.SMOKE_DETECTOR, "b2", "b2", "u1", 15, "1502")
@@ -158,3 +160,77 @@ def test_latch_transitions_alternate_and_respect_both_delays(
             assert isinstance(started, type(at))
             assert (at - started).total_seconds() >= needed
     assert latch.raised == (last is Transition.RAISE)
+
+
+ENTRANCE_DEV = Device(
+    "b2-u1-entrance", DeviceType.DOOR_CONTACT, "b2", "b2", "u1", place="entrance", door_role=DoorRole.UNIT_ENTRANCE
+)
+door_visits = st.lists(st.tuples(st.floats(0.5, 7200.0), st.floats(0.5, 60.0), st.booleans()), min_size=1, max_size=60)
+"""(seconds since the previous door closed, seconds held open, whether a heartbeat is sent while open)."""
+
+
+def door_samples(
+    visits: list[tuple[float, float, bool]], leads: Sequence[float | None], start: datetime
+) -> list[Sample]:
+    """Door open/close samples (with heartbeats), each opening preceded by a grant ``lead`` s before (None: none)."""
+    at = start
+    out: list[Sample] = [Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at)]
+    for (gap, held, heartbeat), lead in zip(visits, leads, strict=True):
+        at += timedelta(seconds=gap)
+        if lead is not None:
+            out.append(Sample(ENTRANCE_DEV.id, Quantity.ACCESS, 1.0, at - timedelta(seconds=lead)))
+        out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 1.0, at))
+        if heartbeat:
+            out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 1.0, at + timedelta(seconds=held / 2)))
+        at += timedelta(seconds=held)
+        out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at))
+        out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at + timedelta(seconds=gap / 2)))  # heartbeat
+    return sorted(out, key=lambda s: s.at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 120.0), door_visits, st.data())
+def test_no_forced_door_when_every_opening_has_a_grant(
+    window: float, visits: list[tuple[float, float, bool]], data: st.DataObject
+) -> None:
+    """Test that, night or day, an entrance whose every opening follows a grant inside the window is never forced."""
+    rule = NightEntrance(DoorRule(grant_window_s=window), ZoneInfo("Asia/Shanghai"))
+    # Readers stamp grants to the millisecond; datetimes hold microseconds, so a float lead would be rounded.
+    leads = [data.draw(st.integers(0, int(window * 1000))) / 1000 for _ in visits]
+    for sample in door_samples(visits, leads, NIGHT - timedelta(hours=3)):
+        assert rule.on_sample(ENTRANCE_DEV, sample) == ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 120.0), door_visits, st.data())
+def test_each_ungranted_night_opening_raises_once_and_clears_on_close(
+    window: float, visits: list[tuple[float, float, bool]], data: st.DataObject
+) -> None:
+    """Test that door_forced raises exactly for night openings with no grant inside the window, then clears."""
+    tz = ZoneInfo("Asia/Shanghai")
+    params = DoorRule(grant_window_s=window)
+    rule = NightEntrance(params, tz)
+    drawn = [data.draw(st.one_of(st.none(), st.integers(0, int(3000 * window) + 1000))) for _ in visits]
+    leads = [None if ms is None else ms / 1000 for ms in drawn]
+    samples = door_samples(visits, leads, NIGHT - timedelta(hours=3))
+    expected: list[tuple[EventState, datetime]] = []
+    got: list[tuple[EventState, datetime]] = []
+    grants: list[datetime] = []  # grants the rule has been fed so far
+    was_open = False
+    for sample in samples:
+        verdicts = rule.on_sample(ENTRANCE_DEV, sample)
+        assert all(v.kind is EventKind.DOOR_FORCED and v.device == ENTRANCE_DEV.id for v in verdicts)
+        got += [(v.state, v.at) for v in verdicts]
+        if sample.quantity is Quantity.ACCESS:
+            grants.append(sample.at)
+            continue
+        opened = sample.value >= 0.5
+        if opened and not was_open:
+            granted = any(0.0 <= (sample.at - g).total_seconds() <= window for g in grants)
+            if params.night_mode.contains(sample.at.astimezone(tz).time()) and not granted:
+                expected.append((EventState.RAISED, sample.at))
+        elif not opened and was_open and expected and expected[-1][0] is EventState.RAISED:
+            expected.append((EventState.CLEARED, sample.at))
+        was_open = opened
+    assert got == expected
+    assert not got or got[-1][0] is EventState.CLEARED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from compound.clock import ManualClock
 from compound.config import Compound, DeviceType
@@ -150,12 +150,72 @@ def test_fire_door_closed_in_time_raises_nothing(compound: Compound) -> None:
     assert states(out, EventKind.DOOR_HELD_OPEN) == []
 
 
-def test_entrance_opened_at_night_but_not_by_day(compound: Compound) -> None:
-    """Test that an entrance opening during night mode (compound timezone) raises door_forced, and by day nothing."""
+def test_entrance_forced_at_night_but_not_by_day(compound: Compound) -> None:
+    """Test that an entrance opened with no grant in night mode (compound timezone) raises door_forced; by day not."""
     for start, expected in ((NIGHT, [EventState.RAISED, EventState.CLEARED]), (DAY, [])):
         engine, clock = RuleEngine(compound, "b2"), ManualClock(start)
         out = run(engine, clock, ENTRANCE, Quantity.DOOR, [0.0, 1.0, 1.0, 0.0, 0.0])
         assert states(out, EventKind.DOOR_FORCED) == expected
+
+
+def door_forced_after_grant(compound: Compound, grant_at: float | None, opened_at: float) -> list[EventState]:
+    """door_forced states of a night entrance opened at ``opened_at`` s (held 5 s) after a grant at ``grant_at`` s."""
+    engine = RuleEngine(compound, "b2")
+    samples = [Sample(ENTRANCE, Quantity.DOOR, 0.0, NIGHT)]
+    if grant_at is not None:
+        samples.append(Sample(ENTRANCE, Quantity.ACCESS, 1.0, NIGHT + timedelta(seconds=grant_at)))
+    samples.append(Sample(ENTRANCE, Quantity.DOOR, 1.0, NIGHT + timedelta(seconds=opened_at)))
+    samples.append(Sample(ENTRANCE, Quantity.DOOR, 0.0, NIGHT + timedelta(seconds=opened_at + 5)))
+    samples.sort(key=lambda s: s.at)
+    return states(engine.feed(samples), EventKind.DOOR_FORCED)
+
+
+def test_a_granted_night_opening_is_not_forced(compound: Compound) -> None:
+    """Test that a card (or exit button) at most grant_window_s before a night opening keeps door_forced quiet."""
+    window = compound.rules.door.grant_window_s
+    forced = [EventState.RAISED, EventState.CLEARED]
+    assert door_forced_after_grant(compound, 100.0, 102.0) == []
+    assert door_forced_after_grant(compound, 100.0, 100.0) == []  # same instant
+    assert door_forced_after_grant(compound, 100.0, 100.0 + window) == []  # edge of the window
+    assert door_forced_after_grant(compound, 100.0, 100.0 + window + 1) == forced  # grant too old
+    assert door_forced_after_grant(compound, 103.0, 100.0) == forced  # the grant came after the opening
+    assert door_forced_after_grant(compound, None, 100.0) == forced
+
+
+def test_one_grant_covers_a_reopening_inside_the_window_only(compound: Compound) -> None:
+    """Test that a door reopened while the lock is still released is not forced, but a later reopening is."""
+    engine = RuleEngine(compound, "b2")
+    window = compound.rules.door.grant_window_s
+
+    def at(seconds: float) -> datetime:
+        return NIGHT + timedelta(seconds=seconds)
+
+    samples = [
+        Sample(ENTRANCE, Quantity.ACCESS, 1.0, at(0)),
+        Sample(ENTRANCE, Quantity.DOOR, 1.0, at(1)),
+        Sample(ENTRANCE, Quantity.DOOR, 0.0, at(3)),
+        Sample(ENTRANCE, Quantity.DOOR, 1.0, at(window - 1)),  # pushed open again: lock still released
+        Sample(ENTRANCE, Quantity.DOOR, 0.0, at(window + 2)),
+        Sample(ENTRANCE, Quantity.DOOR, 1.0, at(window + 20)),  # no new grant: forced
+        Sample(ENTRANCE, Quantity.DOOR, 1.0, at(window + 80)),  # heartbeat while open: still one event
+        Sample(ENTRANCE, Quantity.DOOR, 0.0, at(window + 90)),
+    ]
+    out = engine.feed(samples)
+    forced = [(v.state, v.at) for v in out if v.kind is EventKind.DOOR_FORCED]
+    assert forced == [(EventState.RAISED, at(window + 20)), (EventState.CLEARED, at(window + 90))]
+    assert all(v.kind is EventKind.DOOR_FORCED for v in out)
+
+
+def test_grants_at_fire_doors_and_smoke_detectors_change_nothing(compound: Compound) -> None:
+    """Test that ACCESS samples only matter to the night-entrance rule: other devices and rules ignore them."""
+    engine, clock = RuleEngine(compound, "b2"), ManualClock(NIGHT)
+    out = run(engine, clock, SMOKE, Quantity.ACCESS, [1.0] * 50)
+    out += run(engine, clock, FIRE_DOOR, Quantity.ACCESS, [1.0] * 50)
+    assert out == []
+    # A grant at a fire door does not excuse a fire door held open.
+    engine.feed([Sample(FIRE_DOOR, Quantity.DOOR, 1.0, clock.now())])
+    clock.advance(compound.rules.door.fire_door_open_max_s + 1)
+    assert states(engine.tick(clock.now()), EventKind.DOOR_HELD_OPEN) == [EventState.RAISED]
 
 
 def test_care_household_silence_raises_and_activity_clears(compound: Compound) -> None:
@@ -174,10 +234,22 @@ def test_care_household_silence_raises_and_activity_clears(compound: Compound) -
 
 
 def test_care_override_per_household(compound: Compound) -> None:
-    """Test that a household's inactive_after_s overrides the compound default (b1/u2/1201: 8 h)."""
+    """Test that a household's inactive_after_s overrides the compound default (b1/u2/1201: 11.5 h, not 12 h)."""
     engine = RuleEngine(compound, "b1")
     care = next(r for r in engine.rules if r.name == "care")
-    assert care.limit("b1-u2-1201-door") == 28800  # type: ignore[attr-defined]
+    household = compound.household("b1", "u2", "1201")
+    assert household is not None and household.care is not None
+    assert household.care.inactive_after_s is not None
+    assert household.care.inactive_after_s != compound.rules.care.inactive_after_s
+    assert care.limit("b1-u2-1201-door") == household.care.inactive_after_s  # type: ignore[attr-defined]
+
+
+def test_no_care_limit_is_shorter_than_a_normal_night(compound: Compound) -> None:
+    """Test that every care household's silence limit exceeds the longest normal silence (11 h of night)."""
+    for household in compound.care_households():
+        assert household.care is not None
+        limit = household.care.inactive_after_s or compound.rules.care.inactive_after_s
+        assert limit > 11 * 3600, f"{household.building}/{household.unit}/{household.flat}: {limit} s"
 
 
 def test_offline_from_silence_and_back(compound: Compound) -> None:
@@ -221,11 +293,41 @@ def test_stuck_value_and_noisy_signal(compound: Compound) -> None:
     assert states(frozen, EventKind.STUCK_VALUE) == [EventState.RAISED]
     moving = run(engine, clock, SMOKE, Quantity.SMOKE, [0.011, 0.012])
     assert states(moving, EventKind.STUCK_VALUE) == [EventState.CLEARED]
-    jitter = [0.02 + (0.12 if i % 2 else 0.0) for i in range(f.noise_window * 2)]
+    jitter = [0.02 + (0.12 if i % 2 else 0.0) for i in range(f.noise_window + int(f.noise_confirm_s) + 2)]
     noisy = run(engine, clock, SMOKE, Quantity.SMOKE, jitter)
     assert states(noisy, EventKind.NOISY_SIGNAL) == [EventState.RAISED]
-    calm = run(engine, clock, SMOKE, Quantity.SMOKE, [0.02 + 0.001 * (i % 3) for i in range(f.noise_window * 2)])
+    quiet = [0.02 + 0.001 * (i % 3) for i in range(f.noise_window + int(f.noise_clear_s) + 2)]
+    calm = run(engine, clock, SMOKE, Quantity.SMOKE, quiet)
     assert states(calm, EventKind.NOISY_SIGNAL) == [EventState.CLEARED]
+
+
+def test_stuck_value_watches_smoke_and_gas_not_door_heartbeats(compound: Compound) -> None:
+    """Test that a door repeating its closed state for days raises nothing, while a frozen gas value is stuck."""
+    engine, clock = RuleEngine(compound, "b2"), ManualClock(DAY)
+    f = compound.rules.fault
+    hours = int(2 * f.stuck_after_s / 3600) + 1
+    for device in (FIRE_DOOR, ENTRANCE):
+        out = run(engine, ManualClock(DAY), device, Quantity.DOOR, [0.0] * hours, step=3600)
+        assert states(out, EventKind.STUCK_VALUE) == []
+    frozen = run(engine, clock, GAS, Quantity.GAS, [0.7] * hours, step=3600)
+    assert states(frozen, EventKind.STUCK_VALUE) == [EventState.RAISED]
+
+
+def test_noisy_signal_does_not_flap_while_its_noise_wanders(compound: Compound) -> None:
+    """Test that a noisy detector, clipped at zero, with brief quieter spells, raises once and clears once."""
+    import numpy as np
+
+    engine, clock = RuleEngine(compound, "b2"), ManualClock(NIGHT)
+    f = compound.rules.fault
+    rng = np.random.default_rng(3)
+    values: list[float] = []
+    for _ in range(6):  # 6 noisy bursts of 10 min, each followed by a quiet spell shorter than noise_clear_s
+        values += [max(0.0, 0.008 + float(rng.normal(0.0, 0.1))) for _ in range(300)]
+        values += [0.008 + 0.001 * (i % 2) for i in range(int(f.noise_clear_s / 2 / 2))]
+    values += [0.008 + 0.001 * (i % 3) for i in range(f.noise_window + int(f.noise_clear_s / 2) + 5)]
+    out = run(engine, clock, SMOKE, Quantity.SMOKE, values, step=2.0)
+    assert states(out, EventKind.NOISY_SIGNAL) == [EventState.RAISED, EventState.CLEARED]
+    assert states(out, EventKind.SMOKE) == []  # single readings above 0.15 dB/m never hold for confirm_s
 
 
 def test_a_slow_clean_rise_is_not_noise(compound: Compound) -> None:
