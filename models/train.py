@@ -144,12 +144,19 @@ def train(
     size: int = INPUT_SIZE,
     threads: int = 2,
     checkpoint: Path | None = None,
+    init: Path | None = None,
 ) -> CenterNetLite:
     """Train a ``CenterNetLite`` for up to ``epochs`` or ``minutes`` (whichever ends first)."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     net = CenterNetLite(len(names))
+    if init is not None:  # continue from a checkpoint (same classes), e.g. a run cut short by its time budget
+        state = torch.load(init, map_location="cpu", weights_only=False)
+        if list(state["names"]) != list(names):
+            raise ValueError(f"checkpoint {init} has classes {state['names']}, the data has {names}")
+        net.load_state_dict(state["state_dict"])
+        log.info("continuing from %s", init)
     log.info("training %d parameters on %d images, %d classes", count_parameters(net), len(items), len(names))
     data = YoloBatches(items, len(names), size, rng)
     steps_per_epoch = max(1, len(items) // batch_size)
@@ -211,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_ONNX, help="ONNX file to write")
     ap.add_argument("--checkpoint", type=Path, default=CACHE_DIR / "last.pt")
+    ap.add_argument("--init", type=Path, help="checkpoint to continue training from")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = args.data or render_dataset(RenderSpec(count=args.count, seed=TRAIN_SPEC.seed))
@@ -222,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if not items:
         raise SystemExit(f"no images found under {root}")
     net = train(items, names, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch, lr=args.lr,
-                threads=args.threads, checkpoint=args.checkpoint)
+                threads=args.threads, checkpoint=args.checkpoint, init=args.init)
     torch.save({"state_dict": net.state_dict(), "names": names}, args.checkpoint)
     from models.export import export_onnx
 

@@ -160,3 +160,18 @@ def test_yolov8_and_yolov5_decoders_agree(candidates: list[tuple[tuple[float, ..
     assert a.classes.tolist() == b.classes.tolist()
     np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_motion_gate_ignores_camera_shake() -> None:
+    """Test that a textured scene shifted by a few pixels (camera jitter) is not motion, a new object is."""
+    rng = np.random.default_rng(0)
+    import cv2
+
+    scene = cv2.resize(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_LINEAR)
+    gate = MotionGate(recheck_s=100.0, hold_s=0.0)
+    assert gate.check(scene, 0.0).run
+    shaken = np.roll(scene, (3, -5), axis=(0, 1))
+    assert gate.check(shaken, 0.2).reason == "still"
+    with_object = shaken.copy()
+    with_object[60:180, 120:200] = 255
+    assert gate.check(with_object, 0.4).reason == "motion"
