@@ -8,6 +8,7 @@ drafts; its JPEG ``snapshot`` travels on ``draft.snapshot_topic``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Literal
 
 from compound import wire
 from compound.wire import Event, EventKind, EventState, Evidence, Location, MessageType
+from edge.engine import OpenCondition
 from edge.vision.detector import Detection, Detector
 from edge.vision.lift import LiftController, SimulatedLift
 from edge.vision.motion import MotionGate
@@ -86,6 +88,13 @@ class VisionDraft:
         )
 
     @property
+    def condition(self) -> OpenCondition | None:
+        """The open condition after this event (None once cleared), as the agent's backlog expects."""
+        if self.verdict.state is EventState.CLEARED:
+            return None
+        return OpenCondition(self.device, self.verdict.kind, self.raised_id or self.id, self.verdict.severity)
+
+    @property
     def event_topic(self) -> str:
         """Topic of the event."""
         return wire.topic(self.compound, self.edge, MessageType.EVENT, self.device, prefix=self.prefix)
@@ -151,6 +160,7 @@ class CameraPipeline:
         return drafts
 
     def _draft(self, verdict: VisionVerdict, frame: Frame) -> VisionDraft:
+        verdict = dataclasses.replace(verdict, device=self.device.id)
         event_id = wire.new_event_id()
         raised_id = None
         snapshot = None

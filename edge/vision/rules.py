@@ -38,6 +38,8 @@ class VisionVerdict:
     value: float | None = None
     unit: str | None = None
     threshold: float | None = None
+    device: str = ""
+    """Camera device id; filled in by the pipeline (rules do not know which camera they serve)."""
 
 
 class VisionRule(Protocol):

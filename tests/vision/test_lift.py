@@ -46,6 +46,10 @@ def test_ebike_holds_the_lift_publishes_a_snapshot_and_releases(detector: OnnxDe
     assert not lift.held
     assert [d.verdict.state for d in drafts] == [EventState.RAISED, EventState.CLEARED]
     raised, cleared = drafts
+    # drafts fit the edge agent's event backlog: device, open condition while raised, none once cleared
+    assert raised.verdict.device == LIFT_CAM and raised.event_topic.endswith(f"/event/{LIFT_CAM}")
+    assert raised.condition is not None and raised.condition.raised_id == raised.id
+    assert cleared.condition is None
     event = raised.event(seq=7)
     assert event.kind is EventKind.EBIKE_IN_LIFT and event.seq == 7
     assert event.evidence is not None and event.evidence.snapshot == event.id
