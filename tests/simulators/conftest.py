@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from compound.config import Compound, load_config
-from compound.drivers import Sample
+from compound.drivers import Quantity, Sample
 from simulators import Scenario, SimulatedGateway
 
 TINY: dict[str, Any] = {
@@ -96,6 +96,12 @@ def scenario(**fields: Any) -> Scenario:
     return Scenario.model_validate(base)
 
 
-def series(samples: Iterable[Sample], device: str, start: datetime) -> list[tuple[float, float]]:
-    """(seconds since start, value) of one device's samples."""
-    return [((s.at - start).total_seconds(), s.value) for s in samples if s.device == device]
+def series(
+    samples: Iterable[Sample], device: str, start: datetime, quantity: Quantity | None = None
+) -> list[tuple[float, float]]:
+    """(seconds since start, value) of one device's samples of ``quantity`` (default: its state, not grants)."""
+    return [
+        ((s.at - start).total_seconds(), s.value)
+        for s in samples
+        if s.device == device and (s.quantity is quantity if quantity is not None else s.quantity.periodic)
+    ]

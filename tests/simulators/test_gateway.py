@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from compound.clock import ManualClock
-from compound.config import Compound
+from compound.config import Compound, DoorRole
 from compound.drivers import DRIVERS, Quantity, SensorDriver, build_driver
 from simulators import SimulatedGateway, gateway_factory, load_scenario, register
 from tests.simulators.conftest import run_gateway, scenario, series
@@ -199,6 +199,49 @@ def test_door_forced_at_night_is_the_only_opening(sample_compound: Compound) -> 
     assert others == []
 
 
+def test_residents_badge_before_every_entrance_and_gate_opening(sample_compound: Compound) -> None:
+    """Test that each entrance or gate opening follows a grant 1-3 s earlier, and other doors have no reader."""
+    sc = load_scenario("quiet-day")
+    start = sc.start + timedelta(hours=6, minutes=30)  # the morning rush: doors often open when a resident arrives
+    samples = [
+        s
+        for edge in ("b2", "kg")
+        for s in run_gateway(SimulatedGateway(sample_compound, edge, scenario=sc, start=start), start, 7200, 60.0)
+    ]
+    grants: dict[str, list[float]] = {}
+    for s in samples:
+        if s.quantity is Quantity.ACCESS:
+            assert s.value == 1.0 and s.battery is None
+            grants.setdefault(s.device, []).append((s.at - start).total_seconds())
+    readers = {d.id for d in sample_compound.devices.values() if d.door_role in (DoorRole.UNIT_ENTRANCE, DoorRole.GATE)}
+    assert grants and set(grants) <= readers
+    assert "kg-gate" in grants or any(d.startswith("kg-") for d in grants)
+    openings = 0
+    for device in readers & {s.device for s in samples}:
+        door = series(samples, device, start)
+        for (_, prev), (t, v) in itertools.pairwise(door):
+            if v == 1.0 and prev == 0.0:
+                openings += 1
+                assert any(1.0 <= t - g <= 3.0 for g in grants.get(device, [])), (device, t)
+    assert openings > 50
+    assert openings <= sum(len(g) for g in grants.values())  # a door already open needs no badge
+
+
+def test_scripted_opening_with_a_grant(sample_compound: Compound) -> None:
+    """Test that open_door with grant: true reports the grant at the step and the opening 2 s later."""
+    sc = load_scenario("door-forced-night")
+    data = sc.model_dump(exclude_none=True)
+    data["timeline"] = [{**step, "grant": True} for step in data["timeline"]]
+    granted = type(sc).model_validate(data)
+    samples = run_gateway(SimulatedGateway(sample_compound, "b2", scenario=granted), sc.start, sc.duration_s, 30.0)
+    assert series(samples, "b2-u1-entrance", sc.start, Quantity.ACCESS) == [(2400.0, 1.0)]
+    entrance = series(samples, "b2-u1-entrance", sc.start)
+    changes = [(t, v) for (_, prev), (t, v) in itertools.pairwise(entrance) if v != prev]
+    assert changes == [(2402.0, 1.0), (2447.0, 0.0)]
+    forced = run_gateway(SimulatedGateway(sample_compound, "b2", scenario=sc), sc.start, sc.duration_s, 30.0)
+    assert [s for s in forced if s.quantity is Quantity.ACCESS] == []  # the shipped scenario: no credential
+
+
 def test_wedged_fire_door_stays_open_until_released(sample_compound: Compound) -> None:
     """Test that a wedged fire door reads open from the wedge to the release, longer than 120 s, then closed."""
     sc = load_scenario("fire-door-wedged")
@@ -297,11 +340,11 @@ def test_without_start_the_first_poll_starts_the_clock(tiny_compound: Compound) 
     assert {s.device for s in samples} == set(gateway.devices())
 
 
-def test_a_normal_care_household_is_never_silent_for_12_hours(sample_compound: Compound) -> None:
+def test_a_normal_care_household_is_never_silent_for_12_hours(tiny_compound: Compound) -> None:
     """Test that over a normal week a care household's door always moves again within 11 h (no false care alarm)."""
     sc = load_scenario("quiet-day")
-    gateway = SimulatedGateway(sample_compound, "b2", scenario=sc, seed=3)
-    door = series(run_gateway(gateway, sc.start, 7 * 86400, 3600.0), "b2-u1-803-door", sc.start)
+    gateway = SimulatedGateway(tiny_compound, "t1", scenario=scenario(start=sc.start.isoformat()), seed=3)
+    door = series(run_gateway(gateway, sc.start, 7 * 86400, 3600.0), "t1-u1-201-door", sc.start)
     transitions = [t for (t, v), (_, prev) in itertools.pairwise(door) if v != prev]
     assert len(transitions) > 2 * 7 * 5  # several outings a day
     assert max(b - a for a, b in itertools.pairwise(transitions)) < 11 * 3600 + 60

@@ -144,6 +144,22 @@ def test_references_are_checked_against_the_compound(
     assert any(f == "mine.yaml" and p == f"timeline[1].{key}" and message in m for f, p, m in found), found
 
 
+def test_a_grant_needs_open_door_at_a_door_with_a_reader(tmp_path: Path, sample_compound: Compound) -> None:
+    """Test that grant is refused on other actions and on doors without a reader (fire doors, flat doors)."""
+    wrong_action = {**GOOD, "timeline": [{"at": 5, "action": "wedge_door", "device": "b2-u1-entrance", "grant": True}]}
+    with pytest.raises(ConfigError) as exc:
+        load_scenario(write(tmp_path, wrong_action))
+    assert ("mine.yaml", "timeline[0].grant", "not a parameter of action wedge_door") in issues_of(exc)
+    for device in ("b2-u1-f12-firedoor", "b2-u1-803-door"):
+        step = {"at": 5, "action": "open_door", "device": device, "grant": True}
+        sc = load_scenario(write(tmp_path, {**GOOD, "timeline": [step]}))
+        with pytest.raises(ConfigError) as exc:
+            check_scenario(sc, sample_compound)
+        assert any(p == "timeline[0].grant" and "no access reader" in m for _, p, m in issues_of(exc)), issues_of(exc)
+    ok = {"at": 5, "action": "open_door", "device": "b2-u2-entrance", "grant": True, "hold_s": 8}
+    check_scenario(load_scenario(write(tmp_path, {**GOOD, "timeline": [ok]})), sample_compound)
+
+
 def test_bad_scenario_in_folder_fails_listing(tmp_path: Path) -> None:
     """Test that listing a folder with one bad scenario reports it instead of skipping it."""
     write(tmp_path, GOOD)
