@@ -147,6 +147,11 @@ class ProcessTree:
         width = max((len(s.name) for s in self.specs), default=4)
         return "\n".join(f"  {s.name:<{width}}  {s.role:<7} {s.where}" for s in self.specs)
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether SIGINT/SIGTERM has arrived (long ``before_stop`` work should give up then)."""
+        return self._signalled is not None
+
     def child(self, name: str) -> Child | None:
         """The started child called ``name``."""
         return next((c for c in self.children if c.spec.name == name), None)

@@ -415,8 +415,15 @@ def events_received(db: Database, edge: str, after_seq: int, upto_seq: int) -> i
         return int(session.scalar(stmt.where(EventRecord.seq <= upto_seq)) or 0)
 
 
-def drain(plan: Plan, db: Database, base: Baseline, edges: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-    """Wait until the hub holds every event the edges sent this run (or ``timeout``); per-edge figures."""
+def drain(
+    plan: Plan,
+    db: Database,
+    base: Baseline,
+    edges: list[str],
+    timeout: float,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> dict[str, dict[str, Any]]:
+    """Wait until the hub holds every event the edges sent this run (or ``timeout``, or ``cancelled``)."""
     deadline = time.monotonic() + timeout
     while True:
         report: dict[str, dict[str, Any]] = {}
@@ -431,7 +438,7 @@ def drain(plan: Plan, db: Database, base: Baseline, edges: list[str], timeout: f
                 "received": events_received(db, edge, base.edge_seq.get(edge, 0), last),
             }
         missing = sum(r["produced"] - (r["outbox_events_waiting"] or 0) - r["received"] for r in report.values())
-        if missing <= 0 or time.monotonic() > deadline:
+        if missing <= 0 or time.monotonic() > deadline or cancelled():
             for r in report.values():
                 r["missing"] = r["produced"] - r["received"]
             return report
@@ -554,7 +561,7 @@ def run(args: argparse.Namespace) -> int:
     def finish() -> None:
         if db is None or base is None:
             return
-        figures = drain(plan, db, base, edges, args.drain_timeout)
+        figures = drain(plan, db, base, edges, args.drain_timeout, lambda: tree.stop_requested)
         report.update(collect_report(plan, db, base, figures))
 
     try:
