@@ -176,6 +176,7 @@ def door_samples(
     at = start
     out: list[Sample] = [Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at)]
     for (gap, held, heartbeat), lead in zip(visits, leads, strict=True):
+        out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at + timedelta(seconds=gap / 2)))  # heartbeat, closed
         at += timedelta(seconds=gap)
         if lead is not None:
             out.append(Sample(ENTRANCE_DEV.id, Quantity.ACCESS, 1.0, at - timedelta(seconds=lead)))
@@ -184,7 +185,6 @@ def door_samples(
             out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 1.0, at + timedelta(seconds=held / 2)))
         at += timedelta(seconds=held)
         out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at))
-        out.append(Sample(ENTRANCE_DEV.id, Quantity.DOOR, 0.0, at + timedelta(seconds=gap / 2)))  # heartbeat
     return sorted(out, key=lambda s: s.at)
 
 

@@ -369,3 +369,25 @@ def test_malformed_samples_are_skipped_not_fatal(compound: Compound) -> None:
     ]
     assert engine.feed(bad) == []
     assert engine.unknown_samples == 3
+
+
+def test_offline_is_raised_on_time_for_each_device_whatever_the_others_do(compound: Compound) -> None:
+    """Test that a silent device is raised at the first tick past the limit, again after it fell silent anew."""
+    engine = RuleEngine(compound, "b2")
+    limit = compound.rules.fault.offline_after_s
+    quantity = {DeviceType.SMOKE_DETECTOR: Quantity.SMOKE, DeviceType.GAS_DETECTOR: Quantity.GAS}
+    others = [
+        (d.id, quantity.get(d.type, Quantity.DOOR))
+        for d in engine.devices.values()
+        if d.id != SMOKE and d.type not in (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)
+    ]
+    seen: list[tuple[EventState, float]] = []
+    for second in range(0, int(4 * limit), 10):
+        now = NIGHT + timedelta(seconds=second)
+        samples = [Sample(d, q, 0.0, now) for d, q in others]  # every other device keeps reporting
+        if second in (0, int(2 * limit)):  # SMOKE reports twice, falling silent after each
+            samples.append(Sample(SMOKE, Quantity.SMOKE, 0.01, now))
+        verdicts = engine.feed(samples) + engine.tick(now)
+        assert all(v.device == SMOKE for v in verdicts if v.kind is EventKind.DEVICE_OFFLINE)
+        seen += [(v.state, second) for v in verdicts if v.kind is EventKind.DEVICE_OFFLINE]
+    assert seen == [(EventState.RAISED, limit), (EventState.CLEARED, 2 * limit), (EventState.RAISED, 3 * limit)]
