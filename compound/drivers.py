@@ -40,7 +40,8 @@ class Sample:
 
     An ``ACCESS`` sample carries the id of the door contact whose reader granted access (value 1.0,
     ``battery`` None): the access controller of a unit entrance or gate reports each accepted
-    credential and each press of the exit button, so rules can tell a resident's opening from a forced one.
+    credential and each press of the exit button, so rules can tell a resident's opening from a forced one
+    (a driver may send 0.0 for a refused credential: it is not a grant).
     """
 
     device: str
