@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,11 @@ class StreamClient:
         self._stop.set()
 
 
+def event_for(compound: Compound, device: str, kind: str) -> Callable[[int], wire.Event]:
+    """A raise for ``device`` built for the seq the outbox assigns, stamped now."""
+    return lambda seq: make_event(compound, device, seq=seq, kind=kind, at=wire.utcnow())
+
+
 def end_to_end(server: MosquittoServer, compound: Compound, n: int, rate: float, workdir: Path) -> dict[str, Any]:
     """Edge outbox -> broker -> ``compound hub`` -> live stream latencies (s) for ``n`` new alarms."""
     data = workdir / "hub"
@@ -171,6 +177,17 @@ def end_to_end(server: MosquittoServer, compound: Compound, n: int, rate: float,
             time.sleep(0.1)
         token = TokenSigner(load_secret_key(data)).issue_for(compound, "p-feng-yu")
         stream = StreamClient(url, token).start()
+        # A plain subscriber beside the hub splits the path: edge (outbox + publisher) | hub (ingest -> stream).
+        on_broker: dict[str, float] = {}
+
+        def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            on_broker.setdefault(msg.topic.rsplit("/", 1)[1], time.time())
+
+        tap = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-e2e-tap")
+        tap.on_message = on_message
+        tap.connect(server.host, server.port)
+        tap.subscribe(f"{compound.prefix}/v1/{compound.id}/b2/event/+", qos=1)
+        tap.loop_start()
         edge = ScriptedEdge(compound, "b2", server.host, server.port, workdir / "edge").start()
         devices = [(d.id, d.id.rsplit("-", 1)[1]) for d in compound.devices_of_edge("b2")]
         devices = [(d, k) for d, k in devices if k in ("smoke", "gas")][:n]
@@ -181,12 +198,19 @@ def end_to_end(server: MosquittoServer, compound: Compound, n: int, rate: float,
         for i in paced(n, rate):
             device, kind = devices[i]
             sent[device] = time.time()
-            edge.put(lambda seq, d=device, k=kind: make_event(compound, d, seq=seq, kind=k, at=wire.utcnow()))
+            edge.put(event_for(compound, device, kind))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and sum((d, "raised") in stream.arrivals for d in sent) < n:
             time.sleep(0.05)
-        latencies = [stream.arrivals[(d, "raised")] - t for d, t in sent.items() if (d, "raised") in stream.arrivals]
-        return {"latencies": latencies, "lost": n - len(latencies)}
+        tap.disconnect()
+        tap.loop_stop()
+        arrived = {d: stream.arrivals[(d, "raised")] for d in sent if (d, "raised") in stream.arrivals}
+        return {
+            "latencies": [arrived[d] - sent[d] for d in arrived],
+            "edge_part": [on_broker[d] - sent[d] for d in arrived if d in on_broker],
+            "hub_part": [arrived[d] - on_broker[d] for d in arrived if d in on_broker],
+            "lost": n - len(arrived),
+        }
     finally:
         if stream is not None:
             stream.stop()
@@ -243,6 +267,8 @@ def main() -> None:
         "rate_per_s": args.rate,
         "raw_hop": raw,
         "end_to_end": {**e2e, "lost": e2e_run["lost"]},
+        "edge_outbox_to_subscriber": percentiles(e2e_run["edge_part"]),
+        "hub_subscriber_to_stream": percentiles(e2e_run["hub_part"]),
         "p99_ratio": round(e2e["p99_ms"] / raw["p99_ms"], 2) if raw.get("p99_ms") and e2e.get("p99_ms") else None,
         "goal_p99_ms": round(goal_ms, 3),
         "p99_goal_met": bool(e2e.get("p99_ms") is not None and e2e["p99_ms"] <= goal_ms),
@@ -255,7 +281,13 @@ def main() -> None:
         return
     print(f"steady rate {args.rate:g}/s over Mosquitto (load {result['machine']['load']:.1f}, {os.cpu_count()} CPUs)")
     print(f"{'':<40}{'n':>6}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    for name, row in (("raw hop (paho -> paho, QoS 1)", raw), ("edge outbox -> console stream", e2e)):
+    rows = (
+        ("raw hop (paho -> paho, QoS 1)", raw),
+        ("edge outbox -> console stream", e2e),
+        ("  of which edge outbox -> a subscriber", result["edge_outbox_to_subscriber"]),
+        ("  of which broker -> hub -> stream", result["hub_subscriber_to_stream"]),
+    )
+    for name, row in rows:
         cells = "".join(f"{row.get(k, float('nan')):>10.2f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
         print(f"{name:<40}{row.get('n', 0):>6}{cells}")
     met = "met" if result["p99_goal_met"] else "NOT met"

@@ -486,6 +486,7 @@ def collect_report(plan: Plan, db: Database, base: Baseline, edges: dict[str, di
             "received": received,
             "produced": sum(f["produced"] for f in edges.values()),
             "missing": sum(max(0, f["missing"]) for f in edges.values()),
+            "drained": all(f["missing"] <= 0 for f in edges.values()),
         },
         "duplicates": sum(duplicates.values()),
         "dead_letters": {"total": sum(dead.values()), "by_reason": dead},
@@ -547,12 +548,17 @@ def run(args: argparse.Namespace) -> int:
         if early > 0:
             time.sleep(early)
         tree.start()
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # a child did not come up; the tree has stopped the others
         print(f"compound up: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"compound up: stopped ({tree.stop_reason}) while starting", file=say, flush=True)
+        tree.stop()
+        print(f"compound up: stopped ({tree.stop_reason or 'signal SIGINT'}) while starting", file=say, flush=True)
         return 0
+    except (OSError, ValueError) as exc:  # e.g. an unreadable secret key for the login links
+        tree.stop()
+        print(f"compound up: {exc}", file=sys.stderr)
+        return 1
     lag = time.time() - plan.real_start
     if lag > 0:
         log.warning("edges started %.1f s after simulated time zero (scenario steps before that ran unseen)", lag)
