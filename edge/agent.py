@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compound import wire
 from compound.clock import Clock
@@ -33,6 +34,10 @@ from edge.engine import Draft, OpenCondition, RuleEngine
 from edge.outbox import Lane, Outbox, OutboxError
 from edge.publisher import LastWill, Publisher
 from edge.replay import ReplayHandler
+
+if TYPE_CHECKING:  # the vision stack (OpenCV, onnxruntime) is imported only by agents that run cameras
+    from edge.cameras import EdgeCameras
+    from edge.vision.pipeline import VisionDraft
 
 __all__ = ["AgentOptions", "EdgeAgent"]
 
@@ -62,6 +67,12 @@ class AgentOptions:
     journal_max_events: int = 100_000
     journal_max_age_s: float = 7 * 86_400.0
     replay_min_interval_s: float = 10.0
+    cameras: bool = False
+    """Run the vision pipeline of the edge's camera devices (``edge/cameras.py``)."""
+    camera_sources: tuple[tuple[str, str], ...] = ()
+    """(camera device id, source) pairs overriding ``source:`` in devices.yaml, e.g. another ``sim:`` scene."""
+    snapshot_backlog: int = 32
+    """Snapshots kept in memory while the outbox refuses them; beyond that the oldest is dropped."""
 
 
 class EdgeAgent:
@@ -85,6 +96,13 @@ class EdgeAgent:
         self.clock = clock
         self.options = options or AgentOptions()
         self.engine = RuleEngine(compound, edge)
+        self.cameras: EdgeCameras | None = None
+        if self.options.cameras:  # before the outbox: a bad camera config fails without taking its lock
+            from edge.cameras import EdgeCameras
+
+            self.cameras = EdgeCameras.for_edge(compound, edge, clock, sources=dict(self.options.camera_sources))
+        self.snapshots: deque[tuple[str, bytes]] = deque()
+        self.dropped_snapshots = 0
         self.state_dir = Path(data_dir) / f"edge-{edge}"
         self.outbox = Outbox(
             self.state_dir / "outbox.db",
@@ -120,7 +138,7 @@ class EdgeAgent:
             commands=[self.replay.topic],
             on_command=self.replay.handle,
         )
-        self.backlog: deque[Draft] = deque()
+        self.backlog: deque[Draft | VisionDraft] = deque()
         self.dropped_events = 0
         self.events_stored = 0
         self._latest: dict[str, Sample] = {}
@@ -159,7 +177,8 @@ class EdgeAgent:
     @property
     def dropped(self) -> int:
         """Messages that could not be stored (outbox refusals plus backlog overflow)."""
-        return self.outbox.dropped + self.dropped_events
+        cameras = (self.cameras.dropped if self.cameras else 0) + self.dropped_snapshots
+        return self.outbox.dropped + self.dropped_events + cameras
 
     # ---- one tick
     def step(self, now: datetime) -> None:
@@ -187,12 +206,44 @@ class EdgeAgent:
                     "event backlog full: event %s (%s %s) dropped", lost.id, lost.verdict.kind, lost.verdict.device
                 )
             self.backlog.append(draft)
+        if self.cameras is not None:
+            self._take_camera_drafts()
         self._store_events(now)
         for sample in samples:
             self._latest[sample.device] = sample
         self._store_readings(now)
         self._heartbeat(now)
         self.publisher.poke()
+
+    def _take_camera_drafts(self) -> None:
+        """Camera events join the event backlog (same seq, journal, replay); snapshots go to the outbox first.
+
+        The lift was already commanded in the camera thread. A snapshot is a QoS 1 message of the event
+        lane (not journaled, so not replayable); when the outbox refuses it, it waits in a bounded
+        in-memory list (``snapshot_backlog``), retried every tick, the oldest dropped (counted) beyond it.
+        Its event is stored regardless: an alarm without its picture beats no alarm.
+        """
+        assert self.cameras is not None
+        for draft in self.cameras.take():
+            if draft.snapshot is not None:
+                if len(self.snapshots) >= self.options.snapshot_backlog:
+                    topic, _ = self.snapshots.popleft()
+                    self.dropped_snapshots += 1
+                    log.error("snapshot backlog full: %s dropped", topic)
+                self.snapshots.append((draft.snapshot_topic, draft.snapshot))
+            if len(self.backlog) >= self.options.backlog_max:
+                lost = self.backlog.popleft()
+                self.dropped_events += 1
+                log.error("event backlog full: event %s dropped", lost.id)
+            self.backlog.append(draft)
+        while self.snapshots:
+            topic, jpeg = self.snapshots[0]
+            try:
+                self.outbox.put(topic, jpeg, lane=Lane.EVENT)
+            except OutboxError as exc:
+                log.error("%d snapshot(s) wait in memory: %s", len(self.snapshots), exc)
+                return
+            self.snapshots.popleft()
 
     def _store_events(self, now: datetime) -> None:
         """Store the backlog in one transaction (one fsync per tick, not per event); keep what did not fit."""
@@ -280,6 +331,8 @@ class EdgeAgent:
         )
         self.publisher.start()
         pump = asyncio.create_task(self.publisher.run(), name=f"pump-{self.edge}")
+        if self.cameras is not None:
+            self.cameras.start()
         try:
             while not stop.is_set():
                 now = self.clock.now()
@@ -291,6 +344,10 @@ class EdgeAgent:
                 await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 for task in (sleeper, stopper):
                     task.cancel()
+            if self.cameras is not None:  # what the cameras decided before the stop is stored too
+                await asyncio.to_thread(self.cameras.stop)
+                self._take_camera_drafts()
+                self._store_events(self.clock.now())
             self.outbox.set_state(RESUME_KEY, self.clock.now().isoformat())
             drained = await self.publisher.flush(self.options.drain_timeout_s)
             if not drained:
@@ -304,6 +361,8 @@ class EdgeAgent:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             await self.publisher.stop()
+            if self.cameras is not None:
+                self.cameras.stop()
             for driver in self.drivers:
                 driver.close()
             last_seq, depth = self.outbox.last_seq(), self.outbox.depth()
@@ -317,6 +376,6 @@ class EdgeAgent:
         )
 
 
-def _event_message(topic: str, draft: Draft, seq: int) -> tuple[str, bytes]:
+def _event_message(topic: str, draft: Draft | VisionDraft, seq: int) -> tuple[str, bytes]:
     """Topic and payload of a drafted event once its seq is known."""
     return topic, wire.dump(draft.event(seq))

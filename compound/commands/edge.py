@@ -116,6 +116,19 @@ def register(sub: Any) -> None:
         default=7.0,
         help="days a sent event is kept for replays, whichever bound comes first (default 7)",
     )
+    parser.add_argument(
+        "--cameras",
+        action="store_true",
+        help="also run the vision pipeline of the edge's camera devices (configs/vision.yaml; lift held locally)",
+    )
+    parser.add_argument(
+        "--camera",
+        action="append",
+        default=[],
+        metavar="DEVICE=SOURCE",
+        help="with --cameras: play SOURCE on camera DEVICE instead of its devices.yaml source, "
+        "e.g. b2-u1-lift1-cam=sim:lift-bicycle:3 or a video file (repeatable)",
+    )
     add_broker_option(parser)
     add_config_option(parser)
     add_data_dir_option(parser)
@@ -163,7 +176,13 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=args.max_outbox_bytes,
         journal_max_events=args.journal_max_events,
         journal_max_age_s=args.journal_max_days * 86_400.0,
+        cameras=args.cameras,
+        camera_sources=tuple((c.split("=", 1)[0], c.split("=", 1)[1]) for c in args.camera if "=" in c),
     )
+    bad_cameras = [c for c in args.camera if "=" not in c]
+    if bad_cameras or (args.camera and not args.cameras):
+        print(f"compound edge: --camera needs --cameras and DEVICE=SOURCE, got {args.camera}", file=sys.stderr)
+        return 2
     try:
         agent = EdgeAgent(
             compound,
@@ -184,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
             "move it aside to start with an empty one (its unsent events would be lost)",
             file=sys.stderr,
         )
+        return 2
+    except (OSError, ValueError) as exc:  # a camera source or vision.yaml (with --cameras), or the data dir
+        print(f"compound edge: cannot start edge {args.edge}: {exc}", file=sys.stderr)
         return 2
     print(
         f"edge {args.edge}: {len(agent.engine.devices)} devices via {args.driver}, broker {args.broker}, "

@@ -1,0 +1,223 @@
+"""The edge's cameras: one worker thread per camera device runs its vision pipeline beside the agent's loop.
+
+``EdgeCameras.for_edge(compound, edge, clock)`` builds a ``CameraPipeline`` for each ``lift_camera`` /
+``fire_lane_camera`` device of the edge (settings from ``vision.yaml`` next to the compound config) and
+opens its ``source:``. Each camera runs in its own thread, so decoding and inference never block the
+asyncio loop. A lift camera commands its ``LiftController`` (a ``SimulatedLift`` unless one is given)
+inside ``process()``, i.e. in the camera thread, before anything is stored or sent. The drafts (events
+with their JPEG snapshot) go to a bounded queue that the agent drains on each tick
+(``EdgeAgent._take_camera_drafts``).
+
+Pacing: ``sim:`` sources and recorded files are paced by the agent's clock (a ``ScaledClock`` at speed
+60 plays a 60 s scene in one second); a camera that falls behind skips to the frame that is due instead
+of queueing (simulated frames that are not due are never rendered). Live sources (RTSP, device index)
+are read as they come and stamped with the clock's time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from compound.clock import Clock
+from compound.config import Compound
+from compound.config.models import DeviceType
+from edge.vision.config import CameraConfig, VisionFile, build_pipelines, load_vision_config
+from edge.vision.lift import LiftController, SimulatedLift
+from edge.vision.pipeline import CameraPipeline, VisionDraft
+from edge.vision.sources import CameraSource, Frame, SimulatedCamera, SourceError, open_source
+
+__all__ = ["SNAPSHOT_MAX_BYTES", "CameraWorker", "EdgeCameras"]
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_MAX_BYTES = 256 * 1024
+"""Largest JPEG snapshot the edge sends (the hub refuses bigger ones as ``oversized_snapshot``)."""
+
+QUEUE_MAX = 256
+"""Drafts waiting for the agent's next tick; beyond that a camera's drafts are dropped (counted)."""
+
+DEFAULT_FPS = float(CameraConfig.model_fields["fps"].default)
+
+CAMERA_TYPES = (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)
+
+
+@dataclass
+class CameraWorker:
+    """One camera: its pipeline, its source and the thread that feeds one to the other."""
+
+    pipeline: CameraPipeline
+    source: CameraSource
+    fps: float
+    frames: int = 0
+    skipped: int = 0
+    ended: bool = False
+    error: str | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def device(self) -> str:
+        """The camera's device id."""
+        return self.pipeline.device.id
+
+
+class EdgeCameras:
+    """The camera workers of one edge and the queue of drafts they hand to the agent."""
+
+    def __init__(self, workers: list[CameraWorker], clock: Clock, lifts: dict[str, LiftController]) -> None:
+        self.workers = workers
+        self.clock = clock
+        self.lifts = lifts
+        self.drafts: queue.Queue[VisionDraft] = queue.Queue(maxsize=QUEUE_MAX)
+        self.dropped = 0
+        self._stop = threading.Event()
+
+    @classmethod
+    def for_edge(
+        cls,
+        compound: Compound,
+        edge: str,
+        clock: Clock,
+        *,
+        vision: VisionFile | Path | None = None,
+        sources: dict[str, str] | None = None,
+        lifts: dict[str, LiftController] | None = None,
+    ) -> EdgeCameras | None:
+        """Cameras of ``edge`` (None when it has none); ``sources`` overrides devices' ``source:`` by id.
+
+        Raises ``VisionConfigError`` or ``SourceError`` (naming the camera) when one cannot be set up.
+        """
+        devices = [d for d in compound.devices_of_edge(edge) if d.type in CAMERA_TYPES]
+        if not devices:
+            return None
+        sources = dict(sources or {})
+        unknown = set(sources) - {d.id for d in devices}
+        if unknown:
+            raise SourceError(", ".join(sorted(unknown)), f"not a camera device of edge {edge}")
+        if not isinstance(vision, VisionFile):
+            path = vision if vision is not None else Path(compound.source) / "vision.yaml"
+            vision = load_vision_config(path) if path.exists() else VisionFile()
+        lifts = dict(lifts or {})
+        for dev in devices:
+            if dev.type is DeviceType.LIFT_CAMERA and dev.id not in lifts:
+                lifts[dev.id] = SimulatedLift(dev.id)
+        fps = {c.device: c.fps for c in vision.cameras}
+        workers = []
+        for pipe in build_pipelines(compound, vision, edge, lifts=lifts):
+            spec = sources.get(pipe.device.id) or compound.devices[pipe.device.id].source
+            if not spec:
+                raise SourceError(pipe.device.id, "camera device has no source: in devices.yaml")
+            source = open_source(spec)
+            workers.append(CameraWorker(pipe, source, fps.get(pipe.device.id, DEFAULT_FPS)))
+            log.info("camera %s: source %s at %.1f fps", pipe.device.id, source.name, workers[-1].fps)
+        return cls(workers, clock, lifts)
+
+    # ---- threads
+    def start(self) -> None:
+        """Start one thread per camera."""
+        self._stop.clear()
+        start = self.clock.now()
+        for worker in self.workers:
+            worker.thread = threading.Thread(
+                target=self._loop, args=(worker, start), name=f"camera-{worker.device}", daemon=True
+            )
+            worker.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads (each finishes the frame in hand) and release the sources."""
+        self._stop.set()
+        for worker in self.workers:
+            if worker.thread is not None:
+                worker.thread.join(timeout)
+                if worker.thread.is_alive():
+                    log.warning("camera %s did not stop within %.0f s", worker.device, timeout)
+            worker.source.close()
+
+    def take(self) -> list[VisionDraft]:
+        """Drafts produced since the last call, oldest first (called from the agent's loop)."""
+        out: list[VisionDraft] = []
+        while True:
+            try:
+                out.append(self.drafts.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _wait_until(self, due: datetime) -> bool:
+        """Sleep until the clock reads ``due``; False when stopped first."""
+        speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
+        while not self._stop.is_set():
+            left = (due - self.clock.now()).total_seconds()
+            if left <= 0:
+                return True
+            self._stop.wait(min(left / speed, 0.25))
+        return False
+
+    def _next_frame(self, worker: CameraWorker, start: datetime, index: int) -> tuple[Frame | None, int]:
+        """The next due frame at or after ``index`` (skipping what is already late), and its index."""
+        source = worker.source
+        live = bool(getattr(source, "live", False))
+        if live:
+            frame = source.read()
+            if frame is not None:
+                frame.at = self.clock.now()
+            return frame, index
+        if not self._wait_until(start + timedelta(seconds=index / worker.fps)):
+            return None, index
+        late = int((self.clock.now() - start).total_seconds() * worker.fps)
+        if late > index:
+            worker.skipped += late - index
+            index = late
+        if isinstance(source, SimulatedCamera):
+            t = index / worker.fps
+            if t >= source.scenario.duration_s:
+                return None, index
+            rendered = source.scenario.frame(t)
+            return Frame(rendered.image, t, start + timedelta(seconds=t), index), index
+        frame = source.read()
+        while frame is not None and frame.index < index:  # a recorded file: drop frames that are late
+            frame = source.read()
+        if frame is not None:
+            frame.t = index / worker.fps
+            frame.at = start + timedelta(seconds=frame.t)
+        return frame, index
+
+    def _loop(self, worker: CameraWorker, start: datetime) -> None:
+        index = 0
+        try:
+            while not self._stop.is_set():
+                frame, index = self._next_frame(worker, start, index)
+                if frame is None:
+                    break
+                index += 1
+                worker.frames += 1
+                for draft in worker.pipeline.process(frame):  # the lift is commanded in here
+                    self._hand_over(worker, draft)
+            if self._stop.is_set():
+                return
+            worker.ended = True
+            log.info("camera %s: stream ended after %d frame(s)", worker.device, worker.frames)
+        except Exception as exc:  # a broken camera must not take the agent down
+            worker.error = f"{exc.__class__.__name__}: {exc}"
+            log.exception("camera %s stopped", worker.device)
+
+    def _hand_over(self, worker: CameraWorker, draft: VisionDraft) -> None:
+        if draft.snapshot is not None and len(draft.snapshot) > SNAPSHOT_MAX_BYTES:
+            log.warning(
+                "camera %s: snapshot of event %s is %d bytes (> %d): sent without it",
+                worker.device,
+                draft.id,
+                len(draft.snapshot),
+                SNAPSHOT_MAX_BYTES,
+            )
+            draft = dataclasses.replace(draft, snapshot=None)
+        try:
+            self.drafts.put(draft, timeout=5.0)
+        except queue.Full:
+            self.dropped += 1
+            log.error("camera %s: draft queue full, event %s dropped", worker.device, draft.id)
+
