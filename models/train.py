@@ -145,6 +145,7 @@ def train(
     threads: int = 2,
     checkpoint: Path | None = None,
     init: Path | None = None,
+    save_every: int = 100,
 ) -> CenterNetLite:
     """Train a ``CenterNetLite`` for up to ``epochs`` or ``minutes`` (whichever ends first)."""
     torch.manual_seed(seed)
@@ -184,6 +185,10 @@ def train(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
                 opt.step()
                 step += 1
+                if checkpoint is not None and save_every > 0 and step % save_every == 0:
+                    # a run killed or cut short can continue from here with --init
+                    state = {"state_dict": net.state_dict(), "names": names, "epoch": epoch, "step": step}
+                    torch.save(state, checkpoint)
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, heat=f"{lh.item():.3f}", box=f"{lb.item():.3f}")
                 if time.monotonic() - start > budget:
@@ -191,7 +196,7 @@ def train(
                     net.eval()
                     return net
             if checkpoint is not None:
-                torch.save({"state_dict": net.state_dict(), "names": names, "epoch": epoch}, checkpoint)
+                torch.save({"state_dict": net.state_dict(), "names": names, "epoch": epoch, "step": step}, checkpoint)
     net.eval()
     return net
 
@@ -218,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_ONNX, help="ONNX file to write")
     ap.add_argument("--checkpoint", type=Path, default=CACHE_DIR / "last.pt")
-    ap.add_argument("--init", type=Path, help="checkpoint to continue training from")
+    ap.add_argument("--init", type=Path, help="checkpoint to continue training from (fine-tune, same classes)")
+    ap.add_argument("--save-every", type=int, default=100, help="also write --checkpoint every N steps (0: per epoch)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = args.data or render_dataset(RenderSpec(count=args.count, seed=TRAIN_SPEC.seed))
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if not items:
         raise SystemExit(f"no images found under {root}")
     net = train(items, names, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch, lr=args.lr,
-                threads=args.threads, checkpoint=args.checkpoint, init=args.init)
+                threads=args.threads, checkpoint=args.checkpoint, init=args.init, save_every=args.save_every)
     torch.save({"state_dict": net.state_dict(), "names": names}, args.checkpoint)
     from models.export import export_onnx
 

@@ -31,3 +31,27 @@ def test_one_epoch_on_a_tiny_rendered_set_exports_a_working_onnx(tmp_path: Path)
     assert det.class_names == list(CLASS_NAMES) and det.layout == "yolov8"
     detections = det.detect(np.full((240, 320, 3), 100, np.uint8))
     assert all(0.0 <= d.score <= 1.0 and d.cls in CLASS_NAMES for d in detections)
+
+
+@pytest.mark.slow
+def test_training_writes_a_checkpoint_that_a_second_run_continues_from(tmp_path: Path) -> None:
+    """Test that train() saves a checkpoint every N steps and that --init style continuation loads it."""
+    import torch
+
+    from models.dataset import RenderSpec, class_names_of, read_yolo_dir, render_dataset
+    from models.train import train
+
+    root = render_dataset(RenderSpec(count=16, seed=321), tmp_path / "data", workers=1)
+    items, names = read_yolo_dir(root), class_names_of(root)
+    ck = tmp_path / "last.pt"
+    first = train(items, names, epochs=1, minutes=1.0, batch_size=8, threads=1, checkpoint=ck, save_every=1)
+    state = torch.load(ck, map_location="cpu", weights_only=False)
+    assert state["names"] == names and state["step"] == 2
+    saved = {k: v for k, v in state["state_dict"].items()}
+    assert all(torch.equal(saved[k], v) for k, v in first.state_dict().items())
+    second = train(items, names, epochs=1, minutes=1.0, batch_size=8, lr=0.0, threads=1, init=ck)
+    # lr 0 leaves the loaded weights as they were (BatchNorm running stats do move in train mode)
+    weights = {k: v for k, v in second.state_dict().items() if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(saved[k], v) for k, v in weights.items())
+    with pytest.raises(ValueError, match="classes"):
+        train(items, names[:-1], epochs=1, minutes=1.0, batch_size=8, threads=1, init=ck)
