@@ -44,6 +44,9 @@ QUEUE_MAX = 256
 
 DEFAULT_FPS = float(CameraConfig.model_fields["fps"].default)
 
+OFF = "off"
+"""A camera source that turns the camera off."""
+
 CAMERA_TYPES = (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)
 
 
@@ -90,6 +93,8 @@ class EdgeCameras:
     ) -> EdgeCameras | None:
         """Cameras of ``edge`` (None when it has none); ``sources`` overrides devices' ``source:`` by id.
 
+        A source ``off`` leaves that camera out (a camera under maintenance, or a test that needs one).
+
         Raises ``VisionConfigError`` or ``SourceError`` (naming the camera) when one cannot be set up.
         """
         devices = [d for d in compound.devices_of_edge(edge) if d.type in CAMERA_TYPES]
@@ -110,6 +115,9 @@ class EdgeCameras:
         workers = []
         for pipe in build_pipelines(compound, vision, edge, lifts=lifts):
             spec = sources.get(pipe.device.id) or compound.devices[pipe.device.id].source
+            if spec == OFF:
+                log.info("camera %s: off", pipe.device.id)
+                continue
             if not spec:
                 raise SourceError(pipe.device.id, "camera device has no source: in devices.yaml")
             source = open_source(spec)

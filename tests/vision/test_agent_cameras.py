@@ -1,0 +1,102 @@
+"""Tests of the edge agent's cameras against a real broker: lift held locally, event + JPEG snapshot published."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from compound import wire
+from compound.clock import ScaledClock
+from compound.config import Compound
+from compound.wire import EventKind, EventState, MessageType
+from edge.agent import AgentOptions, EdgeAgent
+from edge.cameras import SNAPSHOT_MAX_BYTES
+from edge.vision.lift import SimulatedLift
+from tests.edge.support import ROOT, Collector, wait_for
+from tests.servers import MosquittoServer
+
+LIFT_CAM = "b2-u1-lift1-cam"
+LANE_CAM = "b2-fire-lane-cam"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@pytest.mark.broker
+def test_lift_camera_holds_the_lift_and_publishes_event_and_snapshot(
+    compound: Compound, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    """Test that an e-bike wheeled into the lift holds the doors, publishes the event and its JPEG, then releases."""
+    prefix = f"{compound.prefix}/v1/{compound.id}/b2/"
+    sub = Collector(mosquitto.port, prefix + "#", "cam-test-sub", filter_prefix=(prefix,))
+    sub.start()
+    start = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    clock = ScaledClock(start, speed=5.0)
+    options = AgentOptions(
+        tick_s=1.0,
+        reading_interval_s=0,
+        heartbeat_interval_s=3600,
+        until=start + timedelta(seconds=50),
+        cameras=True,
+        camera_sources=((LIFT_CAM, "sim:lift-ebike:1"), (LANE_CAM, "off")),
+    )
+    agent = EdgeAgent(
+        compound, "b2", [], clock, host=mosquitto.host, port=mosquitto.port, data_dir=tmp_path, options=options
+    )
+    try:
+        assert agent.cameras is not None and [w.device for w in agent.cameras.workers] == [LIFT_CAM]
+        lift = agent.cameras.lifts[LIFT_CAM]
+        assert isinstance(lift, SimulatedLift)
+        asyncio.run(asyncio.wait_for(agent.run(), timeout=120))
+
+        hold, release = lift.first("hold"), lift.first("release")
+        assert hold is not None and lift.first("warn") is not None, lift.commands
+        assert release is not None and release.t > hold.t and not lift.held
+        # The e-bike enters at 12 s (3.5 s to the car floor) and leaves at 40 s (+5 s clear).
+        assert 12.0 <= hold.t <= 20.0 and 40.0 <= release.t <= 50.0, lift.commands
+
+        def published() -> bool:
+            kinds = [(e.kind, e.state) for e in sub.events()]
+            return (EventKind.EBIKE_IN_LIFT, EventState.CLEARED) in kinds and any(
+                wire.parse_topic(t).type is MessageType.SNAPSHOT for t, _ in sub.messages
+            )
+
+        wait_for(published, 15, "the lift camera's events and snapshot")
+        events = {e.id: e for e in sub.events() if e.device == LIFT_CAM}
+        raised = [e for e in events.values() if e.state is EventState.RAISED]
+        cleared = [e for e in events.values() if e.state is EventState.CLEARED]
+        assert len(raised) == 1 and len(cleared) == 1, events
+        ev = raised[0]
+        assert ev.kind is EventKind.EBIKE_IN_LIFT and ev.seq == 1 and cleared[0].seq == 2
+        assert cleared[0].raised_id == ev.id
+        assert ev.evidence is not None and ev.evidence.snapshot == ev.id
+        assert any(d.cls == "ebike" and d.score >= 0.5 for d in ev.evidence.detections)
+        # occurred_at is the frame's time on the agent's clock, which the hold used too.
+        offset = (ev.occurred_at - start).total_seconds()
+        assert 0 <= offset - hold.t < 5.0, (offset, hold.t)
+
+        snaps = [(t, p) for t, p in sub.messages if wire.parse_topic(t).type is MessageType.SNAPSHOT]
+        assert [wire.parse_topic(t).device for t, _ in snaps] == [ev.id]
+        jpeg = snaps[0][1]
+        assert jpeg.startswith(JPEG_MAGIC) and len(jpeg) <= SNAPSHOT_MAX_BYTES
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[0] > 0 and image.shape[1] > 0
+        assert agent.dropped == 0
+    finally:
+        sub.stop()
+
+
+def test_bad_camera_source_is_refused_with_its_name(tmp_path: Path) -> None:
+    """Test that ``compound edge --cameras`` with an unknown sim scene exits 2 naming the camera source."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "compound.cli", "edge", "--edge", "b2", "--cameras",
+         "--camera", f"{LIFT_CAM}=sim:no-such-scene", "--data-dir", str(tmp_path), "--broker", "127.0.0.1:1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "sim:no-such-scene" in proc.stderr and "Traceback" not in proc.stderr
