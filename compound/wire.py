@@ -30,6 +30,7 @@ __all__ = [
     "API_VERSION",
     "MAX_PAYLOAD_BYTES",
     "MAX_REPLAY_SEQS",
+    "MAX_SNAPSHOT_BYTES",
     "REPLAY_COMMAND",
     "SCHEMA_VERSION",
     "Detection",
@@ -65,6 +66,9 @@ API_VERSION: Final = "v1"
 
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 """Largest JSON payload a hub accepts; anything larger is dead-lettered unparsed."""
+
+MAX_SNAPSHOT_BYTES: Final = 256 * 1024
+"""Largest JPEG snapshot (``.../snapshot/<event id>``, raw bytes, not JSON) a hub accepts."""
 
 DEFAULT_PREFIX: Final = "compound"
 

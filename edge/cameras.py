@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.config.models import DeviceType
@@ -36,7 +37,7 @@ __all__ = ["SNAPSHOT_MAX_BYTES", "CameraWorker", "EdgeCameras"]
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_MAX_BYTES = 256 * 1024
+SNAPSHOT_MAX_BYTES = wire.MAX_SNAPSHOT_BYTES
 """Largest JPEG snapshot the edge sends (the hub refuses bigger ones as ``oversized_snapshot``)."""
 
 QUEUE_MAX = 256
