@@ -3,7 +3,8 @@
 Each child is a ``ChildSpec`` (name, role, command line, an optional port that says it is ready).
 Children start in the order added, each in its own session so that a terminal's Ctrl-C reaches only
 this parent, which then stops them in reverse order (edges before the broker, so their last outbox
-drain and offline status still reach it): SIGTERM, then SIGKILL after ``stop_timeout``.
+drain and offline status still reach it): SIGTERM, then SIGKILL after ``stop_timeout``. On Linux each child
+also gets SIGTERM from the kernel if this parent dies without stopping them (``PR_SET_PDEATHSIG``).
 
 Readiness is a TCP port, an MQTT CONNACK or any ``ready`` predicate (the hub's ``/healthz``). A child with
 ``restarts`` left is started again with the same command line when it dies (the hub after a crash: its
@@ -17,6 +18,7 @@ then). ``summary()`` describes the run as a dict.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -85,6 +87,20 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
             return int(response.status) == 200
     except (URLError, OSError, ValueError):
         return False
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: get SIGTERM when the parent dies (even by SIGKILL), so nothing is orphaned.
+
+    Children run in their own sessions (a terminal's Ctrl-C reaches only the parent), so without this a
+    parent killed outright would leave the broker, hub and edges running.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +193,11 @@ class ProcessTree:
 
     def _spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            list(spec.argv), env={**os.environ, **spec.env}, start_new_session=True, stdout=self.child_stdout
+            list(spec.argv),
+            env={**os.environ, **spec.env},
+            start_new_session=True,
+            stdout=self.child_stdout,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()) if sys.platform == "linux" else None,
         )
         log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
         return proc

@@ -10,12 +10,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
-from urllib.request import Request, urlopen
+from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 
+from compound.config import Compound
+from compound.config.models import Role
 from compound.runner import mqtt_ready
 from compound.wire import EventKind, EventState
 from hub.web.auth import TokenSigner, load_secret_key
@@ -48,13 +51,23 @@ def up(*args: str, stderr: Path, stdout: int | None = subprocess.PIPE) -> subpro
         )
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a `compound up` that is still running (a failed test): SIGTERM stops its tree; SIGKILL if stuck."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # its children still get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+            proc.wait(timeout=10)
+
+
 def finish(proc: subprocess.Popen[bytes], stderr: Path, timeout: float = 150) -> tuple[int, dict[str, Any]]:
     """Wait for a headless run; its exit code and the one JSON document it printed on stdout."""
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=30)
+        stop(proc)
         raise AssertionError(f"compound up did not finish in {timeout:g} s:\n{tail(stderr)}") from None
     text = out.decode()
     try:
@@ -214,8 +227,7 @@ def test_hub_sigkill_mid_scenario_loses_and_doubles_nothing(
         os.kill(hubs[0], signal.SIGKILL)
         code, report = finish(proc, log)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
         collector.stop()
     assert code == 0, tail(log)
     assert_kitchen_fire(report, speed=KILL_SPEED[broker_kind])
@@ -233,8 +245,8 @@ def test_hub_sigkill_mid_scenario_loses_and_doubles_nothing(
     assert [e.device for e in raises] == ["b2-u1-1502-smoke"]
 
 
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    """Test that an interactive `compound up` prints the console URL and a login link that the running hub accepts,
+def test_ctrl_c_stops_everything(compound: Compound, tmp_path: Path) -> None:
+    """Test that an interactive `compound up` prints the console URL and a login link that signs the manager in,
     and that Ctrl-C (SIGINT) then stops every child (edges, hub, broker) and exits 0, leaving no process behind."""
     data = tmp_path / "data"
     log = tmp_path / "up.err"
@@ -249,10 +261,18 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         banner = out.read_text()
         link = re.search(r"(http://127\.0\.0\.1:(\d+))/login\?token=(\S+)", banner)
         assert link is not None, banner + tail(log)
-        console, port, token = link.group(1), int(link.group(2)), link.group(3)
-        request = Request(f"{console}/api/v1/alarms", headers={"Authorization": f"Bearer {token}"})
-        with urlopen(request, timeout=10) as response:
-            assert response.status == 200 and isinstance(json.load(response), list)
+        console, port = link.group(1), int(link.group(2))
+        browser = build_opener(HTTPCookieProcessor(CookieJar()))
+        with browser.open(link.group(0), timeout=10) as page:  # the click-to-login link: session cookie, console
+            assert page.status == 200
+        with browser.open(f"{console}/api/v1/me", timeout=10) as me:
+            signed_in = json.load(me)["person"]["id"]
+        # The first link is the property manager on duty now (no scenario: the wall clock's shift).
+        manager = re.search(r"log in as\s+\S+ \(([\w-]+)\), property manager on duty:", banner)
+        assert manager is not None and signed_in == manager.group(1), banner
+        assert compound.people[signed_in].role is Role.PROPERTY_MANAGER
+        with browser.open(f"{console}/api/v1/alarms", timeout=10) as alarms:
+            assert isinstance(json.load(alarms), list)
         wait_for(lambda: "edge kg:" in out.read_text(), 60, "the edges to start")
         tree = children_of(proc.pid)
         names = {" ".join(cmdline(p)) for p in tree}
@@ -262,8 +282,27 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0, tail(log)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
     assert "stopped (signal SIGINT)" in out.read_text()
     wait_for(lambda: not any(alive(p) for p in tree), 10, "every child to be gone")
     wait_port_closed(port, timeout=10)
+
+
+def test_children_stop_when_compound_up_is_killed(tmp_path: Path) -> None:
+    """Test that when `compound up` itself is killed with SIGKILL (no chance to stop its tree), its broker, hub and
+    edge still stop by themselves instead of running on as orphans."""
+    out = tmp_path / "up.out"
+    with open(out, "wb") as stdout:
+        proc = up(
+            "--edges", "kg", "--port", "0", "--mqtt-port", "0", "--data-dir", str(tmp_path / "data"),
+            stderr=tmp_path / "up.err", stdout=stdout.fileno(),
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "edge kg:" in out.read_text() or proc.poll() is not None, 60, "the edge to start")
+        tree = children_of(proc.pid)
+        assert len(tree) >= 3, tail(tmp_path / "up.err")
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        stop(proc)
+    wait_for(lambda: not any(alive(p) for p in tree), 30, "the orphaned children to stop")
