@@ -48,6 +48,7 @@ __all__ = [
     "EdgeRecord",
     "EventRecord",
     "SeqGap",
+    "Snapshot",
     "default_url",
     "insert_ignore",
 ]
@@ -239,6 +240,18 @@ class SeqGap(Base):
     from_seq: Mapped[int] = mapped_column(BigInteger)
     to_seq: Mapped[int] = mapped_column(BigInteger)
     detected_at: Mapped[datetime]
+
+
+class Snapshot(Base):
+    """A camera event's JPEG evidence, keyed by its event id (it may arrive before or after the event)."""
+
+    __tablename__ = "snapshots"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    size: Mapped[int] = mapped_column(Integer)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def default_url(data_dir: str | Path) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -44,7 +45,7 @@ from compound.config import Compound
 from hub.alarms import lifecycle
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.lifecycle import Transition
-from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, insert_ignore
+from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, Snapshot, insert_ignore
 from hub.replay import ReplayRequester
 from hub.routing.notifier import Notifiers
 from hub.routing.router import Router
@@ -58,6 +59,11 @@ EXCERPT_BYTES: Final = 1024
 """Raw payload bytes kept with a dead letter."""
 
 PREVIEW_CHARS: Final = 200
+
+JPEG_START: Final = b"\xff\xd8\xff"
+JPEG_END: Final = b"\xff\xd9"
+SNAPSHOT_ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+"""The last topic segment of a snapshot: the event id it belongs to (as ``wire.Event.id``)."""
 
 DEAD_LETTER_REASONS: Final = {
     "bad_topic": "topic is outside <prefix>/v1/<compound>/<edge>/<type>[/<device>]",
@@ -75,6 +81,8 @@ DEAD_LETTER_REASONS: Final = {
     "unknown_edge": "edge id is not in the config (status, heartbeat)",
     "device_edge_mismatch": "device exists but is served by another edge than the topic's",
     "timestamp_out_of_range": "occurred_at/at further from the hub's clock than the allowed skew",
+    "bad_snapshot": "a snapshot payload is not a complete JPEG (no FF D8 FF start or no FF D9 end marker)",
+    "oversized_snapshot": f"a snapshot larger than {wire.MAX_SNAPSHOT_BYTES} bytes",
     "store_failed": "the message was valid but storing it failed repeatedly (see detail)",
     "internal_error": "the hub failed on this message (a bug: see the hub log); kept so it can be replayed",
 }
@@ -269,6 +277,9 @@ class MessagePipeline:
     ) -> None:
         """Validate one message; dead-letter it, or apply it (events are collected for ``_events``)."""
         try:
+            if self._is_snapshot(item):
+                self._snapshot(session, item, edges)
+                return
             msg, topic = self._validate(item)
         except _Rejected as rejected:
             self._dead_letter(session, item, rejected.reason, rejected.detail)
@@ -293,6 +304,43 @@ class MessagePipeline:
             edge.version = msg.version
             result.series.append(msg)
 
+    def _is_snapshot(self, item: Inbound) -> bool:
+        """Cheap topic test: ``<prefix>/v1/<compound>/<edge>/snapshot/<event id>``."""
+        parts = item.topic.split("/")
+        return len(parts) >= 2 and parts[-2] == wire.MessageType.SNAPSHOT.value
+
+    def _snapshot(self, session: Session, item: Inbound, edges: dict[str, EdgeRecord]) -> None:
+        """Store a camera event's JPEG under its event id (idempotent); the alarm finds it through its events."""
+        try:
+            topic = wire.parse_topic(item.topic, prefix=self.compound.prefix)
+        except wire.TopicError as exc:
+            raise _Rejected(exc.reason, exc.message) from None
+        if topic.compound != self.compound.id:
+            raise _Rejected(
+                "unknown_compound", f"topic compound {topic.compound!r}, this hub serves {self.compound.id!r}"
+            )
+        if topic.edge not in self._edges:
+            raise _Rejected("unknown_edge", f"edge {topic.edge!r} is not in the config")
+        event_id = topic.device or ""
+        if not SNAPSHOT_ID.fullmatch(event_id):
+            raise _Rejected(
+                "bad_topic", f"snapshot topic must end in an event id (8-64 of [A-Za-z0-9_-]): {event_id!r}"
+            )
+        data = item.payload
+        if len(data) > wire.MAX_SNAPSHOT_BYTES:
+            raise _Rejected("oversized_snapshot", f"{len(data)} bytes > {wire.MAX_SNAPSHOT_BYTES}")
+        if not data.startswith(JPEG_START) or JPEG_END not in data[-64:]:
+            raise _Rejected(
+                "bad_snapshot",
+                f"{len(data)} bytes starting {data[:4].hex(' ')}: not a complete JPEG (FF D8 FF ... FF D9)",
+            )
+        session.execute(
+            insert_ignore(session, Snapshot).values(
+                event_id=event_id, edge=topic.edge, received_at=item.received_at, size=len(data), jpeg=data
+            )
+        )
+        self._edge(session, topic.edge, edges).last_seen_at = item.received_at
+
     def _validate(
         self, item: Inbound
     ) -> tuple[wire.Event | wire.Reading | wire.Status | wire.Heartbeat | None, wire.Topic]:
@@ -300,8 +348,8 @@ class MessagePipeline:
             topic = wire.parse_topic(item.topic, prefix=self.compound.prefix)
         except wire.TopicError as exc:
             raise _Rejected(exc.reason, exc.message) from None
-        if topic.type in (wire.MessageType.SNAPSHOT, wire.MessageType.CMD):
-            return None, topic  # evidence images and our own commands: not for this pipeline
+        if topic.type is wire.MessageType.CMD:
+            return None, topic  # our own commands: not for this pipeline
         if topic.compound != self.compound.id:
             raise _Rejected(
                 "unknown_compound", f"topic compound {topic.compound!r}, this hub serves {self.compound.id!r}"

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.web.assets import STATIC_DIR
 from hub.web.context import BackgroundJob, WebContext
-from hub.web.routes import alarms, auth, dead_letters, devices, health, pages, stream
+from hub.web.routes import alarms, auth, dead_letters, devices, health, pages, snapshots, stream
 
 __all__ = ["create_app"]
 
@@ -123,7 +123,7 @@ def create_app(context: WebContext) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)
     # The stream route comes before /alarms/{alarm_id} so that "stream" is never read as an id.
-    for module in (stream, alarms, dead_letters, devices, auth, pages, health):
+    for module in (stream, alarms, snapshots, dead_letters, devices, auth, pages, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
