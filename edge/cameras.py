@@ -229,4 +229,3 @@ class EdgeCameras:
         except queue.Full:
             self.dropped += 1
             log.error("camera %s: draft queue full, event %s dropped", worker.device, draft.id)
-

@@ -1,7 +1,8 @@
 // The alarm detail view and its actions, shared by the console and the grid-worker page.
 
 import {
-  OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, personName, severityBadge, stateChips, t,
+  OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName, severityBadge, stateChips,
+  t,
 } from "/static/common.js";
 import { loadSeries } from "/static/series.js";
 
@@ -17,6 +18,32 @@ const QUANTITY_OF = {
 /** Kinds whose threshold is in the unit of the charted reading (a care alarm's threshold is in seconds). */
 const THRESHOLD_ON_CURVE = new Set(["smoke", "gas", "gas_pre_alarm", "low_battery"]);
 let curveTimer = null;
+
+/** Alarm kinds raised by a camera: their detail shows the edge's snapshot and detections instead of a curve. */
+export const CAMERA_KINDS = new Set(["ebike_in_lift", "fire_lane_blocked"]);
+/** While a camera alarm's JPEG has not arrived yet (it travels apart from the event), ask again this often. */
+const EVIDENCE_RETRY_MS = 3000;
+const EVIDENCE_RETRIES = 20;
+const EVIDENCE_TEXT = {
+  zh: {
+    "evidence.title": "现场抓拍", "evidence.waiting": "抓拍图片尚未到达，稍后自动刷新…", "evidence.none": "无抓拍图片",
+    "evidence.error": "抓拍暂不可用", "evidence.detections": "识别结果", "evidence.alt": "摄像头抓拍（识别框由边缘网关绘制）",
+    "cls.person": "行人", "cls.ebike": "电动车", "cls.bicycle": "自行车", "cls.pram": "婴儿车", "cls.wheelchair": "轮椅",
+    "cls.walker": "助行器", "cls.mobility_scooter": "代步车", "cls.trolley": "购物车", "cls.pet": "宠物", "cls.car": "汽车",
+    "cls.tricycle": "三轮车", "cls.heap": "杂物堆",
+  },
+  en: {
+    "evidence.title": "Camera snapshot", "evidence.waiting": "The snapshot has not arrived yet; retrying…",
+    "evidence.none": "No snapshot", "evidence.error": "Snapshot unavailable", "evidence.detections": "Detections",
+    "evidence.alt": "Camera snapshot (boxes drawn by the edge)", "cls.mobility_scooter": "mobility scooter",
+  },
+};
+
+function tx(key) {
+  const found = t(key);
+  if (found !== key) return found;
+  return EVIDENCE_TEXT[lang()][key] ?? EVIDENCE_TEXT.zh[key] ?? key.replace(/^cls\./, "");
+}
 
 export function curveErrorText(status) {
   if (status === 503) return t("curve.none");
@@ -62,6 +89,44 @@ function curveView(alarm, previous) {
   const help = el("p", { class: "muted small" }, t(OPEN_STATES.has(alarm.state) ? "detail.curve.help" : "detail.curve.closed"));
   return { box, view: el("section", { class: "d-section curve-section" },
     el("div", { class: "section-head" }, el("h3", {}, t("detail.curve")), link), box, help) };
+}
+
+/** Fill ``box`` with the alarm's snapshot and detections (``GET /api/v1/alarms/{id}/evidence``). */
+async function loadEvidence(box, alarm, attempt = 0) {
+  let evidence;
+  try {
+    evidence = await api(`/api/v1/alarms/${alarm.id}/evidence`);
+  } catch (err) {
+    box.dataset.state = "error";
+    box.replaceChildren(el("p", { class: "muted" }, `${tx("evidence.error")}${err.status ? ` (${err.status})` : ""}`));
+    return;
+  }
+  if (!box.isConnected && attempt > 0) return;
+  const dets = evidence.detections || [];
+  const list = dets.length ? el("div", { class: "detections-wrap" },
+    el("h4", {}, tx("evidence.detections")),
+    el("ul", { class: "detections", id: "alarm-detections" }, dets.map((d) => el("li", { "data-cls": d.cls },
+      el("span", { class: "cls" }, tx(`cls.${d.cls}`)),
+      el("span", { class: "mono score" }, d.score.toFixed(2)),
+      d.track_id !== null && d.track_id !== undefined ? el("span", { class: "muted mono" }, `#${d.track_id}`) : null)))) : null;
+  if (evidence.snapshot) {
+    const img = el("img", {
+      id: "alarm-snapshot", class: "snapshot", alt: tx("evidence.alt"), "data-event-id": evidence.snapshot.event_id,
+      src: `${evidence.snapshot.url}?event=${encodeURIComponent(evidence.snapshot.event_id)}`,
+    });
+    box.dataset.state = "ok";
+    box.replaceChildren(el("a", { href: img.src, target: "_blank", rel: "noopener" }, img), list);
+    return;
+  }
+  const waiting = OPEN_STATES.has(alarm.state) && attempt < EVIDENCE_RETRIES;
+  box.dataset.state = waiting ? "waiting" : "none";
+  box.replaceChildren(el("p", { class: "muted" }, tx(waiting ? "evidence.waiting" : "evidence.none")), list);
+  if (waiting) setTimeout(() => { if (box.isConnected) loadEvidence(box, alarm, attempt + 1); }, EVIDENCE_RETRY_MS);
+}
+
+function evidenceView(alarm) {
+  const box = el("div", { class: "evidence", id: "alarm-evidence", "data-state": "loading" });
+  return { box, view: el("section", { class: "d-section evidence-section" }, el("h3", {}, tx("evidence.title")), box) };
 }
 
 function section(titleKey, ...body) {
@@ -171,7 +236,9 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
   const loc = alarm.location || {};
   const sameAlarm = container.querySelector(`.d-head[data-alarm-id="${alarm.id}"]`);
   const previousChart = sameAlarm ? container.querySelector("#alarm-curve svg") : null;
-  const curve = curveView(alarm, previousChart);
+  const camera = CAMERA_KINDS.has(alarm.kind);
+  const curve = camera ? null : curveView(alarm, previousChart);
+  const evidence = camera ? evidenceView(alarm) : null;
   const times = ["raised", "notified", "acknowledged", "cleared", "resolved"]
     .filter((k) => alarm[`${k}_at`])
     .map((k) => field(`detail.${k}`, fmtTime(alarm[`${k}_at`])));
@@ -187,7 +254,7 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
       alarm.threshold !== null && alarm.threshold !== undefined
         ? field("detail.threshold", el("span", { class: "mono" }, fmtValue({ value: alarm.threshold, unit: alarm.unit }))) : null,
       ...times),
-    curve.view,
+    camera ? evidence.view : curve.view,
     actionsView(alarm, onDone),
     householdView(alarm.household),
     routingView(ctx, alarm),
@@ -196,6 +263,10 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
   ];
   container.replaceChildren(...parts.filter(Boolean));
   clearInterval(curveTimer);
+  if (camera) {
+    loadEvidence(evidence.box, alarm);
+    return;
+  }
   drawAlarmCurve(curve.box, alarm);
   if (OPEN_STATES.has(alarm.state)) {
     curveTimer = setInterval(() => {
