@@ -171,6 +171,8 @@ class EdgeAgent:
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("ignoring unreadable open condition %r: %s", key, exc)
         restored = self.engine.restore(conditions)
+        if self.cameras is not None:
+            restored += self.cameras.restore(conditions)
         if restored:
             log.info("edge %s: %d open condition(s) restored from the outbox", self.edge, restored)
 

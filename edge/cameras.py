@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,9 +29,12 @@ from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.config.models import DeviceType
+from compound.wire import EventKind
+from edge.engine import OpenCondition
 from edge.vision.config import CameraConfig, VisionFile, build_pipelines, load_vision_config
 from edge.vision.lift import LiftController, SimulatedLift
 from edge.vision.pipeline import CameraPipeline, VisionDraft
+from edge.vision.rules import EbikeInLiftRule, FireLaneRule
 from edge.vision.sources import CameraSource, Frame, SimulatedCamera, SourceError, open_source
 
 __all__ = ["SNAPSHOT_MAX_BYTES", "CameraWorker", "EdgeCameras"]
@@ -125,6 +129,35 @@ class EdgeCameras:
             workers.append(CameraWorker(pipe, source, fps.get(pipe.device.id, DEFAULT_FPS)))
             log.info("camera %s: source %s at %.1f fps", pipe.device.id, source.name, workers[-1].fps)
         return cls(workers, clock, lifts)
+
+    def restore(self, conditions: Iterable[OpenCondition]) -> int:
+        """Re-arm camera conditions raised before a restart, so they clear with their original id.
+
+        A re-armed e-bike condition holds the lift again (the e-bike may still be in the car) until the
+        camera has seen the car without one for ``clear_after_s``; a fire-lane one clears once the lane
+        has been seen free for its ``clear_after_s``. Returns how many were re-armed.
+        """
+        by_device = {w.device: w.pipeline for w in self.workers}
+        restored = 0
+        for cond in conditions:
+            pipe = by_device.get(cond.device)
+            if pipe is None:
+                continue
+            rule = pipe.rule
+            if isinstance(rule, EbikeInLiftRule) and cond.kind is EventKind.EBIKE_IN_LIFT:
+                rule.active, rule._last_seen = True, 0.0
+                if rule.lift is not None:
+                    rule.lift.hold_doors("e-bike condition open before the restart")
+            elif isinstance(rule, FireLaneRule) and cond.kind is EventKind.FIRE_LANE_BLOCKED:
+                rule.active, rule._last_blocked = True, 0.0
+            else:
+                continue
+            pipe._raised[cond.kind] = cond.raised_id
+            restored += 1
+            log.info(
+                "camera %s: %s re-armed (raised %s before the restart)", cond.device, cond.kind.value, cond.raised_id
+            )
+        return restored
 
     # ---- threads
     def start(self) -> None:

@@ -100,3 +100,48 @@ def test_bad_camera_source_is_refused_with_its_name(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "sim:no-such-scene" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.broker
+def test_open_ebike_condition_survives_a_restart_and_clears_with_its_id(
+    compound: Compound, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    """Test that an agent restarted with an e-bike alarm open holds the lift again, then clears it by the same id."""
+    prefix = f"{compound.prefix}/v1/{compound.id}/b2/"
+    sub = Collector(mosquitto.port, prefix + "event/#", "cam-restart-sub", filter_prefix=(prefix,))
+    sub.start()
+    start = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+    def run(source: str, at: datetime, seconds: float) -> SimulatedLift:
+        options = AgentOptions(
+            reading_interval_s=0,
+            heartbeat_interval_s=3600,
+            until=at + timedelta(seconds=seconds),
+            cameras=True,
+            camera_sources=((LIFT_CAM, source), (LANE_CAM, "off")),
+        )
+        agent = EdgeAgent(
+            compound, "b2", [], ScaledClock(at, speed=5.0), host=mosquitto.host, port=mosquitto.port,
+            data_dir=tmp_path, options=options,
+        )  # fmt: skip
+        assert agent.cameras is not None
+        lift = agent.cameras.lifts[LIFT_CAM]
+        assert isinstance(lift, SimulatedLift)
+        asyncio.run(asyncio.wait_for(agent.run(), timeout=120))
+        return lift
+
+    try:
+        first = run("sim:lift-ebike:1", start, 25)  # stops with the e-bike in the car
+        assert first.held
+        wait_for(lambda: len(sub.events()) >= 1, 15, "the raise")
+        raised = sub.events()[0]
+        assert raised.state is EventState.RAISED and raised.seq == 1
+
+        second = run("sim:lift-people:1", start + timedelta(seconds=30), 15)  # no e-bike any more
+        assert [c.name for c in second.commands][:2] == ["hold", "release"], second.commands
+        assert not second.held
+        wait_for(lambda: len(sub.events()) >= 2, 15, "the clear")
+        cleared = sub.events()[1]
+        assert cleared.state is EventState.CLEARED and cleared.raised_id == raised.id and cleared.seq == 2
+    finally:
+        sub.stop()
