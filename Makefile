@@ -37,7 +37,7 @@ system-deps:
 	fi
 
 up: $(VENV)/.installed
-	$(BIN)/compound up $(ARGS)
+	@$(BIN)/compound up $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check compound edge hub simulators models tests bench

@@ -117,10 +117,12 @@ def alive(pid: int) -> bool:
 
 
 def assert_kitchen_fire(report: dict[str, Any], speed: int = 100) -> None:
-    """Exactly one smoke alarm, for the right flat, routed to the night crew, cleared by the device; clean ingest."""
+    """Exactly one alarm, a smoke alarm for the right flat, routed to the night crew, cleared by the device;
+    clean ingest."""
     assert report["exit_code"] == 0, report["processes"]
     smoke = [a for a in report["alarms"] if a["kind"] == "smoke"]
     assert len(smoke) == 1, smoke
+    assert len(report["alarms"]) == 1, [(a["kind"], a["device"]) for a in report["alarms"]]
     alarm = smoke[0]
     assert alarm["device"] == "b2-u1-1502-smoke"
     assert {k: alarm["location"][k] for k in FLAT} == FLAT

@@ -30,7 +30,7 @@ def test_headless_up_against_an_external_broker(mosquitto: MosquittoServer, tmp_
     log = tmp_path / "up.log"
     proc = up(
         "--scenario", "kitchen-fire-night", "--duration", "420", "--speed", "30", "--edges", "b2,kg",
-        "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"), log=log,
+        "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"), "--no-hub", log=log,
     )  # fmt: skip
     try:
         assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
@@ -50,7 +50,10 @@ def test_sigterm_stops_broker_and_edges(tmp_path: Path) -> None:
     """Test that `compound up` with the embedded broker runs until SIGTERM, then stops every child and exits 0."""
     port = free_port()
     log = tmp_path / "up.log"
-    proc = up("--mqtt-port", str(port), "--edges", "kg", "--speed", "10", "--data-dir", str(tmp_path / "d"), log=log)
+    proc = up(
+        "--mqtt-port", str(port), "--edges", "kg", "--speed", "10", "--data-dir", str(tmp_path / "d"), "--no-hub",
+        log=log,
+    )  # fmt: skip
     try:
         wait_for(lambda: "edge kg:" in log.read_text(), 60, "the edge to start")
         collector = Collector(port, "compound/v1/sunrise-garden/kg/status", "it-up-status")
