@@ -211,6 +211,7 @@ class EdgeAgent:
         if self.cameras is not None:
             self._take_camera_drafts()
         self._store_events(now)
+        self._store_snapshots()
         for sample in samples:
             self._latest[sample.device] = sample
         self._store_readings(now)
@@ -218,12 +219,12 @@ class EdgeAgent:
         self.publisher.poke()
 
     def _take_camera_drafts(self) -> None:
-        """Camera events join the event backlog (same seq, journal, replay); snapshots go to the outbox first.
+        """Camera events join the event backlog (same seq, journal, replay); their snapshots wait for the outbox.
 
         The lift was already commanded in the camera thread. A snapshot is a QoS 1 message of the event
-        lane (not journaled, so not replayable); when the outbox refuses it, it waits in a bounded
-        in-memory list (``snapshot_backlog``), retried every tick, the oldest dropped (counted) beyond it.
-        Its event is stored regardless: an alarm without its picture beats no alarm.
+        lane (not journaled, so not replayable), stored after the tick's events so that events come first
+        when room is short. While the outbox refuses it, it waits in a bounded in-memory list
+        (``snapshot_backlog``), retried every tick, the oldest dropped (counted) beyond it.
         """
         assert self.cameras is not None
         for draft in self.cameras.take():
@@ -238,6 +239,9 @@ class EdgeAgent:
                 self.dropped_events += 1
                 log.error("event backlog full: event %s dropped", lost.id)
             self.backlog.append(draft)
+
+    def _store_snapshots(self) -> None:
+        """Store waiting snapshots, oldest first, until the outbox refuses one."""
         while self.snapshots:
             topic, jpeg = self.snapshots[0]
             try:
@@ -350,6 +354,7 @@ class EdgeAgent:
                 await asyncio.to_thread(self.cameras.stop)
                 self._take_camera_drafts()
                 self._store_events(self.clock.now())
+                self._store_snapshots()
             self.outbox.set_state(RESUME_KEY, self.clock.now().isoformat())
             drained = await self.publisher.flush(self.options.drain_timeout_s)
             if not drained:

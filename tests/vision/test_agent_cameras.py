@@ -13,12 +13,15 @@ import numpy as np
 import pytest
 
 from compound import wire
-from compound.clock import ScaledClock
+from compound.clock import ManualClock, ScaledClock
 from compound.config import Compound
-from compound.wire import EventKind, EventState, MessageType
+from compound.wire import EventKind, EventState, Location, MessageType, Severity
 from edge.agent import AgentOptions, EdgeAgent
 from edge.cameras import SNAPSHOT_MAX_BYTES
+from edge.outbox import Lane
 from edge.vision.lift import SimulatedLift
+from edge.vision.pipeline import VisionDraft
+from edge.vision.rules import VisionVerdict
 from tests.edge.support import ROOT, Collector, wait_for
 from tests.servers import MosquittoServer
 
@@ -145,3 +148,50 @@ def test_open_ebike_condition_survives_a_restart_and_clears_with_its_id(
         assert cleared.state is EventState.CLEARED and cleared.raised_id == raised.id and cleared.seq == 2
     finally:
         sub.stop()
+
+
+def _draft(at: datetime, jpeg: bytes) -> VisionDraft:
+    kind, state = EventKind.EBIKE_IN_LIFT, EventState.RAISED
+    verdict = VisionVerdict(kind, state, Severity.WARNING, 1.0, "e-bike", device=LIFT_CAM)
+    location = Location(building="b2", unit="u1", place="lift-1")
+    return VisionDraft(verdict, wire.new_event_id(), None, "sunrise-garden", "b2", LIFT_CAM, location, at, jpeg)
+
+
+def test_full_outbox_keeps_snapshots_and_events_waiting(compound: Compound, tmp_path: Path) -> None:
+    """Test that a full outbox keeps camera events in the backlog and snapshots in a bounded list, then stores both."""
+    start = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    clock = ManualClock(start)
+    options = AgentOptions(
+        reading_interval_s=0, max_messages=2, snapshot_backlog=1, cameras=True,
+        camera_sources=((LIFT_CAM, "sim:lift-ebike"), (LANE_CAM, "off")),
+    )  # fmt: skip
+    agent = EdgeAgent(compound, "b2", [], clock, host="127.0.0.1", port=1, data_dir=tmp_path, options=options)
+    try:
+        assert agent.cameras is not None
+        ok, buf = cv2.imencode(".jpg", np.zeros((24, 32, 3), np.uint8))
+        assert ok
+        jpeg = bytes(buf)
+        old = [agent.outbox.put("x/1", b"e"), agent.outbox.put("x/2", b"e")]  # the outbox is full
+        unpictured, kept = _draft(start, jpeg), _draft(start, jpeg)
+        agent.cameras.drafts.put(unpictured)
+        agent.cameras.drafts.put(kept)
+        agent.step(clock.now())
+        assert [d.id for d in agent.backlog] == [unpictured.id, kept.id]
+        assert [t for t, _ in agent.snapshots] == [kept.snapshot_topic]  # backlog of one: the older one dropped
+        assert agent.dropped_snapshots == 1 and agent.dropped >= 1
+
+        agent.outbox.ack(old)  # room for two: events first (seq 1, 2), the snapshot waits
+        agent.step(clock.advance(1))
+        rows = agent.outbox.pending(Lane.EVENT)
+        assert [r.topic for r in rows] == [kept.event_topic, kept.event_topic] and len(agent.snapshots) == 1
+        events = [wire.parse(MessageType.EVENT, r.payload) for r in rows]
+        assert [(e.id, e.seq) for e in events] == [(unpictured.id, 1), (kept.id, 2)]
+        assert events[1].evidence is not None and events[1].evidence.snapshot == kept.id
+
+        agent.outbox.ack([r.id for r in rows])
+        agent.step(clock.advance(1))
+        rows = agent.outbox.pending(Lane.EVENT)
+        assert [(r.topic, r.payload) for r in rows] == [(kept.snapshot_topic, jpeg)]
+        assert not agent.backlog and not agent.snapshots
+    finally:
+        agent.outbox.close()
