@@ -162,7 +162,8 @@ def test_edge_status_heartbeat_and_readings_reach_db_and_series(
             Inbound(wire.topic(compound.id, "b2", "status"), wire.dump(status), now),
             Inbound(wire.topic(compound.id, "b2", "heartbeat"), wire.dump(beat), now),
             Inbound(wire.topic(compound.id, "b2", "reading", SMOKE), wire.dump(reading), now),
-            Inbound(wire.topic(compound.id, "b2", "snapshot", "abc123"), b"\xff\xd8jpeg", now),  # not ours: ignored
+            # a camera snapshot is stored apart (tests/hub/test_snapshots.py): not a series message
+            Inbound(wire.topic(compound.id, "b2", "snapshot", "abc12345"), b"\xff\xd8\xffjpeg\xff\xd9", now),
         ]
     )
     assert sink.got == [status, beat, reading]
