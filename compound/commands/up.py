@@ -162,6 +162,8 @@ def edge_children(plan: Plan) -> list[ChildSpec]:
             argv += ["--seed", str(args.seed)]
         if args.reading_interval is not None:
             argv += ["--reading-interval", repr(args.reading_interval)]
+        if args.cameras and any(d.source for d in plan.compound.devices_of_edge(edge)):
+            argv += ["--cameras"]
         argv += plan.timeline_args() + plan.common_args()
         devices = len(plan.compound.devices_of_edge(edge))
         where = f"{devices} devices, outbox {outbox_path(plan, edge)}"
@@ -211,6 +213,11 @@ def register(sub: Any) -> None:
         help="console/API port (default 8080; 0 picks a free one; the URL is printed at start)",
     )
     parser.add_argument("--no-hub", action="store_true", help="start no hub (edges and broker only)")
+    parser.add_argument(
+        "--cameras",
+        action="store_true",
+        help="run the camera devices' vision pipelines on their edges (lift hold, fire lane; CPU-heavy)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
