@@ -213,7 +213,8 @@ class EdgeAgent:
         self._store_events(now)
         self._store_snapshots()
         for sample in samples:
-            self._latest[sample.device] = sample
+            if sample.quantity.periodic:  # a card grant is an instant, not the door's state
+                self._latest[sample.device] = sample
         self._store_readings(now)
         self._heartbeat(now)
         self.publisher.poke()
