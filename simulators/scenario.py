@@ -14,10 +14,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from compound.config import DEFAULT_CONFIG_DIR, Compound, ConfigError, ConfigIssue, DeviceType, DoorRole
+from compound.config.loader import read_yaml, validation_issues
 
 __all__ = [
     "SCENARIO_DIR",
@@ -208,13 +208,6 @@ def parse_flat(ref: str) -> tuple[str, str, str]:
     return building, unit, flat
 
 
-def _loc_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _resolve(name_or_path: str | os.PathLike[str], directory: Path | None) -> Path:
     text = os.fspath(name_or_path)
     path = Path(text)
@@ -230,15 +223,10 @@ def load_scenario(name_or_path: str | os.PathLike[str], directory: Path | None =
     if not path.is_file():
         known = ", ".join(p.stem for p in sorted((directory or SCENARIO_DIR).glob("*.yaml")))
         raise ConfigError([ConfigIssue(file, "", f"no such scenario file {str(path)!r} (known: {known or 'none'})")])
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(file, "", f"cannot read file: {exc.strerror}")]) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigIssue(file, where, f"not valid YAML: {problem}")]) from exc
+    read_issues: list[ConfigIssue] = []
+    data = read_yaml(path, read_issues)
+    if read_issues:
+        raise ConfigError(read_issues)
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(file, "", f"top level must be a mapping, not {type(data).__name__}")])
     if "source" in data:
@@ -247,14 +235,7 @@ def load_scenario(name_or_path: str | os.PathLike[str], directory: Path | None =
     try:
         scenario = Scenario.model_validate({**data, "source": str(path)})
     except ValidationError as exc:
-        for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (not allowed here)"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            issues.append(ConfigIssue(file, _loc_path(tuple(err["loc"])), msg))
-        raise ConfigError(issues) from exc
+        raise ConfigError(validation_issues(exc, file)) from exc
     for i, step in enumerate(scenario.timeline):
         for key, message in step.problems():
             issues.append(ConfigIssue(file, f"timeline[{i}].{key}", message))

@@ -48,10 +48,12 @@ def wait_port_closed(port: int, timeout: float = 15.0, host: str = "127.0.0.1") 
     raise TimeoutError(f"{host}:{port} still accepts connections after {timeout}s")
 
 
-class BrokerServer:
-    """A broker process on a fixed port that can be stopped and restarted."""
+class ServerProcess:
+    """A server process on a fixed port that can be stopped and started again (outage tests)."""
 
     kind: str = ""
+    start_timeout: float = 15.0
+    stop_timeout: float = 10.0
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
@@ -74,7 +76,7 @@ class BrokerServer:
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
         try:
-            wait_port(self.port)
+            wait_port(self.port, timeout=self.start_timeout)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"{self.kind} did not start; log:\n{self.log_path.read_text()[-2000:]}") from None
@@ -85,7 +87,7 @@ class BrokerServer:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
@@ -95,6 +97,10 @@ class BrokerServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class BrokerServer(ServerProcess):
+    """An MQTT broker process."""
 
 
 class MosquittoServer(BrokerServer):

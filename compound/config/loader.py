@@ -211,7 +211,8 @@ def _loc_path(loc: Iterable[int | str]) -> str:
     return out
 
 
-def _read_yaml(path: Path, issues: list[ConfigIssue]) -> Any:
+def read_yaml(path: Path, issues: list[ConfigIssue]) -> Any:
+    """Parse one YAML file; on failure append an issue naming the file (and line, column) and return None."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -227,20 +228,25 @@ def _read_yaml(path: Path, issues: list[ConfigIssue]) -> Any:
         return None
 
 
+def validation_issues(exc: ValidationError, file: str) -> list[ConfigIssue]:
+    """One ``ConfigIssue`` per pydantic error: file, key path (``buildings[1].floors``) and a plain message."""
+    issues = []
+    for err in exc.errors():
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not allowed here)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after"))]
+        issues.append(ConfigIssue(file, _loc_path(loc), msg))
+    return issues
+
+
 def _validate(model: type[M], data: Any, file: str, issues: list[ConfigIssue]) -> M | None:
-    if data is None:
-        data = {}
     try:
-        return model.model_validate(data)
+        return model.model_validate({} if data is None else data)
     except ValidationError as exc:
-        for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (not allowed here)"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after"))]
-            issues.append(ConfigIssue(file, _loc_path(loc), msg))
+        issues.extend(validation_issues(exc, file))
         return None
 
 
@@ -262,7 +268,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Compound:
             issues.append(ConfigIssue(name, "", f"file is missing from {root}"))
             parsed[name] = None
             continue
-        data = _read_yaml(file, issues)
+        data = read_yaml(file, issues)
         if data is not None and not isinstance(data, Mapping):
             issues.append(ConfigIssue(name, "", f"top level must be a mapping, not {type(data).__name__}"))
             parsed[name] = None
