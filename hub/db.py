@@ -270,7 +270,7 @@ def insert_ignore(session: Session, model: type[Base] | Table) -> Insert:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(model).on_conflict_do_nothing()
-    raise NotImplementedError(f"database dialect {name!r} is not supported (use SQLite or PostgreSQL)")
+    raise ValueError(f"database dialect {name!r} is not supported (use SQLite or PostgreSQL)")
 
 
 class Database:
