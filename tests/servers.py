@@ -111,11 +111,14 @@ class MosquittoServer(BrokerServer):
     def command(self) -> list[str]:
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
-        os.chmod(self.workdir, 0o777)
-        os.chmod(data, 0o777)  # Mosquitto started as root drops to the 'mosquitto' user
         conf = self.workdir / "mosquitto.conf"
+        # Started as root, Mosquitto drops to the 'mosquitto' user, which cannot reach pytest's private
+        # tmp dirs: its persistence then fails silently (only its log says so) and a restart forgets every
+        # session. `user root` keeps it as the user that owns the test's directories.
+        user = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            f"{user}"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {data}/\n"
@@ -125,6 +128,13 @@ class MosquittoServer(BrokerServer):
             "log_dest stdout\n"
         )
         return [MOSQUITTO, "-c", str(conf)]
+
+
+    def stop(self) -> None:
+        """Stop, then make sure persistence worked: a broker that could not save would forget sessions."""
+        super().stop()
+        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        assert "Error saving in-memory database" not in log, f"Mosquitto could not persist; log:\n{log[-2000:]}"
 
 
 class AmqttServer(BrokerServer):
