@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from compound import wire
 from compound.config import Compound, Device
@@ -42,24 +43,7 @@ class Draft:
 
     def event(self, seq: int) -> Event:
         """The wire Event with its sequence number."""
-        v = self.verdict
-        return Event(
-            id=self.id,
-            seq=seq,
-            compound=self.compound,
-            edge=self.edge,
-            device=v.device,
-            kind=v.kind,
-            state=v.state,
-            severity=v.severity,
-            value=v.value,
-            unit=v.unit,
-            threshold=v.threshold,
-            location=self.location,
-            occurred_at=v.at,
-            raised_id=self.raised_id,
-            message=v.message,
-        )
+        return draft_event(self, seq, device=self.verdict.device, at=self.verdict.at)
 
     @property
     def condition(self) -> OpenCondition | None:
@@ -67,6 +51,63 @@ class Draft:
         if self.verdict.state is EventState.CLEARED:
             return None
         return OpenCondition(self.verdict.device, self.verdict.kind, self.raised_id or self.id, self.verdict.severity)
+
+
+class _VerdictFields(Protocol):
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def state(self) -> EventState: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def threshold(self) -> float | None: ...
+    @property
+    def message(self) -> str | None: ...
+
+
+class _DraftFields(Protocol):
+    @property
+    def verdict(self) -> _VerdictFields: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def raised_id(self) -> str | None: ...
+    @property
+    def compound(self) -> str: ...
+    @property
+    def edge(self) -> str: ...
+    @property
+    def location(self) -> Location: ...
+
+
+def draft_event(
+    draft: _DraftFields, seq: int, *, device: str, at: datetime, evidence: wire.Evidence | None = None
+) -> Event:
+    """The wire Event of a sensor or camera draft: the one place a verdict becomes an Event."""
+    v = draft.verdict
+    return Event(
+        id=draft.id,
+        seq=seq,
+        compound=draft.compound,
+        edge=draft.edge,
+        device=device,
+        kind=v.kind,
+        state=v.state,
+        severity=v.severity,
+        value=v.value,
+        unit=v.unit,
+        threshold=v.threshold,
+        location=draft.location,
+        occurred_at=at,
+        raised_id=draft.raised_id,
+        message=v.message,
+        evidence=evidence,
+    )
 
 
 def location_of(device: Device) -> Location:

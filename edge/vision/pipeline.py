@@ -17,7 +17,7 @@ from typing import Literal
 
 from compound import wire
 from compound.wire import Event, EventKind, EventState, Evidence, Location, MessageType
-from edge.engine import OpenCondition
+from edge.engine import OpenCondition, draft_event
 from edge.vision.detector import Detection, Detector
 from edge.vision.lift import LiftController, SimulatedLift
 from edge.vision.motion import MotionGate
@@ -68,23 +68,8 @@ class VisionDraft:
             for d, tid in zip(v.detections, v.track_ids or (None,) * len(v.detections), strict=False)
         )
         evidence = Evidence(detections=dets[:64], snapshot=self.id if self.snapshot else None)
-        return Event(
-            id=self.id,
-            seq=seq,
-            compound=self.compound,
-            edge=self.edge,
-            device=self.device,
-            kind=v.kind,
-            state=v.state,
-            severity=v.severity,
-            value=v.value,
-            unit=v.unit,
-            threshold=v.threshold,
-            location=self.location,
-            occurred_at=self.at,
-            raised_id=self.raised_id,
-            message=v.message,
-            evidence=evidence if (dets or self.snapshot) else None,
+        return draft_event(
+            self, seq, device=self.device, at=self.at, evidence=evidence if (dets or self.snapshot) else None
         )
 
     @property
