@@ -41,8 +41,8 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from bench.hub_ingest import measure_hub, measure_plain, messages  # noqa: E402
 from compound import wire  # noqa: E402
+from compound.cli.runner import free_port, http_ok  # noqa: E402
 from compound.config import Compound, load_config  # noqa: E402
-from compound.runner import free_port, http_ok  # noqa: E402
 from hub.web.auth import TokenSigner, load_secret_key  # noqa: E402
 from tests.edge.scripted import ScriptedEdge  # noqa: E402
 from tests.hub.helpers import make_event  # noqa: E402

@@ -12,7 +12,7 @@ Topic tree (``<prefix>`` defaults to ``compound``)::
     <prefix>/v1/<compound>/<edge>/heartbeat           Heartbeat   QoS 1
     <prefix>/v1/<compound>/<edge>/snapshot/<event id> JPEG bytes  QoS 1 (camera evidence)
     <prefix>/v1/<compound>/<edge>/cmd/<name>          Command     QoS 1 (hub -> edge)
-    <prefix>/v1/<compound>/<edge>/cmd/replay          ReplayRequest: resend journaled events by seq
+    <prefix>/v1/<compound>/<edge>/cmd/resend          ResendRequest: resend journaled events by seq
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = [
     "API_VERSION",
     "MAX_PAYLOAD_BYTES",
-    "MAX_REPLAY_SEQS",
+    "MAX_RESEND_SEQS",
     "MAX_SNAPSHOT_BYTES",
-    "REPLAY_COMMAND",
+    "RESEND_COMMAND",
     "SCHEMA_VERSION",
     "Detection",
     "EdgeState",
@@ -43,7 +43,7 @@ __all__ = [
     "Location",
     "MessageType",
     "Reading",
-    "ReplayRequest",
+    "ResendRequest",
     "Severity",
     "Status",
     "Topic",
@@ -72,11 +72,11 @@ MAX_SNAPSHOT_BYTES: Final = 256 * 1024
 
 DEFAULT_PREFIX: Final = "compound"
 
-MAX_REPLAY_SEQS: Final = 10_000
-"""Most sequence numbers one replay request may cover (an open-ended one is capped to this many)."""
+MAX_RESEND_SEQS: Final = 10_000
+"""Most sequence numbers one resend request may cover (an open-ended one is capped to this many)."""
 
-REPLAY_COMMAND: Final = "replay"
-"""Command name (last topic segment) of a ``ReplayRequest``."""
+RESEND_COMMAND: Final = "resend"
+"""Command name (last topic segment) of a ``ResendRequest``."""
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """A topic segment (compound, edge or device id): no MQTT wildcards, no slashes, bounded."""
@@ -290,13 +290,13 @@ class Heartbeat(_Message):
     devices_total: int = Field(default=0, ge=0)
 
 
-class ReplayRequest(_Message):
+class ResendRequest(_Message):
     """Hub -> edge: publish again the journaled events ``from_seq..to_seq`` (``to_seq`` None: up to the last).
 
     The edge re-enqueues them with their original id and payload; the hub dedups by id.
     """
 
-    type: Literal["replay"] = "replay"
+    type: Literal["resend"] = "resend"
     id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Request id (logs).")
     compound: Identifier
     edge: Identifier
@@ -306,25 +306,25 @@ class ReplayRequest(_Message):
     at: datetime = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
-    def _bounded(self) -> ReplayRequest:
+    def _bounded(self) -> ResendRequest:
         if self.to_seq is not None:
             if self.to_seq < self.from_seq:
                 raise ValueError(f"to_seq {self.to_seq} is below from_seq {self.from_seq}")
-            if self.to_seq - self.from_seq + 1 > MAX_REPLAY_SEQS:
+            if self.to_seq - self.from_seq + 1 > MAX_RESEND_SEQS:
                 raise ValueError(
-                    f"range {self.from_seq}..{self.to_seq} covers more than {MAX_REPLAY_SEQS} seqs; split it"
+                    f"range {self.from_seq}..{self.to_seq} covers more than {MAX_RESEND_SEQS} seqs; split it"
                 )
         return self
 
     @property
     def last(self) -> int:
-        """The last seq this request may cover (open-ended requests are capped to ``MAX_REPLAY_SEQS``)."""
-        return self.to_seq if self.to_seq is not None else self.from_seq + MAX_REPLAY_SEQS - 1
+        """The last seq this request may cover (open-ended requests are capped to ``MAX_RESEND_SEQS``)."""
+        return self.to_seq if self.to_seq is not None else self.from_seq + MAX_RESEND_SEQS - 1
 
 
 Message = Event | Reading | Status | Heartbeat
 
-_COMMANDS: Final[dict[str, type[_Message]]] = {REPLAY_COMMAND: ReplayRequest}
+_COMMANDS: Final[dict[str, type[_Message]]] = {RESEND_COMMAND: ResendRequest}
 
 _MODELS: Final[dict[MessageType, type[_Message]]] = {
     MessageType.EVENT: Event,

@@ -6,8 +6,8 @@ and the resume point commit together), store due readings in one transaction, se
 due. The publisher drains the outbox concurrently. Nothing an event rule decided is lost: if the
 outbox refuses it (full outbox or disk), the event waits in a bounded in-memory backlog and is
 retried every tick; only a backlog overflow drops (counted and logged). Every event also stays in the
-outbox's sent-journal after its PUBACK, and the hub's ``cmd/replay`` requests resend journaled ranges
-(``edge/replay.py``), so events a broker lost after acknowledging them are recovered end to end.
+outbox's sent-journal after its PUBACK, and the hub's ``cmd/resend`` requests resend journaled ranges
+(``edge/resend.py``), so events a broker lost after acknowledging them are recovered end to end.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from compound.wire import EdgeState, EventKind, MessageType, Severity
 from edge.engine import Draft, OpenCondition, RuleEngine
 from edge.outbox import Lane, Outbox, OutboxError
 from edge.publisher import LastWill, Publisher
-from edge.replay import ReplayHandler
+from edge.resend import ResendHandler
 
 if TYPE_CHECKING:  # the vision stack (OpenCV, onnxruntime) is imported only by agents that run cameras
     from edge.cameras import EdgeCameras
@@ -66,7 +66,7 @@ class AgentOptions:
     drain_timeout_s: float = 10.0
     journal_max_events: int = 100_000
     journal_max_age_s: float = 7 * 86_400.0
-    replay_min_interval_s: float = 10.0
+    resend_min_interval_s: float = 10.0
     cameras: bool = False
     """Run the vision pipeline of the edge's camera devices (``edge/cameras.py``)."""
     camera_sources: tuple[tuple[str, str], ...] = ()
@@ -112,12 +112,12 @@ class EdgeAgent:
             journal_max_events=self.options.journal_max_events,
             journal_max_age_s=self.options.journal_max_age_s,
         )
-        self.replay = ReplayHandler(
+        self.resend = ResendHandler(
             self.outbox,
             compound.id,
             edge,
             prefix=compound.prefix,
-            min_interval_s=self.options.replay_min_interval_s,
+            min_interval_s=self.options.resend_min_interval_s,
         )
         rules = compound.rules
         self.reading_interval = (
@@ -135,8 +135,8 @@ class EdgeAgent:
                 lambda: self._status(EdgeState.OFFLINE),
             ),
             window=self.options.window,
-            commands=[self.replay.topic],
-            on_command=self.replay.handle,
+            commands=[self.resend.topic],
+            on_command=self.resend.handle,
         )
         self.backlog: deque[Draft | VisionDraft] = deque()
         self.dropped_events = 0
@@ -220,7 +220,7 @@ class EdgeAgent:
         self.publisher.poke()
 
     def _take_camera_drafts(self) -> None:
-        """Camera events join the event backlog (same seq, journal, replay); their snapshots wait for the outbox.
+        """Camera events join the event backlog (same seq, journal, resend); their snapshots wait for the outbox.
 
         The lift was already commanded in the camera thread. A snapshot is a QoS 1 message of the event
         lane (not journaled, so not replayable), stored after the tick's events so that events come first

@@ -3,7 +3,7 @@
 paho-mqtt runs its network loop in its own thread; everything else (outbox reads, acks, refills) runs
 in the agent's asyncio loop. paho keeps the unacknowledged QoS 1 messages of the window and sends them
 again (DUP) after a reconnect; a fresh process replays the outbox from its first row instead.
-Command topics (``cmd/replay``) are subscribed at QoS 1 on every connect; what arrives is handed to
+Command topics (``cmd/resend``) are subscribed at QoS 1 on every connect; what arrives is handed to
 ``on_command`` in the pump (agent loop), before the window is refilled.
 """
 

@@ -9,9 +9,9 @@ that has since dropped is not acked: the broker re-sends it on the resumed persi
 (stable client id, ``clean_session=False``) and dedup by event id absorbs the copy.
 
 Brokers that acknowledge an event to the edge and then lose it (amqtt restarts, a hub SIGKILLed on
-amqtt) are covered end to end: the hub asks the edge to resend what it misses (``hub/replay.py``): a
+amqtt) are covered end to end: the hub asks the edge to resend what it misses (``hub/resend.py``): a
 recorded seq gap, a heartbeat past the last stored seq, and after every subscribe the open gaps and
-everything after the last stored seq; a sweep every ``replay_sweep_s`` asks again while gaps stay open.
+everything after the last stored seq; a sweep every ``resend_sweep_s`` asks again while gaps stay open.
 
 ``Ingestor(...).run(stop)`` is a coroutine, so a FastAPI lifespan or ``compound hub`` can host it.
 """
@@ -46,7 +46,7 @@ from hub.alarms import lifecycle
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.lifecycle import Transition
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap, Snapshot, insert_ignore
-from hub.replay import ReplayRequester
+from hub.resend import ResendRequester
 from hub.routing.notifier import Notifiers
 from hub.routing.router import Router
 from hub.timeseries.base import SeriesSink
@@ -123,18 +123,18 @@ class IngestSettings:
     username: str | None = None
     """MQTT username. amqtt 0.12 keeps sessions (offline queue) only for non-anonymous clients."""
     password: str | None = None
-    replay_min_interval_s: float = 10.0
+    resend_min_interval_s: float = 10.0
     """No seq range is asked of an edge again within this many seconds."""
-    replay_sweep_s: float = 5.0
+    resend_sweep_s: float = 5.0
     """How often open seq gaps are asked for again (and heartbeats ahead of the stored seq checked)."""
-    replay_settle_s: float = 3.0
+    resend_settle_s: float = 3.0
     """After a subscribe, wait this long before asking for everything after the last stored seq: a broker that
     kept the session (Mosquitto) delivers its queue first, so only what it really lost is asked for."""
-    replay_gap_max_age: timedelta = timedelta(days=8)
+    resend_gap_max_age: timedelta = timedelta(days=8)
     """Gaps older than this are no longer asked for (the edge journal keeps 7 days by default)."""
 
 
-_Replays = list[tuple[str, int, int | None]]
+_Resends = list[tuple[str, int, int | None]]
 """(edge, from_seq, to_seq) ranges to ask an edge for."""
 
 
@@ -153,7 +153,7 @@ class _BatchResult:
     series: list[wire.Event | wire.Reading | wire.Status | wire.Heartbeat] = field(default_factory=list)
     dead: int = 0
     duplicates: int = 0
-    replays: _Replays = field(default_factory=list)
+    resends: _Resends = field(default_factory=list)
 
 
 def _preview(payload: bytes) -> str:
@@ -187,7 +187,7 @@ class MessagePipeline:
         self._grids = {dev_id: compound.grid_of(dev) for dev_id, dev in compound.devices.items()}
         self.processed = 0
         self._insert_event: Insert | None = None
-        self.on_replay: Callable[[str, int, int | None], object] | None = None
+        self.on_resend: Callable[[str, int, int | None], object] | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
 
     # ------------------------------------------------------------------ batches
@@ -216,7 +216,7 @@ class MessagePipeline:
                 self._events(session, events, result)
             for msg in result.series:  # after the batch's events: a heartbeat counts the events sent before it
                 if isinstance(msg, wire.Heartbeat):
-                    self._tail_gap(session, edges[msg.edge], msg, datetime.now(UTC), result.replays)
+                    self._tail_gap(session, edges[msg.edge], msg, datetime.now(UTC), result.resends)
         return result
 
     def _store_one_with_retries(self, item: Inbound, result: _BatchResult, attempts: int = 3) -> None:
@@ -234,7 +234,7 @@ class MessagePipeline:
                 return
             result.transitions += single.transitions
             result.series += single.series
-            result.replays += single.replays
+            result.resends += single.resends
             return
         # Valid or not, it cannot be stored: keep it as a dead letter rather than block ingest forever.
         # If even that fails the database is down: raise, the caller waits and retries the batch.
@@ -242,12 +242,12 @@ class MessagePipeline:
             self._dead_letter(session, item, "store_failed", f"storing failed {attempts} times; see hub log")
 
     def _after_commit(self, result: _BatchResult) -> None:
-        if self.on_replay is not None:
-            for edge, from_seq, to_seq in result.replays:
+        if self.on_resend is not None:
+            for edge, from_seq, to_seq in result.resends:
                 try:
-                    self.on_replay(edge, from_seq, to_seq)
-                except Exception:  # asking for a replay must never stop ingest
-                    log.exception("replay request to %s failed", edge)
+                    self.on_resend(edge, from_seq, to_seq)
+                except Exception:  # asking for a resend must never stop ingest
+                    log.exception("resend request to %s failed", edge)
         for transition in result.transitions:
             self.changes.publish(transition.change)
             self.notifiers.notify(transition.change, transition.decision)
@@ -431,7 +431,7 @@ class MessagePipeline:
                 log.info("duplicate event from %s ignored (event_id=%s)", msg.edge, msg.id)
                 continue
             edge.events += 1
-            self._track_seq(session, edge, msg.seq, item.received_at, result.replays)
+            self._track_seq(session, edge, msg.seq, item.received_at, result.resends)
             fresh.append((record_id, msg))
         if not fresh:
             return
@@ -466,11 +466,11 @@ class MessagePipeline:
         edge: EdgeRecord,
         beat: wire.Heartbeat,
         now: datetime,
-        replays: _Replays,
+        resends: _Resends,
     ) -> None:
         """A heartbeat past the last stored seq: ask for the rest; with an empty outbox, it is also a lost tail."""
         if beat.seq > (edge.max_seq or 0):
-            replays.append((edge.edge, (edge.max_seq or 0) + 1, beat.seq))
+            resends.append((edge.edge, (edge.max_seq or 0) + 1, beat.seq))
         if beat.outbox_depth or edge.max_seq is None or beat.seq <= edge.max_seq:
             return
         session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=beat.seq, detected_at=now))
@@ -483,7 +483,7 @@ class MessagePipeline:
         edge.max_seq = beat.seq
 
     @staticmethod
-    def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime, replays: _Replays) -> None:
+    def _track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime, resends: _Resends) -> None:
         """Record skipped sequence numbers; a late arrival fills (shrinks or splits) the gap it falls in."""
         if edge.max_seq is None or edge.min_seq is None:
             edge.min_seq = edge.max_seq = seq
@@ -491,7 +491,7 @@ class MessagePipeline:
         if seq > edge.max_seq:
             if seq > edge.max_seq + 1:
                 session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=seq - 1, detected_at=now))
-                replays.append((edge.edge, edge.max_seq + 1, seq - 1))
+                resends.append((edge.edge, edge.max_seq + 1, seq - 1))
                 log.warning("edge %s skipped seq %d..%d", edge.edge, edge.max_seq + 1, seq - 1)
             edge.max_seq = seq
             return
@@ -499,7 +499,7 @@ class MessagePipeline:
             # Older than anything seen (an outbox replayed after the hub's first message): a new lower bound.
             if seq < edge.min_seq - 1:
                 session.add(SeqGap(edge=edge.edge, from_seq=seq + 1, to_seq=edge.min_seq - 1, detected_at=now))
-                replays.append((edge.edge, seq + 1, edge.min_seq - 1))
+                resends.append((edge.edge, seq + 1, edge.min_seq - 1))
             edge.min_seq = seq
             return
         session.flush()
@@ -594,14 +594,14 @@ class Ingestor:
         self._gen_lock = threading.Lock()
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
-        self.replays = ReplayRequester(
+        self.resends = ResendRequester(
             compound,
             self._publish_command,
             requested_by=f"hub:{self.settings.replica}",
-            min_interval_s=self.settings.replay_min_interval_s,
+            min_interval_s=self.settings.resend_min_interval_s,
         )
         """Asks edges to resend what this hub misses (rate-limited per edge)."""
-        self.pipeline.on_replay = self.replays.request
+        self.pipeline.on_resend = self.resends.request
         self._resync_at: float | None = None
         self._next_sweep = 0.0
 
@@ -635,7 +635,7 @@ class Ingestor:
         log.info("hub ingest subscribed to %s", self.topic_filter)
         self.subscribed.set()
         # Nothing can be missed any more: ask for what was (once the broker's own queue had time to arrive).
-        self._resync_at = time.monotonic() + self.settings.replay_settle_s
+        self._resync_at = time.monotonic() + self.settings.resend_settle_s
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         with self._gen_lock:
@@ -686,7 +686,7 @@ class Ingestor:
         return client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
 
     def _maybe_sweep(self) -> None:
-        """After a subscribe, and every ``replay_sweep_s``: ask edges for open gaps and unseen tails."""
+        """After a subscribe, and every ``resend_sweep_s``: ask edges for open gaps and unseen tails."""
         now = time.monotonic()
         resync = self._resync_at is not None and now >= self._resync_at
         if not resync and now < self._next_sweep:
@@ -695,16 +695,16 @@ class Ingestor:
             return
         if resync:
             self._resync_at = None
-        self._next_sweep = time.monotonic() + self.settings.replay_sweep_s
+        self._next_sweep = time.monotonic() + self.settings.resend_sweep_s
         try:
             self.sweep(open_ended=resync)
         except Exception:  # the database may be down; ingest goes on and the next sweep tries again
-            log.exception("replay sweep failed")
+            log.exception("resend sweep failed")
 
     def sweep(self, *, open_ended: bool) -> int:
         """Ask for every open seq gap and every tail a heartbeat showed; ``open_ended``: also for anything
         after the last stored seq of every configured edge. Returns the number of requests sent."""
-        cutoff = datetime.now(UTC) - self.settings.replay_gap_max_age
+        cutoff = datetime.now(UTC) - self.settings.resend_gap_max_age
         with self.db.session() as session:
             records = {r.edge: (r.min_seq, r.max_seq, r.heartbeat) for r in session.scalars(select(EdgeRecord))}
             gaps = session.execute(
@@ -714,16 +714,16 @@ class Ingestor:
             ).all()
         sent = 0
         for edge, from_seq, to_seq in gaps:
-            sent += self.replays.request(edge, from_seq, to_seq)
+            sent += self.resends.request(edge, from_seq, to_seq)
         for edge in self.compound.edges():
             min_seq, max_seq, beat = records.get(edge, (None, None, None))
             beat_seq = beat.get("seq") if isinstance(beat, dict) else None
             if isinstance(beat_seq, int) and beat_seq > (max_seq or 0):
-                sent += self.replays.request(edge, (max_seq or 0) + 1, beat_seq)
+                sent += self.resends.request(edge, (max_seq or 0) + 1, beat_seq)
             if open_ended:
                 if min_seq is not None and min_seq > 1:
-                    sent += self.replays.request(edge, 1, min_seq - 1)
-                sent += self.replays.request(edge, (max_seq or 0) + 1, None)
+                    sent += self.resends.request(edge, 1, min_seq - 1)
+                sent += self.resends.request(edge, (max_seq or 0) + 1, None)
         return sent
 
     def _process_until_stored(self, batch: list[Inbound]) -> None:

@@ -17,9 +17,9 @@ from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 
+from compound.cli.runner import mqtt_ready
 from compound.config import Compound
 from compound.config.models import Role
-from compound.runner import mqtt_ready
 from compound.wire import EventKind, EventState
 from hub.web.auth import TokenSigner, load_secret_key
 from tests.edge.support import ROOT, Collector, wait_for
@@ -32,7 +32,7 @@ SCENARIO = ["--scenario", "kitchen-fire-night", "--duration", "1300", "--speed",
 
 KILL_SPEED = {"mosquitto": 100, "amqtt": 40}
 """amqtt drops what a dead hub misses, so the hub's restart (up to ~10 s on a loaded 2-core machine) and its
-replay request must come while the edges still run: ~27 real s of scenario are left after the kill at x40."""
+resend request must come while the edges still run: ~27 real s of scenario are left after the kill at x40."""
 
 FLAT = {"building": "b2", "unit": "u1", "floor": 15, "flat": "1502"}
 NIGHT_CREW = ["p-li-qiang", "p-song-kai"]
@@ -169,7 +169,7 @@ def test_kitchen_fire_headless_json(broker_kind: str, request: pytest.FixtureReq
     assert code == 0, tail(log)
     assert_kitchen_fire(report)
     assert report["parameters"]["embedded_broker"] is (broker_kind == "amqtt")
-    # Duplicates on the wire are allowed (a replay request can cross an event in flight): the hub counts them
+    # Duplicates on the wire are allowed (a resend request can cross an event in flight): the hub counts them
     # in report["duplicates"] and stores each event exactly once.
     stored = hub_events(data)
     assert len({event_id for event_id, _, _ in stored}) == len(stored) == report["events"]["produced"]

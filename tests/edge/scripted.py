@@ -1,7 +1,7 @@
-"""A scripted edge for end-to-end tests: the real outbox, journal, publisher and replay handler, fed by the test.
+"""A scripted edge for end-to-end tests: the real outbox, journal, publisher and resend handler, fed by the test.
 
 It stands in for the rule engine when a test needs to choose the events (ids, seqs, timing) itself; what it
-publishes and how it answers ``cmd/replay`` is exactly what ``compound edge`` does.
+publishes and how it answers ``cmd/resend`` is exactly what ``compound edge`` does.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from compound import wire
 from compound.config import Compound
 from edge.outbox import Outbox
 from edge.publisher import LastWill, Publisher
-from edge.replay import ReplayHandler
+from edge.resend import ResendHandler
 
 
 class ScriptedEdge:
-    """Outbox + Publisher + ReplayHandler of one edge, on an asyncio loop in its own thread."""
+    """Outbox + Publisher + ResendHandler of one edge, on an asyncio loop in its own thread."""
 
     def __init__(self, compound: Compound, edge: str, host: str, port: int, data_dir: Path) -> None:
         self.compound = compound
         self.edge = edge
         self.outbox = Outbox(data_dir / f"edge-{edge}" / "outbox.db", synchronous="NORMAL")
-        self.replay = ReplayHandler(self.outbox, compound.id, edge, prefix=compound.prefix)
+        self.resend = ResendHandler(self.outbox, compound.id, edge, prefix=compound.prefix)
         status = wire.topic(compound.id, edge, wire.MessageType.STATUS, prefix=compound.prefix)
 
         def state(value: wire.EdgeState) -> Callable[[], bytes]:
@@ -37,8 +37,8 @@ class ScriptedEdge:
             port=port,
             client_id=f"edge-{compound.id}-{edge}",
             status=LastWill(status, state(wire.EdgeState.ONLINE), state(wire.EdgeState.OFFLINE)),
-            commands=[self.replay.topic],
-            on_command=self.replay.handle,
+            commands=[self.resend.topic],
+            on_command=self.resend.handle,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

@@ -1,4 +1,4 @@
-"""The outbox's sent-journal and the edge's replay handler: bounds, requeue, validation, rate limiting."""
+"""The outbox's sent-journal and the edge's resend handler: bounds, requeue, validation, rate limiting."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 
 from compound import wire
 from edge.outbox import Lane, Outbox
-from edge.replay import ReplayHandler
+from edge.resend import ResendHandler
 
 COMPOUND, EDGE = "sunrise-garden", "b2"
 TOPIC = f"compound/v1/{COMPOUND}/{EDGE}/event/b2-u1-1502-smoke"
-CMD = f"compound/v1/{COMPOUND}/{EDGE}/cmd/replay"
+CMD = f"compound/v1/{COMPOUND}/{EDGE}/cmd/resend"
 
 
 class FakeTime:
@@ -60,7 +60,7 @@ def outbox(tmp_path: Path, wall: FakeTime) -> Iterator[Outbox]:
 
 def request(from_seq: int, to_seq: int | None = None, **changes: object) -> bytes:
     data = {
-        "schema": 1, "type": "replay", "id": "req-00000001", "compound": COMPOUND, "edge": EDGE,
+        "schema": 1, "type": "resend", "id": "req-00000001", "compound": COMPOUND, "edge": EDGE,
         "from_seq": from_seq, "to_seq": to_seq, "requested_by": "hub:1", "at": "2026-11-24T00:00:00Z",
     }  # fmt: skip
     data.update(changes)
@@ -134,7 +134,7 @@ def test_requeue_skips_events_still_waiting(outbox: Outbox) -> None:
 
 
 def test_requeue_leaves_room_for_new_events(tmp_path: Path) -> None:
-    """Test that a replay takes at most half the room left for events."""
+    """Test that a resend takes at most half the room left for events."""
     box = Outbox(tmp_path / "o.db", max_messages=20, synchronous="NORMAL")
     try:
         store(box, 10)
@@ -170,11 +170,11 @@ def test_outbox_written_before_the_journal_opens(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def handler(outbox: Outbox) -> ReplayHandler:
-    return ReplayHandler(outbox, COMPOUND, EDGE, clock=FakeTime(50.0))
+def handler(outbox: Outbox) -> ResendHandler:
+    return ResendHandler(outbox, COMPOUND, EDGE, clock=FakeTime(50.0))
 
 
-def test_replay_request_requeues_the_range(outbox: Outbox, handler: ReplayHandler) -> None:
+def test_resend_request_requeues_the_range(outbox: Outbox, handler: ResendHandler) -> None:
     """Test that a valid request requeues the journaled range, and an open-ended one stops at the last seq."""
     store(outbox, 10)
     ack_all(outbox)
@@ -194,7 +194,7 @@ def test_replay_request_requeues_the_range(outbox: Outbox, handler: ReplayHandle
         (CMD, b"{not json", "not_json"),
         (CMD, b"[1, 2]", "not_object"),
         (CMD, request(5, 2), "invalid"),
-        (CMD, request(1, wire.MAX_REPLAY_SEQS + 1), "invalid"),
+        (CMD, request(1, wire.MAX_RESEND_SEQS + 1), "invalid"),
         (CMD, request(-1, 3), "invalid"),
         (CMD, request(1, 3, schema=2), "unknown_schema"),
         (CMD, request(1, 3, type="event"), "wrong_type"),
@@ -205,8 +205,8 @@ def test_replay_request_requeues_the_range(outbox: Outbox, handler: ReplayHandle
         (CMD, b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "oversized"),
     ],
 )
-def test_bad_replay_requests_are_ignored_with_a_reason(
-    outbox: Outbox, handler: ReplayHandler, topic: str, raw: bytes, reason: str
+def test_bad_resend_requests_are_ignored_with_a_reason(
+    outbox: Outbox, handler: ResendHandler, topic: str, raw: bytes, reason: str
 ) -> None:
     """Test that a malformed, out-of-bounds or misaddressed request requeues nothing and is counted by reason."""
     store(outbox, 5)
@@ -216,11 +216,11 @@ def test_bad_replay_requests_are_ignored_with_a_reason(
     assert handler.stats.rejections == {reason: 1}
 
 
-def test_replays_are_rate_limited_and_overlapping_requests_merge(outbox: Outbox) -> None:
+def test_resends_are_rate_limited_and_overlapping_requests_merge(outbox: Outbox) -> None:
     """Test that a range resent within the interval is not resent again, overlaps pass only their new part,
     and the same range goes out again once the interval has passed."""
     clock = FakeTime(0.0)
-    handler = ReplayHandler(outbox, COMPOUND, EDGE, min_interval_s=10, clock=clock)
+    handler = ResendHandler(outbox, COMPOUND, EDGE, min_interval_s=10, clock=clock)
     store(outbox, 10)
     ack_all(outbox)
     assert handler.handle(CMD, request(1, 5)) == 5
@@ -235,7 +235,7 @@ def test_replays_are_rate_limited_and_overlapping_requests_merge(outbox: Outbox)
 
 def test_a_range_not_resent_can_be_asked_again(outbox: Outbox) -> None:
     """Test that seqs not resent (still waiting in the outbox) are not blocked by the rate limit."""
-    handler = ReplayHandler(outbox, COMPOUND, EDGE, min_interval_s=10, clock=FakeTime(0.0))
+    handler = ResendHandler(outbox, COMPOUND, EDGE, min_interval_s=10, clock=FakeTime(0.0))
     store(outbox, 4)  # all still waiting: nothing to resend
     assert handler.handle(CMD, request(1, 4)) == 0
     ack_all(outbox)

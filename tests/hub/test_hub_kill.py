@@ -72,7 +72,7 @@ def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
 ) -> None:
     """Test that a hub SIGKILLed while an edge streams QoS 1 events, then restarted, loses nothing and doubles
     nothing, on Mosquitto and on amqtt 0.12 (which drops what was in flight and what was published while the
-    hub was down: the hub gets it back through replay requests): every event stored once, one alarm per device
+    hub was down: the hub gets it back through resend request): every event stored once, one alarm per device
     with one raise, notify and clear, no seq gap left open."""
     data_dir = tmp_path / "hub"
     log_path = tmp_path / "hub.log"
@@ -130,8 +130,8 @@ def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
         assert all(n == 1 for _, _, n in per_alarm), "an alarm step was recorded twice"
         assert {(action, n) for _, action, n in per_alarm} == {("raise", 1), ("notify", 1), ("clear", 1)}
         assert count(db, Alarm, Alarm.cleared_at.is_(None)) == 1  # only the marker's alarm is still active
-        replays = edge.replay.stats.requeued
-        print(f"{broker.kind}: {killed_at} stored before the kill, {replays} event(s) resent on replay requests")
+        replays = edge.resend.stats.requeued
+        print(f"{broker.kind}: {killed_at} stored before the kill, {replays} event(s) resent on resend request")
     finally:
         edge.stop()
         if hub.poll() is None:

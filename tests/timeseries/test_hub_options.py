@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compound.cli import build_parser
-from compound.commands.hub import run, timeseries_settings
+from compound.cli.commands.hub import run, timeseries_settings
 
 
 def _args(*extra: str) -> argparse.Namespace:

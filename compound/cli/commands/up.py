@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from compound.cli import BrokerURL, add_broker_option, add_config_option, add_data_dir_option
-from compound.commands.edge import add_timeline_options
+from compound.cli.commands.edge import add_timeline_options
+from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option
+from compound.cli.runner import ChildSpec, ProcessTree, free_port, http_ok, python_module
 from compound.config import Compound, ConfigError, load_config
 from compound.config.models import Person, Role
-from compound.runner import ChildSpec, ProcessTree, free_port, http_ok, python_module
 
 if TYPE_CHECKING:
     from hub.db import Database

@@ -1,4 +1,4 @@
-"""Replays requested by the hub: ``cmd/replay`` -> journaled events back into the outbox.
+"""Resends requested by the hub: ``cmd/resend`` -> journaled events back into the outbox.
 
 The hub asks for a seq range when it sees a gap, a heartbeat ahead of what it stored, or on (re)connect.
 The edge answers by re-enqueuing the journaled events of that range (same id, same payload; the hub
@@ -18,13 +18,13 @@ from compound import wire
 from compound.seqranges import RecentRanges
 from edge.outbox import Outbox
 
-__all__ = ["ReplayHandler", "ReplayStats"]
+__all__ = ["ResendHandler", "ResendStats"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class ReplayStats:
+class ResendStats:
     """Counters of one agent run."""
 
     requests: int = 0
@@ -33,8 +33,8 @@ class ReplayStats:
     rejections: dict[str, int] = field(default_factory=dict)
 
 
-class ReplayHandler:
-    """Validates replay requests for one edge and requeues the journaled events they name."""
+class ResendHandler:
+    """Validates resend request for one edge and requeues the journaled events they name."""
 
     def __init__(
         self,
@@ -49,14 +49,14 @@ class ReplayHandler:
         self.outbox = outbox
         self.compound = compound
         self.edge = edge
-        self.topic = wire.topic(compound, edge, wire.MessageType.CMD, wire.REPLAY_COMMAND, prefix=prefix)
+        self.topic = wire.topic(compound, edge, wire.MessageType.CMD, wire.RESEND_COMMAND, prefix=prefix)
         self.recent = RecentRanges(min_interval_s, clock=clock)
-        self.stats = ReplayStats()
+        self.stats = ResendStats()
 
     def _reject(self, reason: str, detail: str, topic: str) -> int:
         self.stats.rejected += 1
         self.stats.rejections[reason] = self.stats.rejections.get(reason, 0) + 1
-        log.warning("ignoring replay request on %.120s: %s: %.200s", topic, reason, detail)
+        log.warning("ignoring resend request on %.120s: %s: %.200s", topic, reason, detail)
         return 0
 
     def handle(self, topic: str, payload: bytes) -> int:
@@ -67,10 +67,10 @@ class ReplayHandler:
             # counted, but not worth a warning.
             self.stats.rejections["wrong_topic"] = self.stats.rejections.get("wrong_topic", 0) + 1
             self.stats.rejected += 1
-            log.debug("not a replay request (topic %.120s), ignored", topic)
+            log.debug("not a resend request (topic %.120s), ignored", topic)
             return 0
         try:
-            request: wire.ReplayRequest = wire.parse_command(wire.REPLAY_COMMAND, payload)
+            request: wire.ResendRequest = wire.parse_command(wire.RESEND_COMMAND, payload)
         except wire.WireError as exc:
             return self._reject(exc.reason, exc.message, topic)
         if (request.compound, request.edge) != (self.compound, self.edge):
@@ -80,7 +80,7 @@ class ReplayHandler:
         last = self.outbox.last_seq()
         hi = min(request.last, last)
         if request.from_seq > hi:
-            log.debug("replay %s from %s: nothing at or after seq %d (last %d)", request.id, request.requested_by,
+            log.debug("resend %s from %s: nothing at or after seq %d (last %d)", request.id, request.requested_by,
                       request.from_seq, last)  # fmt: skip
             return 0
         requeued: list[int] = []
@@ -93,7 +93,7 @@ class ReplayHandler:
         self.stats.requeued += len(requeued)
         first_kept = self.outbox.journal_bounds()[0]
         log.info(
-            "replay %s from %s: seq %d..%s -> %d event(s) requeued%s",
+            "resend %s from %s: seq %d..%s -> %d event(s) requeued%s",
             request.id,
             request.requested_by,
             request.from_seq,

@@ -1,4 +1,4 @@
-"""Replay requests: the hub asks an edge to resend journaled events it never stored (``cmd/replay``).
+"""Resend requests: the hub asks an edge to resend journaled events it never stored (``cmd/resend``).
 
 A broker may acknowledge an event to the edge and still never deliver it to the hub (amqtt 0.12 keeps no
 sessions across its restart, none for anonymous clients, and never resends unacknowledged messages). The
@@ -19,16 +19,16 @@ from compound import wire
 from compound.config import Compound
 from compound.seqranges import RecentRanges
 
-__all__ = ["MAX_REQUESTS_PER_CALL", "ReplayRequester"]
+__all__ = ["MAX_REQUESTS_PER_CALL", "ResendRequester"]
 
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS_PER_CALL = 16
-"""Most requests one call sends (a range wider than this many ``MAX_REPLAY_SEQS`` is asked for in turns)."""
+"""Most requests one call sends (a range wider than this many ``MAX_RESEND_SEQS`` is asked for in turns)."""
 
 
-class ReplayRequester:
-    """Builds, rate-limits and publishes replay requests for the edges of one compound."""
+class ResendRequester:
+    """Builds, rate-limits and publishes resend request for the edges of one compound."""
 
     def __init__(
         self,
@@ -52,22 +52,22 @@ class ReplayRequester:
     def topic(self, edge: str) -> str:
         """The command topic of one edge."""
         return wire.topic(
-            self.compound.id, edge, wire.MessageType.CMD, wire.REPLAY_COMMAND, prefix=self.compound.prefix
+            self.compound.id, edge, wire.MessageType.CMD, wire.RESEND_COMMAND, prefix=self.compound.prefix
         )
 
     def request(self, edge: str, from_seq: int, to_seq: int | None = None) -> int:
         """Ask ``edge`` for ``from_seq..to_seq`` (None: up to its last); return how many requests went out."""
         if edge not in self._edges:
             self.refused += 1
-            log.warning("no replay request for unknown edge %r (not in the config)", edge)
+            log.warning("no resend request for unknown edge %r (not in the config)", edge)
             return 0
         from_seq = max(0, from_seq)
         if to_seq is not None and to_seq < from_seq:
             self.refused += 1
-            log.warning("no replay request for edge %s: empty range %d..%d", edge, from_seq, to_seq)
+            log.warning("no resend request for edge %s: empty range %d..%d", edge, from_seq, to_seq)
             return 0
         recent = self._recent.setdefault(edge, RecentRanges(self.min_interval_s, clock=self._clock))
-        limit = wire.MAX_REPLAY_SEQS
+        limit = wire.MAX_RESEND_SEQS
         hi = to_seq if to_seq is not None else from_seq + limit - 1
         sent = 0
         for lo, part_hi in recent.take(from_seq, hi):
@@ -85,7 +85,7 @@ class ReplayRequester:
         return sent
 
     def _send(self, edge: str, from_seq: int, to_seq: int | None) -> bool:
-        request = wire.ReplayRequest(
+        request = wire.ResendRequest(
             id=uuid.uuid4().hex,
             compound=self.compound.id,
             edge=edge,
@@ -94,8 +94,8 @@ class ReplayRequester:
             requested_by=self.requested_by,
         )
         if not self.publish(self.topic(edge), wire.dump(request)):
-            log.info("replay request to %s for seq %d..%s not sent (not connected)", edge, from_seq, to_seq or "")
+            log.info("resend request to %s for seq %d..%s not sent (not connected)", edge, from_seq, to_seq or "")
             return False
         self.sent += 1
-        log.info("asked edge %s to replay seq %d..%s", edge, from_seq, "" if to_seq is None else to_seq)
+        log.info("asked edge %s to resend seq %d..%s", edge, from_seq, "" if to_seq is None else to_seq)
         return True

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from compound.cli import add_broker_option, add_config_option, add_data_dir_option
+from compound.cli.options import add_broker_option, add_config_option, add_data_dir_option
 from compound.clock import Clock, ScaledClock, WallClock
 from compound.config import ConfigError, load_config
 

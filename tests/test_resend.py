@@ -2,7 +2,7 @@
 
 amqtt 0.12 keeps no session across its own restart: whatever the edge flushes before the hub has
 re-subscribed is acknowledged to the edge and delivered to nobody. The edge's sent-journal and the hub's
-replay requests (``cmd/replay``) must get every such event into the hub anyway, with no pausing tricks.
+resend request (``cmd/resend``) must get every such event into the hub anyway, with no pausing tricks.
 """
 
 from __future__ import annotations
@@ -82,6 +82,6 @@ def test_broker_restart_mid_scenario_loses_nothing(broker: BrokerServer, tmp_pat
         hub.terminate()
         hub.wait(timeout=30)
         db.dispose()
-    asked = (tmp_path / "hub.log").read_text(errors="replace").count("asked edge b2 to replay")
+    asked = (tmp_path / "hub.log").read_text(errors="replace").count("asked edge b2 to resend")
     resent = sum(int(m) for m in re.findall(r"-> (\d+) event\(s\) requeued", edge.log()))
-    print(f"{broker.kind} outage: {last} events, {asked} replay request(s) to b2, {resent} event(s) resent")
+    print(f"{broker.kind} outage: {last} events, {asked} resend request(s) to b2, {resent} event(s) resent")

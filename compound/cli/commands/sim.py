@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from compound.cli import add_config_option
+from compound.cli.options import add_config_option
 from compound.clock import ScaledClock
 from compound.config import Compound, ConfigError, DoorRole, load_config
 from compound.drivers import Quantity, Sample

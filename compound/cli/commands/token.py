@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from compound.cli import add_config_option, add_data_dir_option
+from compound.cli.options import add_config_option, add_data_dir_option
 from compound.config import ConfigError, load_config
 
 

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compound.cli import add_broker_option, add_config_option, add_data_dir_option
+from compound.cli.options import add_broker_option, add_config_option, add_data_dir_option
 from compound.clock import ScaledClock
 from compound.config import ConfigError, load_config
 
@@ -108,13 +108,13 @@ def register(sub: Any) -> None:
         "--journal-max-events",
         type=_count,
         default=100_000,
-        help="sent events kept for replays requested by the hub (default 100000; 0 keeps none)",
+        help="sent events kept for resends requested by the hub (default 100000; 0 keeps none)",
     )
     parser.add_argument(
         "--journal-max-days",
         type=_non_negative,
         default=7.0,
-        help="days a sent event is kept for replays, whichever bound comes first (default 7)",
+        help="days a sent event is kept for resends, whichever bound comes first (default 7)",
     )
     parser.add_argument(
         "--cameras",
