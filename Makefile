@@ -9,7 +9,7 @@ APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium fonts-wqy-micr
 APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/bin/pg_ctlcluster
 PYTEST_ARGS ?=
 
-.PHONY: up test lint typecheck pytest bench clean venv install install-test system-deps
+.PHONY: up test lint imports typecheck pytest bench clean venv install install-test system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,13 +42,17 @@ up: $(VENV)/.installed
 lint: install-test
 	$(BIN)/ruff check compound edge hub simulators models tests bench
 
+# The package flow (README, "Layout"): contracts in pyproject.toml, [tool.importlinter].
+imports: install-test
+	$(BIN)/lint-imports --no-cache
+
 typecheck: install-test
 	$(BIN)/mypy
 
 pytest: install-test system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: system-deps install-test lint typecheck pytest
+test: system-deps install-test lint imports typecheck pytest
 
 bench: install-test system-deps
 	$(BIN)/python bench/edge_publish.py
