@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
     Dialect,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -37,6 +38,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
+from compound import wire
+from hub.alarm_states import OPEN_STATES, AlarmState
+
+if TYPE_CHECKING:
+    from compound.config.loader import Device
+
 __all__ = [
     "OPEN_STATES",
     "Alarm",
@@ -50,13 +57,21 @@ __all__ = [
     "SeqGap",
     "Snapshot",
     "default_url",
+    "event_row",
     "insert_ignore",
 ]
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("raised", "notified", "acknowledged")
-"""Alarm states that still need a person; ``resolved`` is the only closed state."""
+ALARM_STATE = Enum(
+    AlarmState,
+    native_enum=False,
+    create_constraint=False,
+    length=16,
+    values_callable=lambda states: [s.value for s in states],
+    validate_strings=True,
+)
+"""An ``AlarmState`` column: the same VARCHAR(16) holding the value (``'raised'``), read back as the enum."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,6 +126,32 @@ class EventRecord(Base):
     raw: Mapped[dict[str, Any]]
 
 
+def event_row(msg: wire.Event, received_at: datetime) -> dict[str, Any]:
+    """The ``events`` row of a wire event, every column but ``id``: the one place event fields are copied.
+
+    ``alarm_id`` starts empty (ingest links the row once the lifecycle has placed the event); ``raw`` keeps the
+    message as sent, so a field the row has no column for is never lost.
+    """
+    return {
+        "event_id": msg.id,
+        "seq": msg.seq,
+        "compound": msg.compound,
+        "edge": msg.edge,
+        "device": msg.device,
+        "kind": msg.kind.value,
+        "state": msg.state.value,
+        "severity": msg.severity.value,
+        "value": msg.value,
+        "unit": msg.unit,
+        "threshold": msg.threshold,
+        "message": msg.message,
+        "occurred_at": msg.occurred_at.astimezone(UTC),
+        "received_at": received_at,
+        "alarm_id": None,
+        "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
 class Alarm(Base):
     """An alarm: one hazard or fault at one device, from raise to a person's resolve."""
 
@@ -132,7 +173,7 @@ class Alarm(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[AlarmState] = mapped_column(ALARM_STATE)
     compound: Mapped[str] = mapped_column(String(64))
     edge: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(64))
@@ -162,6 +203,31 @@ class Alarm(Base):
         back_populates="alarm", cascade="all, delete-orphan", order_by="AlarmHistory.id"
     )
 
+    @classmethod
+    def from_event(cls, msg: wire.Event, device: Device, grid: str, now: datetime) -> Alarm:
+        """A new ``raised`` alarm for ``msg``: what it reports, where ``device`` is, and ``grid``; no history yet."""
+        return cls(
+            kind=msg.kind.value,
+            severity=msg.severity.value,
+            state=AlarmState.RAISED,
+            compound=msg.compound,
+            edge=msg.edge,
+            device=msg.device,
+            building=device.building,
+            unit=device.unit,
+            floor=device.floor,
+            flat=device.flat,
+            place=device.place,
+            grid=grid,
+            value=msg.value,
+            value_unit=msg.unit,
+            threshold=msg.threshold,
+            message=msg.message,
+            raised_event_id=msg.id,
+            raised_at=msg.occurred_at.astimezone(UTC),
+            updated_at=now,
+        )
+
 
 class AlarmAssignee(Base):
     """A person an alarm was routed to, with the role they were picked for."""
@@ -187,8 +253,8 @@ class AlarmHistory(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[AlarmState | None] = mapped_column(ALARM_STATE)
+    to_state: Mapped[AlarmState] = mapped_column(ALARM_STATE)
     note: Mapped[str | None] = mapped_column(Text)
 
     alarm: Mapped[Alarm] = relationship(back_populates="history")

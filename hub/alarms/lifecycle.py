@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from compound import wire
 from compound.config.loader import Device
+from hub.alarm_states import ACKNOWLEDGEABLE, OPEN_STATES, AlarmState
 from hub.alarms.schemas import AlarmChange, AlarmPublic, Location
-from hub.db import OPEN_STATES, Alarm, AlarmAssignee, AlarmHistory
+from hub.db import Alarm, AlarmAssignee, AlarmHistory
 from hub.errors import InvalidTransition, NoteRequired
 from hub.routing.router import Router, RoutingDecision
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 SYSTEM: Final = "system"
 """Actor of steps the hub takes by itself (routing, notification)."""
 
-ACKNOWLEDGEABLE: Final = frozenset({"raised", "notified"})
 RESOLVABLE: Final = frozenset(OPEN_STATES)
 
 
@@ -107,7 +107,7 @@ _OPEN_ALARM_ID = (
 )
 
 
-def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: str, note: str | None) -> None:
+def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: AlarmState, note: str | None) -> None:
     entry = AlarmHistory(at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note)
     session = object_session(alarm)
     if alarm.id is None or session is None:
@@ -181,32 +181,12 @@ def _raise(
     now: datetime,
     actor: str,
 ) -> Transition:
-    alarm = Alarm(
-        kind=msg.kind.value,
-        severity=msg.severity.value,
-        state="raised",
-        compound=msg.compound,
-        edge=msg.edge,
-        device=msg.device,
-        building=device.building,
-        unit=device.unit,
-        floor=device.floor,
-        flat=device.flat,
-        place=device.place,
-        grid=grid,
-        value=msg.value,
-        value_unit=msg.unit,
-        threshold=msg.threshold,
-        message=msg.message,
-        raised_event_id=msg.id,
-        raised_at=msg.occurred_at.astimezone(UTC),
-        updated_at=now,
-    )
+    alarm = Alarm.from_event(msg, device, grid, now)
     note = _describe(msg)
     if msg.state is wire.EventState.UPDATED:
         note += " (opened by an update: no open alarm for this device and kind)"
     alarm.history.append(
-        AlarmHistory(at=now, actor=actor, action="raise", from_state=None, to_state="raised", note=note)
+        AlarmHistory(at=now, actor=actor, action="raise", from_state=None, to_state=AlarmState.RAISED, note=note)
     )
     decision = router.route(msg.kind, device, msg.occurred_at)
     alarm.routing = decision.as_dict()
@@ -217,9 +197,9 @@ def _raise(
     if decision.people:
         alarm.notified_at = now
         who = ", ".join(f"{p.person} ({p.role})" for p in decision.people)
-        _history(alarm, now, SYSTEM, "notify", "notified", f"routed by rule {decision.rule} to {who}")
+        _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"routed by rule {decision.rule} to {who}")
     else:
-        _history(alarm, now, SYSTEM, "route", "raised", "; ".join(decision.reasons) or "nobody to notify")
+        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, "; ".join(decision.reasons) or "nobody to notify")
     session.add(alarm)
     session.flush()
     log.info(
@@ -238,7 +218,7 @@ def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -
     if alarm.state not in ACKNOWLEDGEABLE:
         raise InvalidTransition(alarm.id, alarm.state, "acknowledge")
     alarm.acknowledged_at = now
-    _history(alarm, now, person_id, "acknowledge", "acknowledged", (note or "").strip() or None)
+    _history(alarm, now, person_id, "acknowledge", AlarmState.ACKNOWLEDGED, (note or "").strip() or None)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="acknowledged"))
 
 
@@ -250,5 +230,5 @@ def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Tr
     if not text:
         raise NoteRequired(alarm.id)
     alarm.resolved_at = now
-    _history(alarm, now, person_id, "resolve", "resolved", text)
+    _history(alarm, now, person_id, "resolve", AlarmState.RESOLVED, text)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="resolved"))

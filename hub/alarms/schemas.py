@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from hub.alarm_states import AlarmState
+
+if TYPE_CHECKING:
+    from hub.db import EventRecord
 
 __all__ = [
     "AlarmChange",
@@ -18,9 +23,6 @@ __all__ = [
     "HistoryEntry",
     "Location",
 ]
-
-AlarmState = Literal["raised", "notified", "acknowledged", "resolved"]
-"""Lifecycle states. A device clear does not change the state: it sets ``cleared_at``."""
 
 
 class _Public(BaseModel):
@@ -77,8 +79,8 @@ class HistoryEntry(_Public):
     at: datetime
     actor: str = Field(description="Person id, 'system', or 'edge:<id>' for device-driven steps.")
     action: str = Field(description="raise, notify, update, clear, acknowledge, resolve.")
-    from_state: str | None
-    to_state: str
+    from_state: AlarmState | None
+    to_state: AlarmState
     note: str | None = None
 
 
@@ -92,6 +94,19 @@ class EventPublic(_Public):
     value: float | None = None
     occurred_at: datetime
     received_at: datetime
+
+    @classmethod
+    def of(cls, record: EventRecord) -> EventPublic:
+        """The public shape of a stored event row."""
+        return cls(
+            id=record.event_id,
+            seq=record.seq,
+            state=record.state,
+            severity=record.severity,
+            value=record.value,
+            occurred_at=record.occurred_at,
+            received_at=record.received_at,
+        )
 
 
 class AlarmDetail(AlarmPublic):

@@ -10,21 +10,22 @@ from sqlalchemy.orm import Session, selectinload
 
 from compound.clock import Clock, WallClock
 from compound.config import Compound
+from hub.alarm_states import OPEN_STATES, PseudoState
 from hub.alarms import lifecycle
 from hub.alarms.access import grid_and_descendants
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.schemas import AlarmDetail, AlarmPublic, Assignee, DeadLetterPublic, EventPublic, HistoryEntry
-from hub.db import OPEN_STATES, Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
+from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
 from hub.errors import AlarmNotFound
 
 __all__ = ["CLEARED", "OPEN", "AlarmService"]
 
 log = logging.getLogger(__name__)
 
-CLEARED = "cleared"
+CLEARED = PseudoState.CLEARED
 """Pseudo-state filter: open alarms whose device has cleared the condition (``cleared_at`` set)."""
 
-OPEN = "open"
+OPEN = PseudoState.OPEN
 """Pseudo-state filter: every alarm not yet resolved."""
 
 
@@ -173,18 +174,7 @@ class AlarmService:
         return AlarmDetail(
             **public.model_dump(),
             history=[HistoryEntry.model_validate(h) for h in alarm.history],
-            events=[
-                EventPublic(
-                    id=e.event_id,
-                    seq=e.seq,
-                    state=e.state,
-                    severity=e.severity,
-                    value=e.value,
-                    occurred_at=e.occurred_at,
-                    received_at=e.received_at,
-                )
-                for e in events
-            ],
+            events=[EventPublic.of(e) for e in events],
             routing=alarm.routing or {},
             assigned=[Assignee(person=a.person_id, role=a.role, reason=a.reason) for a in alarm.assignees],
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from compound.config import Compound
 from compound.wire import EventKind, Severity
+from hub.alarm_states import StateFilter
 from hub.alarms.schemas import AlarmDetail, AlarmPublic
 from hub.errors import AlarmNotFound, InvalidTransition, NoteRequired
 from hub.web.deps import CompoundDep, CurrentUser, Service
@@ -20,8 +21,6 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
-
-StateFilter = Literal["raised", "notified", "acknowledged", "resolved", "open", "cleared"]
 
 _NOT_FOUND = {"description": "No such alarm, or it is outside the caller's grids (existence is not revealed)."}
 _UNAUTHORIZED = {"description": "No valid token or session."}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hub.web.assets import page
+from hub.web.assets import STATES_JS, STATES_JS_PATH, page
 from hub.web.deps import OptionalUser
 
 __all__ = ["router"]
@@ -43,3 +43,12 @@ def dead_letters(user: OptionalUser, request: Request) -> HTMLResponse | Redirec
 def device(device_id: str, user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """A device's recent history (1 h, 24 h, 7 d); the page asks the API, which applies the grid rules."""
     return _page("device.html", user, request)
+
+
+@router.get(STATES_JS_PATH, response_class=Response)
+def states_module() -> Response:
+    """The alarm states for the console's scripts, generated from the enum; public like the other static files.
+
+    This router is included before the ``/static`` mount, so this path is answered here, not looked up on disk.
+    """
+    return Response(STATES_JS, media_type="text/javascript")

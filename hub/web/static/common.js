@@ -1,6 +1,11 @@
 // Shared by the console, the grid-worker page and the login page: i18n, API calls, formatting, live stream.
 // Plain ES module, no build step, no third-party code.
 
+// Alarm states come from the hub's enum (hub/alarm_states.py), served as a generated module; re-exported here.
+import { ACKNOWLEDGEABLE, AlarmState, OPEN_STATES, PseudoState, STATES } from "/static/states.js";
+
+export { ACKNOWLEDGEABLE, AlarmState, OPEN_STATES, PseudoState, STATES };
+
 const DICT = {
   zh: {
     product: "社区安全监控", console: "告警中心", worker: "我的告警", login: "登录", logout: "退出",
@@ -111,13 +116,11 @@ const DICT = {
   },
 };
 
-export const STATES = ["raised", "notified", "acknowledged", "resolved"];
 export const SEVERITIES = ["critical", "warning", "info"];
 export const KINDS = [
   "smoke", "gas", "gas_pre_alarm", "door_forced", "door_held_open", "care_inactive", "ebike_in_lift",
   "fire_lane_blocked", "device_offline", "low_battery", "stuck_value", "noisy_signal",
 ];
-export const OPEN_STATES = new Set(["raised", "notified", "acknowledged"]);
 
 export function lang() {
   const saved = localStorage.getItem("compound.lang");

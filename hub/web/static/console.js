@@ -1,8 +1,8 @@
 // The property manager's console: live alarm list with filters, and the detail pane.
 
 import {
-  KINDS, OPEN_STATES, SEVERITIES, STATES, api, applyI18n, el, fmtLocation, fmtTime, fmtValue, followAlarms, gridName,
-  loadContext, personName, setupLangSwitch, severityBadge, stateChips, t,
+  ACKNOWLEDGEABLE, KINDS, OPEN_STATES, PseudoState, SEVERITIES, STATES, api, applyI18n, el, fmtLocation, fmtTime,
+  fmtValue, followAlarms, gridName, loadContext, personName, setupLangSwitch, severityBadge, stateChips, t,
 } from "/static/common.js";
 import { renderDetail } from "/static/detail.js";
 
@@ -18,7 +18,7 @@ function filters() {
 }
 
 function matches(alarm, f) {
-  if (f.state === "open" ? !OPEN_STATES.has(alarm.state) : f.state && alarm.state !== f.state) return false;
+  if (f.state === PseudoState.OPEN ? !OPEN_STATES.has(alarm.state) : f.state && alarm.state !== f.state) return false;
   if (f.severity && alarm.severity !== f.severity) return false;
   if (f.kind && alarm.kind !== f.kind) return false;
   if (f.grid && alarm.grid !== f.grid && !(ctx.directory.grids[alarm.grid]?.parents || []).includes(f.grid)) return false;
@@ -34,7 +34,7 @@ function fillSelect(select, values, labeller, extra = []) {
 }
 
 function buildFilters() {
-  fillSelect($("f-state"), STATES, (s) => t(`state.${s}`), [["open", t("filter.open")]]);
+  fillSelect($("f-state"), STATES, (s) => t(`state.${s}`), [[PseudoState.OPEN, t("filter.open")]]);
   fillSelect($("f-severity"), SEVERITIES, (s) => t(`severity.${s}`));
   fillSelect($("f-kind"), KINDS, (k) => t(`kind.${k}`));
   fillSelect($("f-grid"), ctx.visible_grids, (g) => gridName(ctx, g));
@@ -83,7 +83,7 @@ function renderList(flashId = null) {
   const all = [...alarms.values()];
   $("count-open").textContent = all.filter((a) => OPEN_STATES.has(a.state)).length;
   $("count-critical").textContent = all.filter((a) => OPEN_STATES.has(a.state) && a.severity === "critical").length;
-  $("count-unacked").textContent = all.filter((a) => a.state === "raised" || a.state === "notified").length;
+  $("count-unacked").textContent = all.filter((a) => ACKNOWLEDGEABLE.has(a.state)).length;
 }
 
 async function loadList() {

@@ -1,7 +1,7 @@
 // The alarm detail view and its actions, shared by the console and the grid-worker page.
 
 import {
-  OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName, severityBadge, stateChips,
+  ACKNOWLEDGEABLE, OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName, severityBadge, stateChips,
   t,
 } from "/static/common.js";
 import { loadSeries } from "/static/series.js";
@@ -215,7 +215,7 @@ function actionsView(alarm, onDone) {
       if ((err.status === 409 || err.status === 404) && onDone) setTimeout(onDone, 1500);
     }
   };
-  if (alarm.state === "raised" || alarm.state === "notified") {
+  if (ACKNOWLEDGEABLE.has(alarm.state)) {
     const note = el("input", { type: "text", class: "note-input", id: "ack-note", maxlength: "500", placeholder: t("action.note.ack") });
     const button = el("button", { class: "btn primary", id: "ack", type: "button" }, t("action.ack"));
     button.addEventListener("click", () => run("acknowledge", note.value.trim() ? { note: note.value.trim() } : {}, button));

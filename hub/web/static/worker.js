@@ -1,7 +1,7 @@
 // The grid worker's phone page: only the alarms assigned to them or in their grids, live, with actions.
 
 import {
-  OPEN_STATES, api, applyI18n, el, fmtAgo, fmtLocation, fmtTime, fmtValue, followAlarms, gridName, loadContext,
+  AlarmState, OPEN_STATES, api, applyI18n, el, fmtAgo, fmtLocation, fmtTime, fmtValue, followAlarms, gridName, loadContext,
   setupLangSwitch, severityBadge, stateChips, t,
 } from "/static/common.js";
 import { renderDetail } from "/static/detail.js";
@@ -94,7 +94,7 @@ async function main() {
       alarms.set(alarm.id, alarm);
       renderList(alarm.id);
       if (alarm.id === selected) refreshDetail();
-      if (navigator.vibrate && alarm.state === "raised") navigator.vibrate(200);
+      if (navigator.vibrate && alarm.state === AlarmState.RAISED) navigator.vibrate(200);
     },
   });
   await loadList();
