@@ -34,7 +34,17 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["DiskFull", "Entry", "Lane", "Outbox", "OutboxError", "OutboxFull", "OutboxInUse"]
+__all__ = [
+    "DiskFull",
+    "Entry",
+    "Lane",
+    "Outbox",
+    "OutboxCounts",
+    "OutboxError",
+    "OutboxFull",
+    "OutboxInUse",
+    "OutboxUnreadable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +106,19 @@ class OutboxError(Exception):
 
 class OutboxInUse(RuntimeError):
     """Another process holds this outbox (two agents for one edge would publish everything twice)."""
+
+
+class OutboxUnreadable(RuntimeError):
+    """An outbox file that exists but cannot be read from outside (still being created, or not an outbox)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """An outbox seen from outside its agent: the last event seq it assigned and the messages waiting per lane."""
+
+    last_seq: int
+    events_waiting: int
+    readings_waiting: int
 
 
 class OutboxFull(OutboxError):
@@ -160,6 +183,32 @@ class Outbox:
         self.full = False
         if self.depth():
             log.info("outbox %s reopened with %d message(s) to replay", self.path, self.depth())
+
+    @staticmethod
+    def read_counts(path: str | Path) -> OutboxCounts | None:
+        """Counts of the outbox at ``path``, read-only and without its lock (its agent may be writing it).
+
+        ``None`` when there is no outbox there yet; ``OutboxUnreadable`` when the file cannot be read as one.
+        """
+        path = Path(path)
+        if not path.exists():
+            return None
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error as exc:
+            raise OutboxUnreadable(f"cannot open outbox {path}: {exc}") from exc
+        try:
+            row = conn.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
+            waiting = {int(lane): int(n) for lane, n in conn.execute("SELECT lane, COUNT(*) FROM outbox GROUP BY lane")}
+        except sqlite3.Error as exc:
+            raise OutboxUnreadable(f"cannot read outbox {path}: {exc}") from exc
+        finally:
+            conn.close()
+        return OutboxCounts(
+            last_seq=int(row[0]) if row else 0,
+            events_waiting=waiting.get(Lane.EVENT, 0),
+            readings_waiting=waiting.get(Lane.READING, 0),
+        )
 
     def _migrate(self) -> None:
         """Outboxes written before the journal existed lack ``outbox.seq``: add it (NULL for old rows)."""

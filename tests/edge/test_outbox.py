@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.outbox import DiskFull, Lane, Outbox, OutboxFull
+from edge.outbox import DiskFull, Lane, Outbox, OutboxCounts, OutboxFull, OutboxUnreadable
 
 
 def test_messages_come_back_in_order_until_acknowledged(tmp_path: Path) -> None:
@@ -141,3 +141,24 @@ def test_one_outbox_one_owner(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, timeout=60, cwd=Path(__file__).parents[2]
     )
     assert free.returncode == 0, free.stderr
+
+
+def test_counts_are_read_from_outside_while_the_agent_holds_the_outbox(tmp_path: Path) -> None:
+    """Test that read_counts() gives the last seq and the messages waiting per lane of an outbox its agent holds
+    open (no lock taken, nothing written), None where there is no outbox, and OutboxUnreadable for another file."""
+    path = tmp_path / "edge-b2" / "outbox.db"
+    assert Outbox.read_counts(path) is None
+    box = Outbox(path)
+    assert Outbox.read_counts(path) == OutboxCounts(last_seq=0, events_waiting=0, readings_waiting=0)
+    for _ in range(3):
+        box.put_sequenced(lambda seq: (f"e/{seq}", b"e"))
+    box.put_many([("r/1", b"r"), ("r/2", b"r")], lane=Lane.READING)
+    box.ack([e.id for e in box.pending(Lane.EVENT, limit=1)])
+    assert Outbox.read_counts(path) == OutboxCounts(last_seq=3, events_waiting=2, readings_waiting=2)
+    box.put_sequenced(lambda seq: (f"e/{seq}", b"e"))  # the agent still writes: nothing was locked
+    box.close()
+    assert Outbox.read_counts(path) == OutboxCounts(last_seq=4, events_waiting=3, readings_waiting=2)
+    other = tmp_path / "not-an-outbox.db"
+    other.write_text("plain text")
+    with pytest.raises(OutboxUnreadable):
+        Outbox.read_counts(other)

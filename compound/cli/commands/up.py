@@ -4,8 +4,9 @@ Start order: the embedded amqtt broker (unless ``--broker``), the hub (ready onc
 subscribed), then one ``compound edge`` per building and site, all on one simulated timeline. A banner
 names the console URL, click-to-login links, the broker and the data dir. Ctrl-C/SIGTERM stops the edges,
 then the hub, then the broker. With ``--duration`` the run ends by itself; ``--json`` then prints one JSON
-report on stdout (alarms, events, duplicates, dead letters, seq gaps, outboxes) read from the hub's
-database after every edge's last event has reached it; everything else goes to stderr.
+report on stdout (alarms, events, duplicates, dead letters, seq gaps, outboxes), told by the hub and the
+edges' outboxes after every edge's last event has reached the hub (``up_report``); everything else goes to
+stderr. The banner and its login links are in ``up_banner``.
 """
 
 from __future__ import annotations
@@ -15,28 +16,24 @@ import json
 import logging
 import os
 import socket
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compound.cli.commands.edge import add_timeline_options
+from compound.cli.commands.up_banner import banner
 from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option
 from compound.cli.runner import ChildSpec, ProcessTree, free_port, http_ok, python_module
 from compound.config import Compound, ConfigError, load_config
-from compound.config.models import Person, Role
 
 if TYPE_CHECKING:
-    from hub.db import Database
+    from compound.cli.commands.up_report import RunReport
 
 log = logging.getLogger(__name__)
-
-EVENT_LANE = 0
-"""``edge.outbox.Lane.EVENT``: the outbox lane that holds events (read here with plain sqlite3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,231 +276,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return Plan(args, compound, broker, embedded, sim_start, real_start, hub_port)
 
 
-# ---- who gets a login link
-
-
-def focus_grid(plan: Plan) -> str | None:
-    """The micro-grid (or other grid) of the first flat or device the scenario touches."""
-    if not plan.args.scenario:
-        return None
-    import simulators
-    from simulators.scenario import parse_flat
-
-    compound = plan.compound
-    for step in simulators.load_scenario(plan.args.scenario).steps():
-        if step.flat is not None:
-            building, unit, _ = parse_flat(step.flat)
-            for micro in compound.grids.micro:
-                if (micro.building, micro.unit) == (building, unit):
-                    return micro.id
-        if step.device is not None and step.device in compound.devices:
-            return compound.grid_of(compound.devices[step.device])
-    return None
-
-
-def on_duty_or_any(compound: Compound, role: Role, grid: str | None, at: datetime) -> tuple[Person | None, bool]:
-    """A person of ``role`` on duty at ``at`` for ``grid``, else anyone of that role there; ``(person, on_duty)``."""
-    found = compound.on_duty(role, grid, at)
-    if found:
-        return found[0], True
-    people = [p for p in compound.people.values() if p.role == role]
-    local = [p for p in people if grid is None or grid in p.grids]
-    pick = local or people
-    return (pick[0] if pick else None), False
-
-
-@dataclass(frozen=True, slots=True)
-class LoginLink:
-    """A click-to-login console link for one person."""
-
-    person: Person
-    label: str
-    url: str
-
-
-def login_links(plan: Plan) -> list[LoginLink]:
-    """Links for the property manager on duty and a micro-grid worker (of the scenario's grid) at sim start."""
-    from hub.web.auth import TokenSigner, load_secret_key, login_url
-
-    assert plan.console_url is not None
-    signer = TokenSigner(load_secret_key(plan.data_dir))
-    compound = plan.compound
-    grid = focus_grid(plan) or (compound.grids.micro[0].id if compound.grids.micro else None)
-    links = []
-    wanted = [(Role.PROPERTY_MANAGER, None, "property manager"), (Role.MICRO_GRID_WORKER, grid, "micro-grid worker")]
-    for role, where, title in wanted:
-        person, duty = on_duty_or_any(compound, role, where, plan.sim_start)
-        if person is None:
-            continue
-        label = f"{title}{f' of {where}' if where else ''}{' on duty' if duty else ' (none on duty)'}"
-        links.append(LoginLink(person, label, login_url(plan.console_url, signer.issue_for(compound, person.id))))
-    return links
-
-
-def banner(plan: Plan, tree: ProcessTree) -> str:
-    """What a user sees once the broker and hub are up: console, logins, broker, data dir, scenario."""
-    args = plan.args
-    span = f"{args.duration:g} simulated s" if args.duration else "until Ctrl-C"
-    lines = [
-        f"compound up: {plan.compound.name} ({plan.compound.id})",
-        f"  scenario   {args.scenario or '(daily routines only)'}, sim start {plan.sim_start.isoformat()}, "
-        f"speed x{args.speed:g}, {span}",
-    ]
-    if plan.console_url:
-        lines.append(f"  console    {plan.console_url}/   (API {plan.console_url}/docs)")
-        for link in login_links(plan):
-            lines.append(f"  log in as  {link.person.name} ({link.person.id}), {link.label}:")
-            lines.append(f"             {link.url}")
-    lines.append(f"  broker     {plan.broker}{' (embedded amqtt)' if plan.embedded_broker else ''}")
-    lines.append(f"  data dir   {plan.data_dir}")
-    lines.append("  processes")
-    width = max(len(s.name) for s in tree.specs)
-    lines += [f"    {s.name:<{width}}  {s.role:<6} {s.where}" for s in tree.specs]
-    if not args.duration:
-        lines.append("  Ctrl-C stops everything.")
-    return "\n".join(lines)
-
-
 # ---- the --json report
-
-
-def read_outbox(path: Path) -> tuple[int, int | None]:
-    """``(last seq, events waiting)`` of an edge outbox, read-only; ``(0, None)`` when there is none yet."""
-    if not path.exists():
-        return 0, None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
-        waiting = conn.execute("SELECT count(*) FROM outbox WHERE lane = ?", (EVENT_LANE,)).fetchone()
-        return (int(row[0]) if row else 0), int(waiting[0])
-    except sqlite3.Error as exc:
-        log.warning("cannot read outbox %s: %s", path, exc)
-        return 0, None
-    finally:
-        conn.close()
-
-
-@dataclass(slots=True)
-class Baseline:
-    """Where the data dir stood before this run's edges started, so the report counts this run only."""
-
-    edge_seq: dict[str, int] = field(default_factory=dict)
-    max_alarm: int = 0
-    max_event: int = 0
-    max_dead_letter: int = 0
-    max_gap: int = 0
-    duplicates: dict[str, int] = field(default_factory=dict)
-
-
-def take_baseline(plan: Plan, db: Database, edges: list[str]) -> Baseline:
-    """Record outbox seqs and the hub tables' high-water marks."""
-    from sqlalchemy import func, select
-
-    from hub.db import Alarm, DeadLetter, EdgeRecord, EventRecord, SeqGap
-
-    base = Baseline(edge_seq={e: read_outbox(outbox_path(plan, e))[0] for e in edges})
-    with db.session() as session:
-        base.max_alarm = int(session.scalar(select(func.max(Alarm.id))) or 0)
-        base.max_event = int(session.scalar(select(func.max(EventRecord.id))) or 0)
-        base.max_dead_letter = int(session.scalar(select(func.max(DeadLetter.id))) or 0)
-        base.max_gap = int(session.scalar(select(func.max(SeqGap.id))) or 0)
-        base.duplicates = {e.edge: e.duplicates for e in session.scalars(select(EdgeRecord))}
-    return base
-
-
-def events_received(db: Database, edge: str, after_seq: int, upto_seq: int) -> int:
-    """Events the hub stored for ``edge`` with a seq in ``(after_seq, upto_seq]``."""
-    from sqlalchemy import func, select
-
-    from hub.db import EventRecord
-
-    with db.session() as session:
-        stmt = select(func.count()).where(EventRecord.edge == edge, EventRecord.seq > after_seq)
-        return int(session.scalar(stmt.where(EventRecord.seq <= upto_seq)) or 0)
-
-
-def drain(
-    plan: Plan,
-    db: Database,
-    base: Baseline,
-    edges: list[str],
-    timeout: float,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> dict[str, dict[str, Any]]:
-    """Wait until the hub holds every event the edges sent this run (or ``timeout``, or ``cancelled``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        report: dict[str, dict[str, Any]] = {}
-        for edge in edges:
-            last, waiting = read_outbox(outbox_path(plan, edge))
-            produced = last - base.edge_seq.get(edge, 0)
-            report[edge] = {
-                "produced": produced,
-                "first_seq": base.edge_seq.get(edge, 0) + 1 if produced else None,
-                "last_seq": last,
-                "outbox_events_waiting": waiting,
-                "received": events_received(db, edge, base.edge_seq.get(edge, 0), last),
-            }
-        missing = sum(r["produced"] - (r["outbox_events_waiting"] or 0) - r["received"] for r in report.values())
-        if missing <= 0 or time.monotonic() > deadline or cancelled():
-            for r in report.values():
-                r["missing"] = r["produced"] - r["received"]
-            return report
-        time.sleep(0.2)
-
-
-def collect_report(plan: Plan, db: Database, base: Baseline, edges: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """This run's alarms (the API's fields), events, duplicates, dead letters and seq gaps, from the hub's DB."""
-    from sqlalchemy import func, or_, select
-    from sqlalchemy.orm import selectinload
-
-    from hub.alarms.lifecycle import to_public
-    from hub.db import Alarm, DeadLetter, EdgeRecord, EventRecord, SeqGap
-
-    with db.session() as session:
-        touched = select(EventRecord.alarm_id).where(EventRecord.id > base.max_event)
-        stmt = (
-            select(Alarm)
-            .options(selectinload(Alarm.assignees))
-            .where(or_(Alarm.id > base.max_alarm, Alarm.id.in_(touched)))
-            .order_by(Alarm.id)
-        )
-        alarms = [to_public(a).model_dump(mode="json") for a in session.scalars(stmt)]
-        received = int(session.scalar(select(func.count()).where(EventRecord.id > base.max_event)) or 0)
-        dead = dict(
-            session.execute(
-                select(DeadLetter.reason, func.count())
-                .where(DeadLetter.id > base.max_dead_letter)
-                .group_by(DeadLetter.reason)
-            ).all()
-        )
-        gap_rows = [
-            (g.edge, g.from_seq, g.to_seq) for g in session.scalars(select(SeqGap).where(SeqGap.id > base.max_gap))
-        ]
-        records = {e.edge: e for e in session.scalars(select(EdgeRecord))}
-    duplicates = {e: r.duplicates - base.duplicates.get(e, 0) for e, r in records.items()}
-    for edge, figures in edges.items():
-        record = records.get(edge)
-        figures["duplicates"] = duplicates.get(edge, 0)
-        figures["hub_max_seq"] = record.max_seq if record else None
-        figures["status"] = record.status if record else None
-    return {
-        "alarms": alarms,
-        "events": {
-            "received": received,
-            "produced": sum(f["produced"] for f in edges.values()),
-            "missing": sum(max(0, f["missing"]) for f in edges.values()),
-            "drained": all(f["missing"] <= 0 for f in edges.values()),
-        },
-        "duplicates": sum(duplicates.values()),
-        "dead_letters": {"total": sum(dead.values()), "by_reason": dead},
-        "seq_gaps": {
-            "count": len(gap_rows),
-            "missing": sum(to - start + 1 for _, start, to in gap_rows),
-            "gaps": [{"edge": edge, "from_seq": start, "to_seq": to} for edge, start, to in gap_rows],
-        },
-        "edges": edges,
-    }
 
 
 def parameters(plan: Plan) -> dict[str, Any]:
@@ -548,9 +321,7 @@ def run(args: argparse.Namespace) -> int:
             if spec.role not in SERVICE_ROLES:
                 tree.add(spec)
         print(banner(plan, tree), file=say, flush=True)
-        db = _open_db(plan)
-        edges = list(args.edges or plan.compound.edges())
-        base = take_baseline(plan, db, edges) if db is not None else None
+        run_report = _begin_report(plan) if args.json else None
         early = plan.real_start - EDGE_LEAD_S - time.time()
         if early > 0:
             time.sleep(early)
@@ -572,16 +343,14 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {}
 
     def finish() -> None:
-        if db is None or base is None:
-            return
-        figures = drain(plan, db, base, edges, args.drain_timeout, lambda: tree.stop_requested)
-        report.update(collect_report(plan, db, base, figures))
+        if run_report is not None:
+            report.update(run_report.collect(run_report.drain(args.drain_timeout, lambda: tree.stop_requested)))
 
     try:
-        code = tree.wait(before_stop=finish if args.json else None)
+        code = tree.wait(before_stop=finish if run_report is not None else None)
     finally:
-        if db is not None:
-            db.dispose()
+        if run_report is not None:
+            run_report.db.dispose()
     print(f"compound up: stopped ({tree.stop_reason}), exit {code}", file=say, flush=True)
     if args.json:
         out = {"parameters": {**parameters(plan), "edges_start_lag_s": round(lag, 3)}, **report}
@@ -591,10 +360,10 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _open_db(plan: Plan) -> Database | None:
-    """The hub's database, for the report (``None`` without a hub)."""
-    if plan.hub_port is None:
-        return None
+def _begin_report(plan: Plan) -> RunReport:
+    """Where the hub's store and the edges' outboxes stand before the edges start (``--json`` needs a hub)."""
+    from compound.cli.commands.up_report import RunReport
     from hub.db import Database
 
-    return Database(plan.db_url)
+    edges = plan.args.edges or plan.compound.edges()
+    return RunReport.begin(Database(plan.db_url), {edge: outbox_path(plan, edge) for edge in edges})
