@@ -12,9 +12,9 @@ import pytest
 
 from hub.web.auth import TokenSigner, load_secret_key
 from tests.conftest import ROOT
-from tests.hub.helpers import wait_for
 from tests.hub.web.hub_process import HubProcess
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

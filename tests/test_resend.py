@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from compound import wire
 from hub.db import Database, EventRecord, SeqGap, default_url
-from tests.edge.support import EdgeProcess, last_seq, wait_for
+from tests.edge.support import EdgeProcess, last_seq
 from tests.hub.test_hub_kill import start_hub
 from tests.servers import BrokerServer
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

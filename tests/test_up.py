@@ -22,8 +22,9 @@ from compound.config import Compound
 from compound.config.models import Role
 from compound.wire import EventKind, EventState
 from hub.web.auth import TokenSigner, load_secret_key
-from tests.edge.support import ROOT, Collector, wait_for
-from tests.servers import MosquittoServer, free_port, wait_port_closed
+from tests.edge.support import ROOT, Collector
+from tests.servers import MosquittoServer
+from tests.support import free_port, wait_for, wait_port_closed
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

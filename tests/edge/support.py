@@ -8,8 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,18 +16,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from compound import wire
 from compound.wire import Event, MessageType
+from edge.outbox import Outbox
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @dataclass
@@ -147,10 +137,6 @@ def outbox_rows(db: Path) -> list[tuple[int, str, bytes]]:
 
 
 def last_seq(db: Path) -> int:
-    """The last event seq an outbox assigned."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
-        return int(row[0]) if row else 0
-    finally:
-        conn.close()
+    """The last event seq an outbox assigned (0 before its first), read from outside as ``compound up`` does."""
+    counts = Outbox.read_counts(db)
+    return counts.last_seq if counts else 0

@@ -23,8 +23,9 @@ import pytest
 from compound import wire
 from compound.config import Compound
 from compound.wire import EdgeState, EventKind, EventState, MessageType
-from tests.edge.support import Collector, EdgeProcess, last_seq, outbox_rows, wait_for
+from tests.edge.support import Collector, EdgeProcess, last_seq, outbox_rows
 from tests.servers import BrokerServer
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

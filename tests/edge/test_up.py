@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from compound.wire import EventKind, EventState
-from tests.edge.support import ROOT, Collector, last_seq, wait_for
-from tests.servers import MosquittoServer, free_port, wait_port_closed
+from tests.edge.support import ROOT, Collector, last_seq
+from tests.servers import MosquittoServer
+from tests.support import free_port, wait_for, wait_port_closed
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -17,22 +15,8 @@ from compound import wire
 from compound.config import Compound
 from hub.ingest import Ingestor
 
-T = TypeVar("T")
-
 NIGHT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # 02:00 Friday in Asia/Shanghai
 DAY = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Friday in Asia/Shanghai
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> T:
-    """Poll until ``predicate()`` is truthy; return its value or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 def make_event(

@@ -11,7 +11,8 @@ import pytest
 from compound import wire
 from compound.config import Compound
 from hub.alarms.service import AlarmService
-from tests.hub.helpers import HubThread, Publisher, event_dict, event_topic, make_event, wait_for
+from tests.hub.helpers import HubThread, Publisher, event_dict, event_topic, make_event
+from tests.support import wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -19,7 +19,7 @@ from hub.alarms.service import AlarmService
 from hub.db import Database
 from hub.ingest import Inbound, MessagePipeline
 from tests.hub.helpers import event_topic, make_event
-from tests.servers import free_port, wait_port
+from tests.support import free_port, wait_port
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,10 @@ from hub.alarms.service import AlarmService
 from hub.db import Database, DeadLetter, Snapshot
 from hub.ingest import Inbound, Ingestor, MessagePipeline
 from hub.snapshots import evidence, latest_snapshot
-from tests.hub.helpers import NIGHT, HubThread, event_topic, make_event, wait_for
+from tests.hub.helpers import NIGHT, HubThread, event_topic, make_event
 from tests.hub.web.conftest import WebHub, web  # noqa: F401  (the web app fixture)
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 
 LIFT_CAM = "b2-u1-lift1-cam"
 LANE_CAM = "b2-fire-lane-cam"

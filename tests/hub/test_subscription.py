@@ -10,8 +10,9 @@ from compound.config import Compound
 from hub.alarms.service import AlarmService
 from hub.db import Database
 from hub.ingest import Ingestor, probe_shared_subscriptions
-from tests.hub.helpers import HubThread, Publisher, make_event, wait_for
-from tests.servers import BrokerServer, free_port
+from tests.hub.helpers import HubThread, Publisher, make_event
+from tests.servers import BrokerServer
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -13,9 +13,10 @@ from compound import wire
 from compound.config import Compound
 from hub.web import TokenSigner, load_secret_key
 from hub.web.auth import SECRET_ENV
-from tests.hub.helpers import Publisher, wait_for
+from tests.hub.helpers import Publisher
 from tests.hub.web.hub_process import HubProcess
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 from tests.timeseries.vm import VictoriaMetricsServer
 
 pytestmark = [pytest.mark.broker, pytest.mark.influx, pytest.mark.slow]
@@ -54,7 +55,7 @@ def test_hub_writes_to_influx_and_reports_an_outage(
         assert f"time series {victoria.url}" in hub.log()
         now = datetime.now(UTC).replace(microsecond=0)
         _publish_reading(publisher, compound, 0.02, now - timedelta(seconds=2))
-        wait_for(lambda: 0.02 in _values(victoria), 30, 0.5, "the reading in VictoriaMetrics")
+        wait_for(lambda: 0.02 in _values(victoria), 30, "the reading in VictoriaMetrics", interval=0.5)
         health = httpx.get(f"{hub.url}/healthz", timeout=10).json()["parts"]["timeseries"]
         assert health["ok"] is True and health["backends"] == ["embedded", "influx"]
         assert health["influx"]["bucket"] == "from-flag" and health["influx"]["reachable"] is True
@@ -69,7 +70,7 @@ def test_hub_writes_to_influx_and_reports_an_outage(
             part = response.json()["parts"]["timeseries"]
             return part if response.status_code == 503 and part["spooled_points"] >= 2 else None
 
-        part = wait_for(degraded, 30, 0.5, "/healthz degraded with the reading spooled")
+        part = wait_for(degraded, 30, "/healthz degraded with the reading spooled", interval=0.5)
         assert part is not None and part["ok"] is False and part["last_error"]
         # The console's curve keeps working from the embedded store during the outage.
         token = TokenSigner(load_secret_key(tmp_path / "hub")).issue_for(compound, "p-han-mei")
@@ -82,8 +83,10 @@ def test_hub_writes_to_influx_and_reports_an_outage(
         assert [p["value"] for p in curve["points"]] == [0.02, 0.31]
 
         victoria.start()
-        wait_for(lambda: 0.31 in _values(victoria), 60, 0.5, "the spooled reading delivered after the outage")
-        healed = wait_for(lambda: httpx.get(f"{hub.url}/healthz", timeout=10).status_code == 200, 30, 0.5, "healthy")
+        wait_for(lambda: 0.31 in _values(victoria), 60, "the spooled reading delivered after the outage", interval=0.5)
+        healed = wait_for(
+            lambda: httpx.get(f"{hub.url}/healthz", timeout=10).status_code == 200, 30, "healthy", interval=0.5
+        )
         assert healed
         part = httpx.get(f"{hub.url}/healthz", timeout=10).json()["parts"]["timeseries"]
         assert part["ok"] is True and part["spooled_points"] == 0 and part["dropped_points"] == 0

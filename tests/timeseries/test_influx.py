@@ -20,7 +20,7 @@ from compound import wire
 from compound.config import Compound
 from hub.timeseries import InfluxWriter, TimeseriesSettings, open_timeseries
 from hub.timeseries.schema import SeriesRecord
-from tests.servers import free_port
+from tests.support import free_port, wait_for
 from tests.timeseries.vm import VictoriaMetricsServer
 
 pytestmark = pytest.mark.influx
@@ -44,16 +44,6 @@ def smoke_reading(i: int, device: str = "b2-u1-1502-smoke") -> wire.Reading:
         compound="sunrise-garden", edge="b2", device=device, quantity="smoke", value=0.01 * i, unit="dB/m",
         at=T0 + timedelta(milliseconds=100 * i),
     )  # fmt: skip
-
-
-def wait_until(predicate: object, timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_points_land_with_tags_fields_and_millisecond_timestamps(
@@ -198,7 +188,7 @@ def test_sink_returns_at_once_while_the_server_hangs(tmp_path: Path, black_hole:
         threading.Thread(target=feed, daemon=True).start()
         # A sink that waited for the server would still be inside its first call after 300 s.
         assert done.wait(timeout=60), "sink calls blocked while the server hung"
-        wait_until(lambda: series.influx is not None and series.influx.health()["spooled_points"] == 5000, 60, "spool")
+        wait_for(lambda: series.influx is not None and series.influx.health()["spooled_points"] == 5000, 60, "spool")
         assert series.health()["influx"]["written_points"] == 0
     finally:
         black_hole.close()  # resets the hung request, so the sender can stop
@@ -212,7 +202,7 @@ def test_spool_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
     try:
         for start in range(0, 2500, 100):
             writer.submit([SeriesRecord("m", {"d": "x"}, {"value": float(i)}, T0) for i in range(start, start + 100)])
-        wait_until(lambda: writer.health()["dropped_points"] >= 1500, 30, "drops")
+        wait_for(lambda: writer.health()["dropped_points"] >= 1500, 30, "drops")
         health = writer.health()
         assert health["failed_writes"] >= 1 and not health["reachable"]
     finally:
@@ -228,7 +218,7 @@ def test_spooled_points_survive_a_writer_restart(victoria: VictoriaMetricsServer
     victoria.stop()
     first = InfluxWriter(fast_settings(victoria.url), spool)
     first.submit([SeriesRecord("kept", {"d": "x"}, {"value": float(i)}, T0 + timedelta(seconds=i)) for i in range(120)])
-    wait_until(lambda: first.health()["spooled_points"] == 120, 30, "spool")
+    wait_for(lambda: first.health()["spooled_points"] == 120, 30, "spool")
     first.close(timeout=0.5)
     victoria.start()
     second = InfluxWriter(fast_settings(victoria.url), spool)
@@ -258,7 +248,7 @@ def test_thirty_second_outage_loses_nothing_and_doubles_nothing(
 
     try:
         stream(100)
-        wait_until(lambda: series.health()["influx"]["written_points"] > 0, 30, "first writes")
+        wait_for(lambda: series.health()["influx"]["written_points"] > 0, 30, "first writes")
         victoria.stop()
         outage_end = time.monotonic() + 30
         while time.monotonic() < outage_end:

@@ -22,8 +22,9 @@ from edge.outbox import Lane
 from edge.vision.lift import SimulatedLift
 from edge.vision.pipeline import VisionDraft
 from edge.vision.rules import VisionVerdict
-from tests.edge.support import ROOT, Collector, wait_for
+from tests.edge.support import ROOT, Collector
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 
 LIFT_CAM = "b2-u1-lift1-cam"
 LANE_CAM = "b2-fire-lane-cam"

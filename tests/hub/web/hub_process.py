@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.hub.helpers import wait_for
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,7 +62,8 @@ class HubProcess:
         url = wait_for(console_url, timeout=timeout, interval=0.2, what="the hub's console URL")
         assert url is not None
         self.url = url
-        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200, 30, 0.2, "hub healthy")
+        healthy = f"{self.url}/healthz"
+        wait_for(lambda: httpx.get(healthy, timeout=5).status_code == 200, 30, "hub healthy", interval=0.2)
         return self
 
     def stop(self) -> int:

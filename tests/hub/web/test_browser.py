@@ -23,9 +23,10 @@ from hub.db import Database, default_url
 from hub.ingest import Ingestor
 from hub.web import TokenSigner, hub_app, load_secret_key
 from hub.web.auth import SECRET_ENV
-from tests.hub.helpers import Publisher, wait_for
+from tests.hub.helpers import Publisher
 from tests.hub.web.conftest import ServedApp
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 

@@ -17,8 +17,8 @@ from compound import wire
 from compound.config.models import Role
 from edge.vision import DEFAULT_MODEL, OnnxDetector
 from edge.vision.snapshot import render_snapshot
-from tests.hub.helpers import wait_for
 from tests.hub.web.test_browser import WAIT_MS, LiveHub, _open_alarm_ids, browser, live_hub  # noqa: F401
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 

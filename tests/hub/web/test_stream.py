@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from compound import wire
-from tests.hub.helpers import wait_for
 from tests.hub.web.conftest import WebHub
+from tests.support import wait_for
 
 
 def _follow(web: WebHub, person: str, until_device: str, until_change: str, path: str) -> queue.Queue[Any]:

@@ -27,10 +27,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sy
 from compound.config import Compound
 from hub.web import TokenSigner, load_secret_key
 from hub.web.auth import SECRET_ENV, SESSION_COOKIE
-from tests.hub.helpers import wait_for
 from tests.hub.web.hub_process import ROOT, HubProcess, compound_cli, stop_process
 from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import MosquittoServer
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
@@ -108,7 +108,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, compound: Compound) -> Iterato
         running = RunningHub(
             hub_proc.url, data_dir, TokenSigner(load_secret_key(data_dir)), compound, hub_proc.log_path
         )
-        wait_for(lambda: running.get("/api/v1/alarms", kind="smoke").json(), 30, 0.2, "the smoke alarm")
+        wait_for(lambda: running.get("/api/v1/alarms", kind="smoke").json(), 30, "the smoke alarm", interval=0.2)
         yield running
     finally:
         if edge_proc is not None:
