@@ -25,6 +25,13 @@ class Clock(Protocol):
         """Sleep ``seconds`` of this clock's time."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds on a steady counter, for periods of the process's own work (retries, sweeps).
+
+        Real seconds even on a scaled clock: brokers and databases do not run faster with the scenario.
+        """
+        ...
+
 
 class WallClock:
     """Real time."""
@@ -34,6 +41,9 @@ class WallClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def monotonic(self) -> float:
+        return _time.monotonic()
 
 
 class ScaledClock:
@@ -62,6 +72,9 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
+    def monotonic(self) -> float:
+        return _time.monotonic()
+
 
 class ManualClock:
     """A clock that moves only when told to; ``sleep`` advances it (for deterministic tests)."""
@@ -70,13 +83,19 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         self._now = start.astimezone(UTC)
+        self._elapsed = 0.0
 
     def now(self) -> datetime:
         return self._now
 
+    def monotonic(self) -> float:
+        """Seconds advanced since creation."""
+        return self._elapsed
+
     def advance(self, seconds: float) -> datetime:
         """Move time forward and return the new now."""
         self._now += timedelta(seconds=seconds)
+        self._elapsed += seconds
         return self._now
 
     async def sleep(self, seconds: float) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +40,13 @@ def register(sub: Any) -> None:
         "--db", default=None, help="database URL (default: sqlite:///<data-dir>/hub.db; postgresql+psycopg://...)"
     )
     parser.add_argument(
-        "--max-skew-days",
-        type=float,
-        default=400,
-        help="dead-letter device timestamps further than this from the hub clock (default 400 days: "
-        "simulated clocks may start anywhere within a year)",
+        "--max-skew",
+        type=duration,
+        default=None,
+        metavar="SPAN",
+        help="dead-letter device timestamps further than this ahead of the hub clock: seconds, or with a unit "
+        "(90s, 5m, 2h, 400d; default 5m: device clocks drift). Widen it for simulated devices on a timeline of "
+        "their own; compound up passes 400d",
     )
     parser.add_argument("--replica", default="1", help="replica name, part of the stable MQTT client id (default 1)")
     parser.add_argument(
@@ -93,6 +96,23 @@ def timeseries_settings(args: argparse.Namespace) -> TimeseriesSettings:
         influx_org=getattr(args, "influx_org", None),
         influx_bucket=getattr(args, "influx_bucket", None),
     )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> timedelta:
+    """``300``, ``90s``, ``5m``, ``2h`` or ``400d`` as a positive ``timedelta`` (argparse type)."""
+    raw = text.strip().lower()
+    scale = _UNITS.get(raw[-1:])
+    number = raw[:-1] if scale is not None else raw
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (seconds, or 90s, 5m, 2h, 400d)") from None
+    if not 0 < value < 1e10:
+        raise argparse.ArgumentTypeError(f"duration must be positive: {text!r}")
+    return timedelta(seconds=value)
 
 
 def hub_clock(args: argparse.Namespace) -> Clock:
@@ -174,11 +194,12 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
 
     db = Database(args.db or default_url(args.data_dir))
     settings = IngestSettings(
-        max_skew=timedelta(days=args.max_skew_days),
         replica=args.replica,
         username=args.mqtt_username,
         password=os.environ.get("COMPOUND_MQTT_PASSWORD"),
     )
+    if args.max_skew is not None:
+        settings = replace(settings, max_skew=args.max_skew)
     ingestor = Ingestor(
         db,
         compound,

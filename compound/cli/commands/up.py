@@ -100,6 +100,11 @@ An edge that runs before time zero sees its devices silent (the simulators start
 speed, would report them offline; one that starts late misses the first scenario steps.
 """
 
+SIMULATED_MAX_SKEW = "400d"
+"""``compound hub --max-skew`` in a simulated run (the hub's default is minutes, for real device clocks): the
+hub shares the edges' timeline, but a scaled clock multiplies any real lag by ``--speed``, and an edge started
+by hand against the same broker may keep a timeline of its own, anywhere within a year of today."""
+
 HUB_RESTARTS = 5
 """How many times a hub that dies on its own is started again (its persistent session replays the rest)."""
 
@@ -132,6 +137,7 @@ def hub_children(plan: Plan) -> list[ChildSpec]:
     kind = "amqtt" if plan.embedded_broker else plan.args.broker_kind
     argv = python_module("compound.cli", *plan.verbose(), "hub", "--broker-kind", kind, "--db", plan.db_url)
     argv += ["--host", plan.args.host, "--port", str(plan.hub_port), *plan.clock_args(), *plan.common_args()]
+    argv += ["--max-skew", SIMULATED_MAX_SKEW]
     health = f"{plan.console_url}/healthz"
     return [
         ChildSpec(

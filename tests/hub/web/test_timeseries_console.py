@@ -88,8 +88,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory, compound: Compound) -> Iterato
     real_start = time.time() + 6  # both processes are up before the scenario's first simulated second
     timeline = ["--sim-start", SCENARIO_START.isoformat(), "--real-start", f"{real_start:.3f}", "--speed", str(SPEED)]
     data_dir = work / "hub"
+    wide = ["--max-skew", "400d"]
     hub_proc = HubProcess(
-        ["--broker", broker.url, "--broker-kind", "mosquitto", "--data-dir", str(data_dir), *timeline],
+        # The edge stamps heartbeats and status on the wall clock, days after this timeline: widen the future
+        # bound of timestamps as `compound up` does for its simulated runs.
+        ["--broker", broker.url, "--broker-kind", "mosquitto", "--data-dir", str(data_dir), *timeline, *wide],
         work / "hub.log",
         env,
     )

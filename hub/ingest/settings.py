@@ -1,0 +1,43 @@
+"""``IngestSettings``: the knobs of hub ingest (timestamp bounds, batching, MQTT session, resend timing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["IngestSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """Ingest knobs."""
+
+    max_skew: timedelta = timedelta(minutes=5)
+    """How far *ahead* of the hub's clock a device timestamp may be. Device clocks drift (an RTC without NTP
+    gains or loses seconds a day; one that boots before NTP syncs is off until it does), so a few minutes are
+    tolerated; further is a wrong clock (a year ahead, milliseconds read as seconds, local time sent as UTC)
+    and an event stamped in the future would sort ahead of real ones and be routed by a later roster.
+    Simulated runs whose devices keep another timeline than the hub widen it explicitly
+    (``compound hub --max-skew``, which ``compound up`` sets)."""
+    max_age: timedelta = timedelta(days=400)
+    """How far *behind* the hub's clock a device timestamp may be. Old is normal: an outbox replayed after an
+    outage, a journal resend (7 days), a simulated scenario started within the past year; older than this is
+    a device with no time at all (1970) or a wrong century."""
+    batch_size: int = 200
+    """Most messages stored in one transaction (then acked together)."""
+    shared_group: str = "hub"
+    replica: str = "1"
+    """Names this hub among replicas; part of the stable MQTT client id."""
+    keepalive: int = 30
+    username: str | None = None
+    """MQTT username. amqtt 0.12 keeps sessions (offline queue) only for non-anonymous clients."""
+    password: str | None = None
+    resend_min_interval_s: float = 10.0
+    """No seq range is asked of an edge again within this many seconds."""
+    resend_sweep_s: float = 5.0
+    """How often open seq gaps are asked for again (and heartbeats ahead of the stored seq checked)."""
+    resend_settle_s: float = 3.0
+    """After a subscribe, wait this long before asking for everything after the last stored seq: a broker that
+    kept the session (Mosquitto) delivers its queue first, so only what it really lost is asked for."""
+    resend_gap_max_age: timedelta = timedelta(days=8)
+    """Gaps older than this are no longer asked for (the edge journal keeps 7 days by default)."""
