@@ -92,7 +92,7 @@ def hold_latency(clips: int) -> dict[str, Any]:
     det = OnnxDetector(DEFAULT_MODEL, conf=vision.model.conf, iou=vision.model.iou, threads=1)
     lat, wall = [], []
     missed = 0
-    from edge.vision import SimulatedCamera
+    from simulators.camera import SimulatedCamera
 
     for k in range(clips):
         sc = build("lift-ebike", 200_000 + k, "heldout")

@@ -13,7 +13,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DRIVERS", "DriverFactory", "Quantity", "Sample", "SensorDriver", "register_driver"]
+__all__ = [
+    "DRIVERS",
+    "DriverFactory",
+    "Quantity",
+    "Sample",
+    "SensorDriver",
+    "build_driver",
+    "register_driver",
+    "run_options",
+]
 
 
 class Quantity(StrEnum):
@@ -71,10 +80,27 @@ class SensorDriver(Protocol):
 
 
 DriverFactory = Callable[..., SensorDriver]
-"""Builds a driver: ``factory(compound, edge_id, clock, **options)``."""
+"""Builds a driver: ``factory(compound, edge_id, clock, **options)``.
+
+``compound edge --driver NAME`` calls every factory the same way: the run's options (``run_options``:
+``start``, and ``scenario`` / ``seed`` when the run has them) and one string option per
+``--driver-option KEY=VALUE``. A factory raises ``TypeError`` or ``ValueError`` for an option it cannot
+honour (a hardware gateway asked to play a scenario), and the command exits 2 with that message.
+"""
 
 DRIVERS: dict[str, DriverFactory] = {}
 """Name-keyed registry of driver factories (``sim`` is registered by the CLI wiring)."""
+
+
+def run_options(start: datetime, scenario: object | None = None, seed: int | None = None) -> dict[str, Any]:
+    """The options every driver factory gets from a run: ``start`` (simulated time the run's clock starts
+    at), plus ``scenario`` (a scenario to play) and ``seed`` (a random seed) when the run has them."""
+    options: dict[str, Any] = {"start": start}
+    if scenario is not None:
+        options["scenario"] = scenario
+    if seed is not None:
+        options["seed"] = seed
+    return options
 
 
 def register_driver(name: str, factory: DriverFactory) -> None:

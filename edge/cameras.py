@@ -1,10 +1,11 @@
 """The edge's cameras: one worker thread per camera device runs its vision pipeline beside the agent's loop.
 
-``EdgeCameras.for_edge(compound, edge, clock)`` builds a ``CameraPipeline`` for each ``lift_camera`` /
-``fire_lane_camera`` device of the edge (settings from ``vision.yaml`` next to the compound config) and
-opens its ``source:``. Each camera runs in its own thread, so decoding and inference never block the
-asyncio loop. A lift camera commands its ``LiftController`` (a ``SimulatedLift`` unless one is given)
-inside ``process()``, i.e. in the camera thread, before anything is stored or sent. The drafts (events
+``EdgeCameras.for_edge(compound, edge, clock)`` builds a ``CameraPipeline`` for each camera device of the
+edge, whatever its registered camera type (``edge/vision/camera_types.py``; settings from ``vision.yaml``
+next to the compound config), and opens its ``source:``. Each camera runs in its own thread, so decoding
+and inference never block the asyncio loop. A camera type that acts locally commands its actuator (a lift
+camera its ``LiftController``, a ``SimulatedLift`` unless one is given) inside ``process()``, i.e. in the
+camera thread, before anything is stored or sent. The drafts (events
 with their JPEG snapshot) go to a bounded queue that the agent drains on each tick
 (``EdgeAgent._take_camera_drafts``).
 
@@ -24,18 +25,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
-from compound.config.models import DeviceType
-from compound.wire import EventKind
+from compound.frames import RenderedSource
 from edge.engine import OpenCondition
-from edge.vision.config import CameraConfig, VisionFile, build_pipelines, load_vision_config
-from edge.vision.lift import LiftController, SimulatedLift
+from edge.vision.camera_types import camera_kind
+from edge.vision.config import CameraConfig, VisionFile, build_pipelines, camera_devices, load_vision_config
 from edge.vision.pipeline import CameraPipeline, VisionDraft
-from edge.vision.rules import EbikeInLiftRule, FireLaneRule
-from edge.vision.sources import CameraSource, Frame, SimulatedCamera, SourceError, open_source
+from edge.vision.sources import CameraSource, Frame, SourceError, open_source
 
 __all__ = ["SNAPSHOT_MAX_BYTES", "CameraWorker", "EdgeCameras"]
 
@@ -51,8 +51,6 @@ DEFAULT_FPS = float(CameraConfig.model_fields["fps"].default)
 
 OFF = "off"
 """A camera source that turns the camera off."""
-
-CAMERA_TYPES = (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)
 
 
 @dataclass
@@ -77,10 +75,11 @@ class CameraWorker:
 class EdgeCameras:
     """The camera workers of one edge and the queue of drafts they hand to the agent."""
 
-    def __init__(self, workers: list[CameraWorker], clock: Clock, lifts: dict[str, LiftController]) -> None:
+    def __init__(self, workers: list[CameraWorker], clock: Clock, actuators: dict[str, Any]) -> None:
         self.workers = workers
         self.clock = clock
-        self.lifts = lifts
+        self.actuators = actuators
+        """Local actuators by camera device id (a lift camera's ``LiftController``)."""
         self.drafts: queue.Queue[VisionDraft] = queue.Queue(maxsize=QUEUE_MAX)
         self.dropped = 0
         self._stop = threading.Event()
@@ -94,15 +93,17 @@ class EdgeCameras:
         *,
         vision: VisionFile | Path | None = None,
         sources: dict[str, str] | None = None,
-        lifts: dict[str, LiftController] | None = None,
+        actuators: dict[str, Any] | None = None,
     ) -> EdgeCameras | None:
         """Cameras of ``edge`` (None when it has none); ``sources`` overrides devices' ``source:`` by id.
 
         A source ``off`` leaves that camera out (a camera under maintenance, or a test that needs one).
+        ``actuators`` (by device id) replace the default actuator of a camera type that acts locally.
 
-        Raises ``VisionConfigError`` or ``SourceError`` (naming the camera) when one cannot be set up.
+        Raises ``VisionConfigError``, ``UnknownCameraType`` or ``SourceError`` (naming the camera) when one
+        cannot be set up.
         """
-        devices = [d for d in compound.devices_of_edge(edge) if d.type in CAMERA_TYPES]
+        devices = camera_devices(compound, edge)
         if not devices:
             return None
         sources = dict(sources or {})
@@ -112,13 +113,14 @@ class EdgeCameras:
         if not isinstance(vision, VisionFile):
             path = vision if vision is not None else Path(compound.source) / "vision.yaml"
             vision = load_vision_config(path) if path.exists() else VisionFile()
-        lifts = dict(lifts or {})
+        actuators = dict(actuators or {})
         for dev in devices:
-            if dev.type is DeviceType.LIFT_CAMERA and dev.id not in lifts:
-                lifts[dev.id] = SimulatedLift(dev.id)
+            make_actuator = camera_kind(dev).actuator
+            if make_actuator is not None and dev.id not in actuators:
+                actuators[dev.id] = make_actuator(dev.id)
         fps = {c.device: c.fps for c in vision.cameras}
         workers = []
-        for pipe in build_pipelines(compound, vision, edge, lifts=lifts):
+        for pipe in build_pipelines(compound, vision, edge, actuators=actuators):
             spec = sources.get(pipe.device.id) or compound.devices[pipe.device.id].source
             if spec == OFF:
                 log.info("camera %s: off", pipe.device.id)
@@ -128,31 +130,22 @@ class EdgeCameras:
             source = open_source(spec)
             workers.append(CameraWorker(pipe, source, fps.get(pipe.device.id, DEFAULT_FPS)))
             log.info("camera %s: source %s at %.1f fps", pipe.device.id, source.name, workers[-1].fps)
-        return cls(workers, clock, lifts)
+        return cls(workers, clock, actuators)
 
     def restore(self, conditions: Iterable[OpenCondition]) -> int:
         """Re-arm camera conditions raised before a restart, so they clear with their original id.
 
-        A re-armed e-bike condition holds the lift again (the e-bike may still be in the car) until the
-        camera has seen the car without one for ``clear_after_s``; a fire-lane one clears once the lane
-        has been seen free for its ``clear_after_s``. Returns how many were re-armed.
+        Each camera's rule re-arms itself (``VisionRule.restore``): a re-armed e-bike condition holds the lift
+        again (the e-bike may still be in the car) until the camera has seen the car without one for
+        ``clear_after_s``; a fire-lane one clears once the lane has been seen free. Returns how many were
+        re-armed.
         """
         by_device = {w.device: w.pipeline for w in self.workers}
         restored = 0
         for cond in conditions:
             pipe = by_device.get(cond.device)
-            if pipe is None:
+            if pipe is None or not pipe.restore(cond):
                 continue
-            rule = pipe.rule
-            if isinstance(rule, EbikeInLiftRule) and cond.kind is EventKind.EBIKE_IN_LIFT:
-                rule.active, rule._last_seen = True, 0.0
-                if rule.lift is not None:
-                    rule.lift.hold_doors("e-bike condition open before the restart")
-            elif isinstance(rule, FireLaneRule) and cond.kind is EventKind.FIRE_LANE_BLOCKED:
-                rule.active, rule._last_blocked = True, 0.0
-            else:
-                continue
-            pipe._raised[cond.kind] = cond.raised_id
             restored += 1
             log.info(
                 "camera %s: %s re-armed (raised %s before the restart)", cond.device, cond.kind.value, cond.raised_id
@@ -214,11 +207,11 @@ class EdgeCameras:
         if late > index:
             worker.skipped += late - index
             index = late
-        if isinstance(source, SimulatedCamera):
+        if isinstance(source, RenderedSource):  # a simulator renders the due frame, never the skipped ones
             t = index / worker.fps
-            if t >= source.scenario.duration_s:
+            rendered = source.frame_at(t)
+            if rendered is None:
                 return None, index
-            rendered = source.scenario.frame(t)
             return Frame(rendered.image, t, start + timedelta(seconds=t), index), index
         frame = source.read()
         while frame is not None and frame.index < index:  # a recorded file: drop frames that are late

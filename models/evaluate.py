@@ -24,14 +24,14 @@ from typing import Any
 from faster_coco_eval import COCO, COCOeval_faster
 from tqdm import tqdm
 
+from compound.config import CameraType, Device
 from compound.wire import EventState, Location
 from edge.vision import (
+    CAMERA_KINDS,
     CameraPipeline,
-    EbikeInLiftRule,
-    FireLaneRule,
+    CameraSetup,
     MotionGate,
     OnnxDetector,
-    SimulatedCamera,
     SimulatedLift,
     SortTracker,
     Zone,
@@ -40,7 +40,7 @@ from edge.vision import (
 from edge.vision.config import CameraConfig, VisionFile
 from edge.vision.pipeline import CameraDevice
 from models.dataset import RenderSpec, class_names_of, read_yolo_dir, render_dataset
-from simulators.camera import LIFT_HARD_NEGATIVES, build
+from simulators.camera import LIFT_HARD_NEGATIVES, SimulatedCamera, build
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +106,14 @@ def _pipeline(det: OnnxDetector, vision: VisionFile, device: str, lift: Simulate
     m = vision.motion
     gate = MotionGate(pixel_threshold=m.pixel_threshold, min_changed=m.min_changed, recheck_s=m.recheck_s,
                       hold_s=m.hold_s)
-    if cam.lift is not None:
-        lc = cam.lift
-        rule: EbikeInLiftRule | FireLaneRule = EbikeInLiftRule(lift, zone, lc.min_score, lc.confirm_hits, lc.window,
-                                                              lc.clear_after_s)
-        kind = "lift"
-    elif cam.fire_lane is not None:
-        fc = cam.fire_lane
-        rule = FireLaneRule(zone, fc.dwell_s, fc.clear_after_s, fc.min_score)
-        kind = "fire_lane"
-    else:
-        raise KeyError(f"camera {device!r} has no lift or fire_lane rule")
-    return CameraPipeline(CameraDevice(device, kind, Location(building="eval")), det, rule,  # type: ignore[arg-type]
-                          compound="eval", edge="eval", gate=gate, tracker=SortTracker(), lift=lift)
+    # the camera's type is the one whose options block it has in vision.yaml (lift:, fire_lane:)
+    kind = next((k for k in CAMERA_KINDS.values() if k.name in (cam.model_extra or {})), None)
+    if kind is None:
+        raise KeyError(f"camera {device!r} has no options block of a camera type")
+    dev = Device(device, CameraType(kind.device_type), "eval", "eval")
+    rule = kind.rule(CameraSetup(dev, zone, cam.options_for(kind), lift))
+    return CameraPipeline(CameraDevice(device, kind.name, Location(building="eval")), det, rule,
+                          compound="eval", edge="eval", gate=gate, tracker=SortTracker())
 
 
 def run_clip(det: OnnxDetector, vision: VisionFile, device: str, name: str, seed: int) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 ``SimulatedGateway`` is the ``sim`` sensor driver: one edge's smoke, gas and door devices, stepped on
 simulated time by physics, residents' routines and a scenario timeline (``configs/scenarios/*.yaml``).
+``simulators.camera.SimulatedCamera`` is the ``sim:`` camera source. ``register()`` offers both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from compound.clock import Clock
 from compound.config import Compound
 from compound.drivers import register_driver
+from compound.frames import FrameSource, register_camera_source
 from simulators.gateway import GRANT_LEAD_S, Reporting, SimulatedGateway, device_rng
 from simulators.scenario import (
     SCENARIO_DIR,
@@ -42,6 +44,7 @@ __all__ = [
     "gateway_factory",
     "list_scenarios",
     "load_scenario",
+    "open_sim_camera",
     "register",
 ]
 
@@ -74,6 +77,14 @@ def gateway_factory(
     return SimulatedGateway(compound, edge_id, scenario=resolved, seed=seed, start=begin)
 
 
+def open_sim_camera(spec: str) -> FrameSource:
+    """The ``sim:`` camera source (the renderer, OpenCV included, is imported only when a camera is opened)."""
+    from simulators.camera.source import open_sim_camera as open_camera
+
+    return open_camera(spec)
+
+
 def register() -> None:
-    """Register the simulated gateway as driver ``sim``."""
+    """Register the simulated gateway as driver ``sim`` and the rendered scenes as camera source ``sim:``."""
     register_driver("sim", gateway_factory)
+    register_camera_source("sim", open_sim_camera)

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import simulators
 from compound.config import Compound, load_config
 from tests.servers import AmqttServer, BrokerServer, MosquittoServer
+
+simulators.register()  # the tests wire in the simulators as the CLI does: sim driver, sim: camera source
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option, parse_broker
+from compound.cli.plugins import ENV, PluginError, load_plugins, plugin_names
 
 __all__ = ["BrokerURL", "add_broker_option", "add_config_option", "add_data_dir_option", "main", "parse_broker"]
 
@@ -33,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Safety monitor for residential compounds: simulators, edge agents, hub and console.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument(
+        "-p",
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: it registers camera types, detectors, drivers or camera sources "
+        f"(repeatable; also ${ENV}, comma-separated; passed on to the processes `compound up` starts)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -51,5 +61,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        load_plugins(plugin_names(args.plugin))
+    except PluginError as exc:
+        print(f"compound: {exc}", file=sys.stderr)
+        sys.exit(2)
     code = args.func(args)
     sys.exit(int(code or 0))

@@ -8,10 +8,11 @@ from compound.config.loader import (
     Device,
     load_config,
 )
-from compound.config.models import DeviceType, DoorRole, Role
+from compound.config.models import CameraType, DeviceType, DoorRole, Role
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",
+    "CameraType",
     "Compound",
     "ConfigError",
     "ConfigIssue",

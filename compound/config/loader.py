@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from compound.config.models import (
     ALL_DAYS,
     Building,
+    CameraType,
     CompoundFile,
     DevicesFile,
     DeviceType,
@@ -77,7 +78,7 @@ class Device:
     """A device after rule expansion, with its place and the edge that reads it."""
 
     id: str
-    type: DeviceType
+    type: DeviceType | CameraType
     edge: str
     building: str
     unit: str | None = None
@@ -87,6 +88,11 @@ class Device:
     door_role: DoorRole | None = None
     battery: bool = False
     source: str | None = None
+
+    @property
+    def is_camera(self) -> bool:
+        """True for a camera (watched by a vision pipeline), False for a sensor (read through a driver)."""
+        return self.type.is_camera
 
     @property
     def flat_key(self) -> tuple[str, str, str] | None:

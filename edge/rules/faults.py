@@ -38,7 +38,7 @@ class DeviceOffline:
         self._next_check: datetime | None = None
 
     def applies_to(self, device: Device) -> bool:
-        if device.type in (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA):
+        if device.is_camera:
             return False  # cameras are watched by the detector pipeline, not by sample silence
         self._devices[device.id] = device
         self._next_check = None

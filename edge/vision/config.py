@@ -7,21 +7,22 @@ what only vision needs, keyed by device id, validated strictly like the rest of 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from compound.config import Compound
-from compound.config.models import DeviceType
+import edge.vision.types  # noqa: F401  (registers the built-in camera types)
+from compound.config import Compound, Device
 from compound.wire import Location
-from edge.vision.detector import DEFAULT_MODEL, Detector, OnnxDetector
-from edge.vision.lift import LiftController
+from edge.vision.camera_types import CAMERA_KINDS, CameraKind, CameraSetup, camera_kind, kind_by_name
+from edge.vision.detector import DEFAULT_MODEL, DETECTORS, Detector
 from edge.vision.motion import MotionGate
 from edge.vision.pipeline import CameraDevice, CameraPipeline
-from edge.vision.rules import EbikeInLiftRule, FireLaneRule, VisionRule
 from edge.vision.tracker import SortTracker
 from edge.vision.zones import Zone
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +36,11 @@ class _Strict(BaseModel):
 
 
 class ModelConfig(_Strict):
-    """The detector: an ONNX file, its output layout and class names, thresholds."""
+    """The detector: its implementation, an ONNX file, its output layout and class names, thresholds."""
 
+    type: str = Field(
+        default="onnx", max_length=64, description="Detector implementation, a key of DETECTORS (default onnx)."
+    )
     path: str = Field(
         default=str(DEFAULT_MODEL.relative_to(REPO_ROOT)),
         max_length=500,
@@ -52,6 +56,13 @@ class ModelConfig(_Strict):
     conf: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection score.")
     iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold.")
     threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads.")
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in DETECTORS:
+            raise ValueError(f"unknown detector type {value!r}; known: {', '.join(sorted(DETECTORS))}")
+        return value
 
     def resolved_path(self) -> Path:
         """The model path, resolved against the repository root."""
@@ -83,39 +94,42 @@ class ZoneConfig(_Strict):
         return pts
 
 
-class LiftRuleConfig(_Strict):
-    """E-bike in the lift car."""
-
-    min_score: float = Field(default=0.5, gt=0, lt=1, description="E-bike score that counts as a sighting.")
-    confirm_hits: int = Field(default=3, ge=1, le=20, description="Sightings needed within the window.")
-    window: int = Field(default=4, ge=1, le=30, description="Detector runs in the confirmation window.")
-    clear_after_s: float = Field(default=5.0, gt=0, le=600, description="Release after the e-bike is gone this long.")
-
-    @model_validator(mode="after")
-    def _window(self) -> LiftRuleConfig:
-        if self.confirm_hits > self.window:
-            raise ValueError("confirm_hits cannot exceed window")
-        return self
-
-
-class FireLaneRuleConfig(_Strict):
-    """Object dwelling in a fire lane."""
-
-    dwell_s: float = Field(default=60.0, gt=0, le=86400, description="Standing still this long raises an alarm.")
-    clear_after_s: float = Field(default=10.0, gt=0, le=3600, description="Clear after the lane is free this long.")
-    min_score: float = Field(default=0.4, gt=0, lt=1, description="Detection score an object needs to count.")
-
-
 class CameraConfig(_Strict):
-    """Vision settings of one camera device (``id`` from devices.yaml)."""
+    """Vision settings of one camera device (``id`` from devices.yaml).
+
+    Besides ``device``, ``fps`` and ``zones``, a camera may carry one options block per registered camera
+    type, keyed by the type's name (``lift:``, ``fire_lane:``; see ``edge/vision/camera_types.py``),
+    validated strictly by that type's model; any other key is an error. Read a block as an attribute
+    (``cam.lift``) or with ``options_for(kind)``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     device: str = Field(min_length=1, max_length=64, description="Camera device id in devices.yaml.")
     fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second analysed.")
     zones: list[ZoneConfig] = Field(
         default_factory=list, max_length=16, description="Car floor / lane polygons; none means the whole frame."
     )
-    lift: LiftRuleConfig | None = None
-    fire_lane: FireLaneRuleConfig | None = None
+
+    @model_validator(mode="after")
+    def _type_options(self) -> CameraConfig:
+        blocks = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for key, value in list(blocks.items()):
+            kind = kind_by_name(key)
+            if kind is None:
+                known = ", ".join(sorted(k.name for k in CAMERA_KINDS.values()))
+                raise ValueError(f"unknown key {key!r} (camera options are one of: {known})")
+            try:
+                blocks[key] = kind.options.model_validate(value)
+            except ValidationError as exc:
+                problems = "; ".join(f"{key}.{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+                raise ValueError(problems) from None
+        return self
+
+    def options_for(self, kind: CameraKind[OptionsT]) -> OptionsT:
+        """This camera's options for ``kind`` (the model's defaults when it has no block)."""
+        block = (self.__pydantic_extra__ or {}).get(kind.name)
+        return block if isinstance(block, kind.options) else kind.options()
 
 
 class VisionFile(_Strict):
@@ -140,17 +154,17 @@ def load_vision_config(path: Path | str) -> VisionFile:
         raise VisionConfigError(f"{p}: " + "; ".join(lines)) from exc
 
 
-def make_detector(model: ModelConfig) -> OnnxDetector:
-    """The ONNX detector a config describes."""
-    return OnnxDetector(
-        model.resolved_path(),
-        class_names=model.classes,
-        layout=model.layout,
-        conf=model.conf,
-        iou=model.iou,
-        threads=model.threads,
-        class_map=model.class_map,
-    )
+def make_detector(model: ModelConfig) -> Detector:
+    """The detector a config describes, built by the ``DETECTORS`` factory of its ``type`` (``onnx``)."""
+    return DETECTORS[model.type](model)
+
+
+def camera_devices(compound: Compound, edge: str) -> list[Device]:
+    """The camera devices of ``edge``; ``UnknownCameraType`` for a camera type no module registers."""
+    devices = [d for d in compound.devices_of_edge(edge) if d.is_camera]
+    for dev in devices:
+        camera_kind(dev)
+    return devices
 
 
 def build_pipelines(
@@ -158,35 +172,33 @@ def build_pipelines(
     vision: VisionFile,
     edge: str,
     *,
-    lifts: dict[str, LiftController] | None = None,
+    actuators: dict[str, Any] | None = None,
     detector: Detector | None = None,
 ) -> list[CameraPipeline]:
-    """One pipeline per camera device of ``edge`` (lift cameras command ``lifts[device id]``)."""
+    """One pipeline per camera device of ``edge``; a camera that acts locally commands ``actuators[device id]``.
+
+    Raises ``VisionConfigError`` for cameras vision.yaml names that devices.yaml lacks, and
+    ``UnknownCameraType`` (a ``ValueError``) for a camera whose type is not registered.
+    """
     by_id = {c.device: c for c in vision.cameras}
+    unknown = set(by_id) - set(compound.devices)
+    if unknown:
+        raise VisionConfigError(f"vision.yaml names cameras not in devices.yaml: {', '.join(sorted(unknown))}")
     det: Detector | None = detector
     out = []
-    for dev in compound.devices_of_edge(edge):
-        if dev.type not in (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA):
-            continue
+    for dev in camera_devices(compound, edge):
+        kind = camera_kind(dev)
         cam = by_id.get(dev.id, CameraConfig(device=dev.id))
         zone = Zone(cam.zones[0].name, tuple(cam.zones[0].polygon)) if cam.zones else Zone.whole_frame()
-        rule: VisionRule
-        lift = (lifts or {}).get(dev.id)
-        if dev.type is DeviceType.LIFT_CAMERA:
-            lc = cam.lift or LiftRuleConfig()
-            rule = EbikeInLiftRule(lift, zone, lc.min_score, lc.confirm_hits, lc.window, lc.clear_after_s)
-            kind: Literal["lift", "fire_lane"] = "lift"
-        else:
-            fc = cam.fire_lane or FireLaneRuleConfig()
-            rule = FireLaneRule(zone, fc.dwell_s, fc.clear_after_s, fc.min_score)
-            kind = "fire_lane"
+        actuator = (actuators or {}).get(dev.id)
+        rule = kind.rule(CameraSetup(dev, zone, cam.options_for(kind), actuator))
         if det is None:
             det = make_detector(vision.model)
         m = vision.motion
         location = Location(building=dev.building, unit=dev.unit, floor=dev.floor, flat=dev.flat, place=dev.place)
         out.append(
             CameraPipeline(
-                CameraDevice(dev.id, kind, location),
+                CameraDevice(dev.id, kind.name, location),
                 det,
                 rule,
                 compound=compound.id,
@@ -196,10 +208,6 @@ def build_pipelines(
                     pixel_threshold=m.pixel_threshold, min_changed=m.min_changed, recheck_s=m.recheck_s, hold_s=m.hold_s
                 ),
                 tracker=SortTracker(),
-                lift=lift,
             )
         )
-    unknown = set(by_id) - set(compound.devices)
-    if unknown:
-        raise VisionConfigError(f"vision.yaml names cameras not in devices.yaml: {', '.join(sorted(unknown))}")
     return out

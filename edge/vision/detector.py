@@ -1,4 +1,9 @@
-"""Detectors: the fixed output (normalized box, class, score) whatever the model, and the ONNX runtime one."""
+"""Detectors: the fixed output (normalized box, class, score) whatever the model, and the ONNX runtime one.
+
+``DETECTORS`` maps the ``type`` of ``model:`` in vision.yaml to a factory ``factory(model_config) -> Detector``
+(``onnx``, the default, is ``OnnxDetector``); another implementation registers itself with
+``register_detector(type, factory)`` from its module (a plugin: ``compound --plugin MODULE``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -15,6 +20,9 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from edge.vision.decoders import DECODERS, DecodeError, detect_layout, nms
+
+if TYPE_CHECKING:
+    from edge.vision.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +70,16 @@ class Detector(Protocol):
         ...
 
 
-DetectorFactory = Callable[..., Detector]
+DetectorFactory = Callable[["ModelConfig"], Detector]
+"""Builds a detector from the ``model:`` section of vision.yaml."""
+
 DETECTORS: dict[str, DetectorFactory] = {}
-"""Detector implementations by config ``type``."""
+"""Detector implementations by the ``type`` of ``model:`` in vision.yaml."""
+
+
+def register_detector(type_: str, factory: DetectorFactory) -> None:
+    """Register a detector factory under ``type_`` (replacing any previous one)."""
+    DETECTORS[type_] = factory
 
 
 def letterbox(image: NDArray[np.uint8], width: int, height: int) -> tuple[NDArray[np.uint8], float, int, int]:
@@ -181,4 +196,17 @@ def _names_from_metadata(meta: dict[str, str]) -> list[str]:
     return [str(v) for v in value]
 
 
-DETECTORS["onnx"] = OnnxDetector
+def onnx_detector(model: ModelConfig) -> OnnxDetector:
+    """``DetectorFactory`` of ``onnx``: the ONNX file, layout, classes and thresholds of the config."""
+    return OnnxDetector(
+        model.resolved_path(),
+        class_names=model.classes,
+        layout=model.layout,
+        conf=model.conf,
+        iou=model.iou,
+        threads=model.threads,
+        class_map=model.class_map,
+    )
+
+
+register_detector("onnx", onnx_detector)

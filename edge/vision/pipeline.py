@@ -13,22 +13,18 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from compound import wire
+from compound.frames import Frame, FrameSource
 from compound.wire import Event, EventKind, EventState, Evidence, Location, MessageType
 from edge.engine import OpenCondition, draft_event
 from edge.vision.detector import Detection, Detector
-from edge.vision.lift import LiftController, SimulatedLift
 from edge.vision.motion import MotionGate
 from edge.vision.rules import VisionRule, VisionVerdict
 from edge.vision.snapshot import render_snapshot
-from edge.vision.sources import CameraSource, Frame
 from edge.vision.tracker import SortTracker, Track
 
 log = logging.getLogger(__name__)
-
-CameraKind = Literal["lift", "fire_lane"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +32,8 @@ class CameraDevice:
     """The camera a pipeline serves: device id, what it watches, where it is."""
 
     id: str
-    kind: CameraKind
+    kind: str
+    """The camera type's name (``lift``, ``fire_lane``; see ``edge/vision/camera_types.py``)."""
     location: Location
 
 
@@ -101,7 +98,7 @@ class PipelineStats:
 
 
 class CameraPipeline:
-    """Turn one camera's frames into event drafts, commanding the lift on the way when it has one."""
+    """Turn one camera's frames into event drafts (the rule commands any local actuator on the way)."""
 
     def __init__(
         self,
@@ -114,7 +111,6 @@ class CameraPipeline:
         prefix: str = wire.DEFAULT_PREFIX,
         gate: MotionGate | None = None,
         tracker: SortTracker | None = None,
-        lift: LiftController | None = None,
     ) -> None:
         self.device = device
         self.detector = detector
@@ -122,15 +118,12 @@ class CameraPipeline:
         self.compound, self.edge, self.prefix = compound, edge, prefix
         self.gate = gate or MotionGate()
         self.tracker = tracker or SortTracker()
-        self.lift = lift
         self.stats = PipelineStats()
         self._raised: dict[EventKind, str] = {}
 
     def process(self, frame: Frame) -> list[VisionDraft]:
         """Run one frame through the pipeline; return the drafts it produced (usually none)."""
         self.stats.frames += 1
-        if isinstance(self.lift, SimulatedLift):
-            self.lift.now = frame.t
         decision = self.gate.check(frame.image, frame.t)
         tracks: list[Track]
         if decision.run:
@@ -143,6 +136,13 @@ class CameraPipeline:
         drafts = [self._draft(v, frame) for v in self.rule.update(tracks, frame.t, decision.run)]
         self.stats.drafts += len(drafts)
         return drafts
+
+    def restore(self, condition: OpenCondition) -> bool:
+        """Re-arm a condition of this camera raised before a restart, so it clears with its original id."""
+        if condition.device != self.device.id or not self.rule.restore(condition.kind):
+            return False
+        self._raised[condition.kind] = condition.raised_id
+        return True
 
     def _draft(self, verdict: VisionVerdict, frame: Frame) -> VisionDraft:
         verdict = dataclasses.replace(verdict, device=self.device.id)
@@ -175,7 +175,7 @@ class CameraPipeline:
             self.prefix,
         )
 
-    def run(self, source: CameraSource, max_frames: int | None = None) -> Iterator[tuple[Frame, list[VisionDraft]]]:
+    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[tuple[Frame, list[VisionDraft]]]:
         """Read ``source`` to its end (or ``max_frames``), yielding each frame with its drafts."""
         n = 0
         while max_frames is None or n < max_frames:

@@ -1,104 +1,28 @@
-"""Camera sources behind one interface: simulator scenarios and anything OpenCV's ``VideoCapture`` opens.
+"""Camera sources behind one interface (``compound.frames``): registered schemes and anything OpenCV opens.
 
-``open_source("sim:lift-ebike")`` plays a rendered scenario; ``open_source("rtsp://...")`` or a file
-path reads a real camera or recording. A real camera is therefore a config change (``source:`` of
-the camera device).
+``open_source("sim:lift-ebike")`` plays a rendered scenario through the factory the simulators register
+(the CLI wires them in; the edge never imports them); ``open_source("rtsp://...")`` or a file path reads a
+real camera or recording. A real camera is therefore a config change (``source:`` of the camera device).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
+
+from compound.frames import CAMERA_SOURCES, Frame, FrameSource, SourceError
+
+__all__ = ["SOURCE_SCHEMES", "CameraSource", "Frame", "SourceError", "VideoCaptureSource", "open_source"]
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
-
-class SourceError(OSError):
-    """A camera source cannot be opened; ``source`` names it."""
-
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"camera source {source!r}: {message}")
-        self.source = source
-
-
-@dataclass(slots=True)
-class Frame:
-    """One camera frame: BGR pixels, seconds since the stream started, wall/simulated time, index."""
-
-    image: NDArray[np.uint8]
-    t: float
-    at: datetime
-    index: int
-    truth: list[object] = field(default_factory=list)
-    """Exact labels when the frame comes from the simulator (for evaluation); empty otherwise."""
-
-
-class CameraSource(Protocol):
-    """A stream of frames; ``read`` returns None when the stream has ended."""
-
-    name: str
-    fps: float
-
-    def read(self) -> Frame | None:
-        """The next frame, or None at the end of the stream."""
-        ...
-
-    def close(self) -> None:
-        """Release the device or file."""
-        ...
-
-
-class SimulatedCamera:
-    """Frames of a simulator scenario at its fps (as fast as read, or paced in real time)."""
-
-    def __init__(
-        self, scenario: object, *, start: datetime = EPOCH, realtime: bool = False, with_truth: bool = False
-    ) -> None:
-        from simulators.camera import CameraScenario
-
-        if not isinstance(scenario, CameraScenario):
-            raise TypeError(f"expected a CameraScenario, got {type(scenario).__name__}")
-        self.scenario = scenario
-        self.name = f"sim:{scenario.name}"
-        self.fps = scenario.fps
-        self.start = start
-        self.realtime = realtime
-        self.with_truth = with_truth
-        self._index = 0
-        self._t0 = time.monotonic()
-
-    def read(self) -> Frame | None:
-        """Render the next frame; None after the scenario's duration."""
-        t = self._index / self.fps
-        if t >= self.scenario.duration_s:
-            return None
-        if self.realtime:
-            delay = self._t0 + t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        rendered = self.scenario.frame(t)
-        frame = Frame(
-            rendered.image,
-            t,
-            self.start + timedelta(seconds=t),
-            self._index,
-            list(rendered.boxes) if self.with_truth else [],
-        )
-        self._index += 1
-        return frame
-
-    def close(self) -> None:
-        """Nothing to release."""
+CameraSource = FrameSource
+"""A stream of frames (the shared ``compound.frames.FrameSource`` interface)."""
 
 
 class VideoCaptureSource:
@@ -139,32 +63,14 @@ class VideoCaptureSource:
         self._cap.release()
 
 
-SourceFactory = Callable[[str], CameraSource]
-SOURCE_SCHEMES: dict[str, SourceFactory] = {}
-"""Source factories by ``scheme:`` prefix; anything else goes to ``VideoCaptureSource``."""
-
-
-def _open_sim(spec: str) -> CameraSource:
-    from simulators.camera import build
-
-    name, _, rest = spec.partition(":")
-    seed = 0
-    if rest:
-        if not rest.isdigit():
-            raise SourceError(f"sim:{spec}", f"seed {rest!r} must be a non-negative integer")
-        seed = int(rest)
-    try:
-        return SimulatedCamera(build(name, seed))
-    except KeyError as exc:
-        raise SourceError(f"sim:{spec}", str(exc.args[0])) from None
-
-
-SOURCE_SCHEMES["sim"] = _open_sim
+SOURCE_SCHEMES = CAMERA_SOURCES
+"""Source factories by ``scheme:`` prefix (``compound.frames.CAMERA_SOURCES``); anything else is OpenCV's."""
 
 
 def open_source(spec: str) -> CameraSource:
-    """Open ``sim:<scenario>[:<seed>]`` or anything ``cv2.VideoCapture`` accepts."""
+    """Open ``scheme:rest`` through its registered factory (``sim:<scenario>[:<seed>]`` once the simulators are
+    registered), or anything ``cv2.VideoCapture`` accepts (a file, ``rtsp://...``, a device index)."""
     scheme, sep, rest = spec.partition(":")
-    if sep and scheme in SOURCE_SCHEMES:
-        return SOURCE_SCHEMES[scheme](rest)
+    if sep and scheme in CAMERA_SOURCES:
+        return CAMERA_SOURCES[scheme](rest)
     return VideoCaptureSource(spec)

@@ -14,6 +14,7 @@ from simulators.camera.scene import (
     Split,
     sample_params,
 )
+from simulators.camera.source import SimulatedCamera, open_sim_camera
 from simulators.camera.video import write_video
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "Scene",
     "SceneKind",
     "SceneParams",
+    "SimulatedCamera",
     "Split",
     "build",
+    "open_sim_camera",
     "sample_params",
     "write_video",
 ]

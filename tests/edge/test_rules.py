@@ -256,8 +256,7 @@ def test_offline_from_silence_and_back(compound: Compound) -> None:
     """Test that a device silent for offline_after_s is reported offline on a tick, and its next sample clears it."""
     engine, clock = RuleEngine(compound, "b2"), ManualClock(NIGHT)
     limit = compound.rules.fault.offline_after_s
-    cameras = (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)  # watched by detectors, not by silence
-    total = len([d for d in engine.devices.values() if d.type not in cameras])
+    total = len([d for d in engine.devices.values() if not d.is_camera])  # cameras: watched by detectors, not silence
     engine.tick(clock.now())
     clock.advance(limit - 1)
     assert engine.tick(clock.now()) == []
@@ -379,7 +378,7 @@ def test_offline_is_raised_on_time_for_each_device_whatever_the_others_do(compou
     others = [
         (d.id, quantity.get(d.type, Quantity.DOOR))
         for d in engine.devices.values()
-        if d.id != SMOKE and d.type not in (DeviceType.LIFT_CAMERA, DeviceType.FIRE_LANE_CAMERA)
+        if d.id != SMOKE and not d.is_camera
     ]
     seen: list[tuple[EventState, float]] = []
     for second in range(0, int(4 * limit), 10):

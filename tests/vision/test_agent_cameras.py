@@ -54,7 +54,7 @@ def test_lift_camera_holds_the_lift_and_publishes_event_and_snapshot(
     )
     try:
         assert agent.cameras is not None and [w.device for w in agent.cameras.workers] == [LIFT_CAM]
-        lift = agent.cameras.lifts[LIFT_CAM]
+        lift = agent.cameras.actuators[LIFT_CAM]
         assert isinstance(lift, SimulatedLift)
         asyncio.run(asyncio.wait_for(agent.run(), timeout=120))
 
@@ -129,7 +129,7 @@ def test_open_ebike_condition_survives_a_restart_and_clears_with_its_id(
             data_dir=tmp_path, options=options,
         )  # fmt: skip
         assert agent.cameras is not None
-        lift = agent.cameras.lifts[LIFT_CAM]
+        lift = agent.cameras.actuators[LIFT_CAM]
         assert isinstance(lift, SimulatedLift)
         asyncio.run(asyncio.wait_for(agent.run(), timeout=120))
         return lift

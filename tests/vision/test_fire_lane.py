@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from compound.wire import EventKind, EventState, Location
-from edge.vision import CameraPipeline, FireLaneRule, MotionGate, OnnxDetector, SimulatedCamera, Zone
+from edge.vision import CameraPipeline, FireLaneRule, MotionGate, OnnxDetector, Zone
 from edge.vision.config import VisionFile
 from edge.vision.pipeline import CameraDevice, VisionDraft
-from simulators.camera import build
+from simulators.camera import SimulatedCamera, build
 
 LANE_CAM = "b2-fire-lane-cam"
 

@@ -8,10 +8,10 @@ import pytest
 
 from compound import wire
 from compound.wire import EventKind, EventState, Location, MessageType
-from edge.vision import CameraPipeline, EbikeInLiftRule, OnnxDetector, SimulatedCamera, SimulatedLift, Zone
+from edge.vision import CameraPipeline, EbikeInLiftRule, OnnxDetector, SimulatedLift, Zone
 from edge.vision.config import VisionFile
 from edge.vision.pipeline import CameraDevice, VisionDraft
-from simulators.camera import build
+from simulators.camera import SimulatedCamera, build
 
 LIFT_CAM = "b2-u1-lift1-cam"
 
@@ -24,7 +24,7 @@ def lift_pipeline(detector: OnnxDetector, vision: VisionFile, lift: SimulatedLif
     rule = EbikeInLiftRule(lift, zone, cam.lift.min_score, cam.lift.confirm_hits, cam.lift.window,
                            cam.lift.clear_after_s)
     device = CameraDevice(LIFT_CAM, "lift", Location(building="b2", unit="u1", place="lift-1"))
-    return CameraPipeline(device, detector, rule, compound="sunrise-garden", edge="b2", lift=lift)
+    return CameraPipeline(device, detector, rule, compound="sunrise-garden", edge="b2")
 
 
 def play(pipe: CameraPipeline, scenario_name: str, seed: int) -> list[VisionDraft]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.vision import SimulatedCamera, SourceError, VideoCaptureSource, open_source
-from simulators.camera import build, write_video
+from edge.vision import SourceError, VideoCaptureSource, open_source
+from simulators.camera import SimulatedCamera, build, write_video
 
 
 def test_rendered_clip_round_trips_through_a_video_file(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_vision_config_loads_and_builds_pipelines_per_edge() -> None:
     """Test that the sample vision.yaml validates and yields one pipeline per camera of edge b2, none for b1."""
     compound = load_config(CONFIGS)
     vision = load_vision_config(CONFIGS / "vision.yaml")
-    pipes = build_pipelines(compound, vision, "b2", lifts={"b2-u1-lift1-cam": SimulatedLift()})
+    pipes = build_pipelines(compound, vision, "b2", actuators={"b2-u1-lift1-cam": SimulatedLift()})
     assert sorted(p.device.kind for p in pipes) == ["fire_lane", "lift"]
     assert build_pipelines(compound, vision, "b1") == []
 

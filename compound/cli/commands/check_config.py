@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from compound.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from compound.config import DEFAULT_CONFIG_DIR, Compound, ConfigError, load_config
 
 
 def register(sub: Any) -> None:
@@ -28,6 +28,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{args.path}: {exc}", file=sys.stderr)
         return 1
+    unknown = unknown_camera_types(compound)
+    if unknown:
+        print(f"{args.path}: invalid configuration ({len(unknown)} problem(s)):", file=sys.stderr)
+        for problem in unknown:
+            print(f"  - devices.yaml: {problem}", file=sys.stderr)
+        return 1
     types = Counter(d.type.value for d in compound.devices.values())
     flats = sum(b.floors * b.flats_per_floor * len(b.units) for b in compound.buildings)
     print(f"OK {compound.id} ({compound.name}) from {compound.source}")
@@ -42,3 +48,13 @@ def run(args: argparse.Namespace) -> int:
         f"care households: {len(compound.care_households())}"
     )
     return 0
+
+
+def unknown_camera_types(compound: Compound) -> list[str]:
+    """One problem per camera device whose type no camera type registers (built-ins and loaded plugins)."""
+    cameras = [d for d in compound.devices.values() if d.is_camera]
+    if not cameras:
+        return []
+    from edge.vision.camera_types import CAMERA_KINDS, UnknownCameraType  # the vision stack, only when needed
+
+    return [str(UnknownCameraType(d.id, d.type.value)) for d in cameras if d.type.value not in CAMERA_KINDS]

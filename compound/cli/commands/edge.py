@@ -91,6 +91,13 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--edge", required=True, help="edge id, e.g. b2 (see `compound check-config`)")
     parser.add_argument("--driver", default="sim", help="sensor driver (default: sim, the simulated gateway)")
+    parser.add_argument(
+        "--driver-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the driver's factory, passed as a string (repeatable; see compound/drivers.py)",
+    )
     add_timeline_options(parser)
     parser.add_argument(
         "--tick", type=_positive, metavar="SIM_SECONDS", help="rule tick (default: 1 s, more at high speed)"
@@ -143,7 +150,7 @@ def build_clock(args: argparse.Namespace, scenario_start: datetime | None) -> Sc
 
 def run(args: argparse.Namespace) -> int:
     import simulators
-    from compound.drivers import build_driver
+    from compound.drivers import build_driver, run_options
     from edge.agent import AgentOptions, EdgeAgent
     from edge.outbox import OutboxInUse
 
@@ -158,16 +165,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"compound edge: unknown edge {args.edge!r}; edges: {', '.join(compound.edges())}", file=sys.stderr)
         return 2
     clock = build_clock(args, scenario.start if scenario else None)
-    driver_options: dict[str, Any] = {}
-    if args.driver == "sim":
-        driver_options = {"scenario": scenario, "seed": args.seed, "start": clock.start}
+    bad_options = [o for o in args.driver_option if "=" not in o]
+    if bad_options:
+        print(f"compound edge: --driver-option needs KEY=VALUE, got {bad_options}", file=sys.stderr)
+        return 2
+    options: dict[str, Any] = dict(o.split("=", 1) for o in args.driver_option)
     try:
-        driver = build_driver(args.driver, compound, args.edge, clock, **driver_options)
+        driver = build_driver(
+            args.driver, compound, args.edge, clock, **run_options(clock.start, scenario, args.seed), **options
+        )
     except (ValueError, TypeError, ConfigError) as exc:
         print(f"compound edge: cannot start driver {args.driver!r}: {exc}", file=sys.stderr)
         return 2
     tick = args.tick or max(1.0, args.speed / 20.0)  # at most ~20 ticks per real second
-    options = AgentOptions(
+    agent_options = AgentOptions(
         tick_s=tick,
         reading_interval_s=args.reading_interval,
         until=clock.start + timedelta(seconds=args.duration) if args.duration else None,
@@ -192,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.broker.host,
             port=args.broker.port,
             data_dir=args.data_dir,
-            options=options,
+            options=agent_options,
         )
     except OutboxInUse as exc:
         print(f"compound edge: {exc}; is another `compound edge --edge {args.edge}` running?", file=sys.stderr)
