@@ -1,160 +1,83 @@
 """Strict pydantic models of the operator configuration, one model per file in a config directory.
 
 Every model forbids unknown keys, and every field is described and bounded: a typo in a config
-is an error at load time, never a silently ignored setting.
+is an error at load time, never a silently ignored setting. This module holds the topology
+(``compound.yaml``'s buildings and sites, ``devices.yaml``, ``grids.yaml``); the rule parameters are in
+``rules``, people and households in ``people``, the shared base and field types in ``base``. Every
+model is importable from here.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator, model_validator
+from pydantic import Field, GetCoreSchemaHandler, field_validator, model_validator
 from pydantic_core import core_schema
 
-Id = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Identifier: letters, digits, '-', '_', '.', at most 64 characters.",
-    ),
+from compound.config.base import Id, Name, Phone, Strict, TimeWindow
+from compound.config.people import (
+    ALL_DAYS,
+    CareFlag,
+    EmergencyContact,
+    Household,
+    HouseholdsFile,
+    PeopleFile,
+    Person,
+    Resident,
+    Role,
+    Roster,
+    Shift,
+    Weekday,
+)
+from compound.config.rules import CareRule, DoorRule, FaultRule, GasRule, Rules, SmokeRule
+
+__all__ = [
+    "ALL_DAYS",
+    "AnyDeviceType",
+    "Building",
+    "CameraType",
+    "CareFlag",
+    "CareRule",
+    "CompoundFile",
+    "CompoundInfo",
+    "DedicatedGrid",
+    "DeviceLocation",
+    "DeviceRule",
+    "DeviceSpec",
+    "DeviceType",
+    "DevicesFile",
+    "DoorRole",
+    "DoorRule",
+    "EmergencyContact",
+    "FaultRule",
+    "GasRule",
+    "GeneralGrid",
+    "GridsFile",
+    "Household",
+    "HouseholdsFile",
+    "Id",
+    "MicroGrid",
+    "Name",
+    "PeopleFile",
+    "Person",
+    "Phone",
+    "Placement",
+    "Resident",
+    "Role",
+    "Roster",
+    "Rules",
+    "Shift",
+    "Site",
+    "SmokeRule",
+    "Strict",
+    "TimeWindow",
+    "TotalGrid",
+    "Weekday",
 ]
-Name = Annotated[str, Field(min_length=1, max_length=80, description="Display name.")]
-Phone = Annotated[
-    str, Field(pattern=r"^\+?[0-9 ()-]{5,24}$", description="Phone number, digits with optional +, spaces, dashes.")
-]
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-class Strict(BaseModel):
-    """Base of every config model: frozen, unknown keys forbidden."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _parse_hhmm(value: object) -> object:
-    if isinstance(value, str):
-        match = _HHMM.match(value)
-        if not match:
-            raise ValueError(f"time {value!r} must be HH:MM (24-hour)")
-        return time(int(match.group(1)), int(match.group(2)))
-    return value
-
-
-class TimeWindow(Strict):
-    """A daily window in compound local time; ``end`` before ``start`` crosses midnight."""
-
-    start: time = Field(description="Start, HH:MM local time.")
-    end: time = Field(description="End, HH:MM local time (exclusive).")
-
-    _parse = field_validator("start", "end", mode="before")(_parse_hhmm)
-
-    def contains(self, moment: time) -> bool:
-        """True if the local time of day ``moment`` falls inside the window."""
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
 
 
 # --------------------------------------------------------------------------- compound.yaml
-
-
-class SmokeRule(Strict):
-    """Smoke alarm: obscuration above ``threshold`` held for ``confirm_s``; clears below ``clear_below``."""
-
-    threshold: float = Field(default=0.15, gt=0, le=5, description="Alarm threshold, dB/m obscuration.")
-    clear_below: float = Field(default=0.08, ge=0, le=5, description="Clears below this, dB/m (hysteresis).")
-    confirm_s: float = Field(default=10, ge=0, le=300, description="Seconds above threshold before raising.")
-    clear_s: float = Field(default=30, ge=0, le=3600, description="Seconds below clear level before clearing.")
-
-    @model_validator(mode="after")
-    def _band(self) -> SmokeRule:
-        if self.clear_below >= self.threshold:
-            raise ValueError("clear_below must be lower than threshold (hysteresis band)")
-        return self
-
-
-class GasRule(Strict):
-    """Gas: pre-alarm and alarm at two %LEL levels, each with hysteresis."""
-
-    pre_alarm: float = Field(default=10, gt=0, le=100, description="Pre-alarm level, %LEL.")
-    alarm: float = Field(default=25, gt=0, le=100, description="Alarm level, %LEL.")
-    hysteresis: float = Field(default=3, ge=0, le=20, description="A level clears this many %LEL below it.")
-    confirm_s: float = Field(default=5, ge=0, le=300, description="Seconds above a level before raising.")
-    clear_s: float = Field(default=30, ge=0, le=3600, description="Seconds below a level before clearing.")
-
-    @model_validator(mode="after")
-    def _levels(self) -> GasRule:
-        if self.pre_alarm >= self.alarm:
-            raise ValueError("pre_alarm must be lower than alarm")
-        if self.hysteresis >= self.pre_alarm:
-            raise ValueError("hysteresis must be smaller than pre_alarm")
-        return self
-
-
-class DoorRule(Strict):
-    """Door rules: fire door held open; entrance opened during night mode."""
-
-    fire_door_open_max_s: float = Field(
-        default=120, gt=0, le=86400, description="A fire door open longer than this raises an event."
-    )
-    night_mode: TimeWindow = Field(
-        default=TimeWindow(start=time(23, 30), end=time(5, 30)),
-        description="Daily window when an entrance opened without a resident card counts as forced.",
-    )
-    grant_window_s: float = Field(
-        default=10,
-        ge=0,
-        le=300,
-        description="An opening counts as granted if the door's reader accepted a credential (or its exit "
-        "button was pressed) at most this many seconds before it.",
-    )
-
-
-class CareRule(Strict):
-    """Care households: no door activity for too long."""
-
-    inactive_after_s: float = Field(
-        default=12 * 3600, ge=60, le=7 * 86400, description="Default silence before a care event, seconds."
-    )
-
-
-class FaultRule(Strict):
-    """Device faults: offline, low battery, stuck value, noisy readings."""
-
-    offline_after_s: float = Field(default=300, ge=5, le=86400, description="No reading for this long: offline.")
-    low_battery_pct: float = Field(default=15, ge=1, le=50, description="Battery percent that raises low_battery.")
-    battery_clear_pct: float = Field(default=25, ge=2, le=100, description="Battery percent that clears it.")
-    stuck_after_s: float = Field(
-        default=6 * 3600, ge=60, le=7 * 86400, description="Bit-identical readings for this long: stuck."
-    )
-    noise_window: int = Field(default=30, ge=5, le=1000, description="Readings in the noise window.")
-    noise_stddev: float = Field(
-        default=0.05, gt=0, le=100, description="Smoke stddev (dB/m) over the window that means noisy."
-    )
-    noise_confirm_s: float = Field(
-        default=60, ge=0, le=86400, description="Noise above noise_stddev for this long raises noisy_signal."
-    )
-    noise_clear_s: float = Field(
-        default=600, ge=0, le=86400, description="Noise below half of noise_stddev for this long clears it."
-    )
-
-
-class Rules(Strict):
-    """Edge rule parameters for the compound."""
-
-    smoke: SmokeRule = Field(default_factory=SmokeRule, description="Smoke detector rule.")
-    gas: GasRule = Field(default_factory=GasRule, description="Gas detector rule.")
-    door: DoorRule = Field(default_factory=DoorRule, description="Door contact rules.")
-    care: CareRule = Field(default_factory=CareRule, description="Care household rule.")
-    fault: FaultRule = Field(default_factory=FaultRule, description="Device fault rules.")
-    reading_interval_s: float = Field(
-        default=60, ge=1, le=3600, description="Seconds between periodic readings published per device."
-    )
-    heartbeat_interval_s: float = Field(default=30, ge=1, le=3600, description="Seconds between heartbeats.")
 
 
 class Building(Strict):
@@ -382,101 +305,3 @@ class GridsFile(Strict):
     general: list[GeneralGrid] = Field(min_length=1, max_length=1000)
     micro: list[MicroGrid] = Field(min_length=1, max_length=100000)
     dedicated: list[DedicatedGrid] = Field(default_factory=list, max_length=1000)
-
-
-# --------------------------------------------------------------------------- people.yaml
-
-
-class Role(StrEnum):
-    """What a person does; routing and permissions key on it."""
-
-    MICRO_GRID_WORKER = "micro_grid_worker"
-    GRID_LEADER = "grid_leader"
-    FULL_TIME_GRID_WORKER = "full_time_grid_worker"
-    PROPERTY_SECURITY = "property_security"
-    PROPERTY_MANAGER = "property_manager"
-    MAINTENANCE = "maintenance"
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-ALL_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class Person(Strict):
-    """A named person with a role and the grids they answer for."""
-
-    id: Id
-    name: Name
-    role: Role
-    phone: Phone
-    grids: list[Id] = Field(default_factory=list, description="Grids this person is responsible for.")
-
-
-class Shift(Strict):
-    """One person on duty in a daily window on some weekdays."""
-
-    person: Id
-    window: TimeWindow = Field(description="Daily on-duty window.")
-    days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), min_length=1, description="Weekdays.")
-
-
-class Roster(Strict):
-    """Who is on duty for a role, in a grid or compound-wide."""
-
-    id: Id
-    role: Role
-    grid: Id | None = Field(default=None, description="Grid covered; none means compound-wide.")
-    shifts: list[Shift] = Field(min_length=1, max_length=200)
-
-
-class PeopleFile(Strict):
-    """``people.yaml``: people and on-duty rosters."""
-
-    people: list[Person] = Field(min_length=1, max_length=200000)
-    rosters: list[Roster] = Field(default_factory=list, max_length=200000)
-
-
-# --------------------------------------------------------------------------- households.yaml
-
-
-class Resident(Strict):
-    """A resident of a flat. Personal data: shown only to people responsible for the flat."""
-
-    name: Name
-    age: int | None = Field(default=None, ge=0, le=130, description="Age in years.")
-    phone: Phone | None = None
-    notes: str = Field(default="", max_length=300, description="Mobility, medical notes useful in an emergency.")
-
-
-class EmergencyContact(Strict):
-    """Whom to call for a care household."""
-
-    name: Name
-    relation: str = Field(max_length=40, description="Relation to the resident: 'daughter', '儿子'.")
-    phone: Phone
-
-
-class CareFlag(Strict):
-    """Why and how a household is watched for inactivity."""
-
-    reason: Literal["elderly_alone", "disabled", "ill", "other"] = Field(description="Why it is flagged.")
-    emergency_contact: EmergencyContact
-    inactive_after_s: float | None = Field(
-        default=None, ge=60, le=7 * 86400, description="Override of the compound's care inactivity time."
-    )
-
-
-class Household(Strict):
-    """A household in a flat."""
-
-    building: Id
-    unit: Id
-    flat: str = Field(pattern=r"^[0-9]{3,5}$", description="Flat number, e.g. '1502'.")
-    residents: list[Resident] = Field(min_length=1, max_length=20)
-    care: CareFlag | None = Field(default=None, description="Set for households flagged for care.")
-
-
-class HouseholdsFile(Strict):
-    """``households.yaml``: residents and care flags."""
-
-    households: list[Household] = Field(default_factory=list, max_length=200000)
