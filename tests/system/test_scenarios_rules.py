@@ -23,6 +23,7 @@ from compound.wire import EventKind, EventState
 from edge.engine import RuleEngine
 from edge.rules import Verdict
 from simulators import Scenario, SimulatedGateway, edges_of, list_scenarios, load_scenario
+from tests.conftest import ROOT
 from tests.simulators.conftest import TINY
 
 RAISED, CLEARED, UPDATED = EventState.RAISED, EventState.CLEARED, EventState.UPDATED
@@ -95,7 +96,7 @@ EXPECTED: dict[str, Expected] = {
 @pytest.fixture(scope="module")
 def sample() -> Compound:
     """The repo's sample compound (its rules, households and devices)."""
-    return load_config(Path(__file__).resolve().parents[1] / "configs")
+    return load_config(ROOT / "configs")
 
 
 def run_rules(compound: Compound, edge: str, scenario: Scenario, until_s: float | None = None) -> list[Verdict]:

@@ -26,7 +26,7 @@ from edge.vision import (
 from edge.vision.decoders import decode_yolov5, decode_yolov8, nms
 from edge.vision.detector import Detector
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
 def test_zone_tests_the_ground_point() -> None:

@@ -14,10 +14,10 @@ from compound.config import Compound
 from hub.web import TokenSigner, load_secret_key
 from hub.web.auth import SECRET_ENV
 from tests.hub.helpers import Publisher
+from tests.hub.timeseries.vm import VictoriaMetricsServer
 from tests.hub.web.hub_process import HubProcess
 from tests.servers import MosquittoServer
 from tests.support import wait_for
-from tests.timeseries.vm import VictoriaMetricsServer
 
 pytestmark = [pytest.mark.broker, pytest.mark.influx, pytest.mark.slow]
 

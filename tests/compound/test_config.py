@@ -12,8 +12,9 @@ import yaml
 
 from compound.cli import main
 from compound.config import ConfigError, DeviceType, DoorRole, Role, load_config
+from tests.conftest import ROOT
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = ROOT / "configs"
 FILES = ("compound.yaml", "devices.yaml", "grids.yaml", "people.yaml", "households.yaml")
 
 Mutation = Callable[[dict[str, Any]], None]

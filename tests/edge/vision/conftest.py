@@ -9,7 +9,7 @@ import pytest
 from edge.vision import DEFAULT_MODEL, OnnxDetector, load_vision_config
 from edge.vision.config import VisionFile
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
 @pytest.fixture(scope="session")

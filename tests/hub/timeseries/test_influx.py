@@ -20,8 +20,8 @@ from compound import wire
 from compound.config import Compound
 from hub.timeseries import InfluxWriter, TimeseriesSettings, open_timeseries
 from hub.timeseries.schema import SeriesRecord
+from tests.hub.timeseries.vm import VictoriaMetricsServer
 from tests.support import free_port, wait_for
-from tests.timeseries.vm import VictoriaMetricsServer
 
 pytestmark = pytest.mark.influx
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.timeseries.vm import VictoriaMetricsServer
+from tests.hub.timeseries.vm import VictoriaMetricsServer
 
 
 @pytest.fixture
