@@ -58,6 +58,18 @@ def _count(value: str) -> int:
     return number
 
 
+def add_driver_options(parser: argparse.ArgumentParser) -> None:
+    """``--driver NAME`` and repeatable ``--driver-option KEY=VALUE`` (also used by ``compound up``)."""
+    parser.add_argument("--driver", default="sim", help="sensor driver (default: sim, the simulated gateway)")
+    parser.add_argument(
+        "--driver-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the driver's factory, passed as a string (repeatable; see compound/drivers.py)",
+    )
+
+
 def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     """Options that place a process on a shared simulated timeline (also used by ``compound up``)."""
     parser.add_argument("--scenario", metavar="NAME", help="scenario from configs/scenarios/ (or a YAML path)")
@@ -90,14 +102,7 @@ def register(sub: Any) -> None:
         "--duration simulated seconds, after trying to drain the outbox.",
     )
     parser.add_argument("--edge", required=True, help="edge id, e.g. b2 (see `compound check-config`)")
-    parser.add_argument("--driver", default="sim", help="sensor driver (default: sim, the simulated gateway)")
-    parser.add_argument(
-        "--driver-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option for the driver's factory, passed as a string (repeatable; see compound/drivers.py)",
-    )
+    add_driver_options(parser)
     add_timeline_options(parser)
     parser.add_argument(
         "--tick", type=_positive, metavar="SIM_SECONDS", help="rule tick (default: 1 s, more at high speed)"

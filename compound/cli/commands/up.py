@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from compound.cli.commands.edge import add_timeline_options
+from compound.cli.commands.edge import add_driver_options, add_timeline_options
 from compound.cli.commands.up_banner import banner
 from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option
 from compound.cli.runner import ChildSpec, ProcessTree, free_port, http_ok, python_module
@@ -159,6 +159,8 @@ def edge_children(plan: Plan) -> list[ChildSpec]:
     children = []
     for edge in args.edges or plan.compound.edges():
         argv = python_module("compound.cli", *plan.verbose(), "edge", "--edge", edge, "--driver", args.driver)
+        for option in args.driver_option:
+            argv += ["--driver-option", option]
         if args.scenario:
             argv += ["--scenario", args.scenario]
         if args.seed is not None:
@@ -197,7 +199,7 @@ def register(sub: Any) -> None:
         "stdout); without, it runs until Ctrl-C, which stops the edges, then the hub, then the broker.",
     )
     add_timeline_options(parser)
-    parser.add_argument("--driver", default="sim", help="sensor driver of every edge (default: sim)")
+    add_driver_options(parser)
     parser.add_argument(
         "--edges", type=lambda s: [e for e in s.split(",") if e], help="comma-separated edge ids (default: all)"
     )
