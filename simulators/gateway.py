@@ -4,34 +4,24 @@ The physics advances on a fixed grid of ``step_s`` simulated seconds from ``star
 every grid step up to ``now`` and returns what the devices reported meanwhile, so the samples depend
 on the seed and the scenario, never on how often or when the gateway is polled. Each device draws
 from its own random generator (seed + a stable hash of its id), so adding a device or polling in a
-different order changes nothing for the others.
-
-Reporting follows Zigbee attribute reporting: a smoke or gas detector reports when its sensed value
-moved more than a deadband since its last report (no sooner than ``min_interval_s``), or when
-``report_interval_s`` has passed (``fast_interval_s`` while the value is elevated). A door contact
-reports every transition (1.0 open, 0.0 closed) and its state every ``report_interval_s``; a door with an
-access reader (unit entrance, gate) also reports each accepted credential or exit-button press as an
-``ACCESS`` sample, a second or two before the resident opens it.
-Battery devices put their battery percent on each sample. Devices in clean air are touched only when a
-report is due, which keeps a 400-device edge far faster than real time.
+different order changes nothing for the others. Devices in clean air are touched only when a report
+is due, which keeps a 400-device edge far faster than real time. How each device reports, and its
+state, are in ``simulators.devices``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-
-from compound.config import Compound, Device, DeviceType, DoorRole
+from compound.config import Compound, DeviceType, DoorRole
 from compound.drivers import Quantity, Sample
+from simulators.devices import Reporting, SimDevice, device_rng
 from simulators.physics import FlatAir, Puff
-from simulators.routines import PROFILES, DoorProfile, LocalHour, habit_times, next_arrival
+from simulators.routines import PROFILES, LocalHour, habit_times, next_arrival
 from simulators.scenario import SIMULATED_TYPES, Action, Growth, Scenario, Step, check_scenario, parse_flat
 
 __all__ = ["GRANT_LEAD_S", "Reporting", "SimulatedGateway", "device_rng"]
@@ -49,70 +39,6 @@ GRANT_LEAD_S = 2.0
 
 DRAW_HOLD = -1.0
 """Hold time of an ``OPEN`` door event that draws it from the door's profile when it happens."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reporting:
-    """How devices report and how noisy they are; defaults mimic common Zigbee detectors."""
-
-    step_s: float = 1.0
-    report_interval_s: float = 60.0
-    fast_interval_s: float = 5.0
-    min_interval_s: float = 2.0
-    smoke_deadband: float = 0.02
-    gas_deadband: float = 1.0
-    smoke_elevated: float = 0.05
-    gas_elevated: float = 2.0
-    smoke_noise: float = 0.002
-    gas_noise: float = 0.15
-    smoke_resolution: float = 0.001
-    gas_resolution: float = 0.1
-    noisy_smoke_stddev: float = 0.1
-    noisy_gas_stddev: float = 5.0
-
-
-def device_rng(seed: int, device_id: str) -> np.random.Generator:
-    """The device's own generator: seeded by the run's seed and a stable hash of its id."""
-    digest = int.from_bytes(hashlib.blake2b(device_id.encode("utf-8"), digest_size=8).digest(), "big")
-    return np.random.default_rng([seed, digest])
-
-
-@dataclass(slots=True, eq=False)
-class SimDevice:
-    """Simulated state of one device: its air or door, its faults, its last report."""
-
-    device: Device
-    quantity: Quantity
-    rng: np.random.Generator
-    air: FlatAir | None = None
-    profile: DoorProfile | None = None
-    baseline: float = 0.0
-    battery: float | None = None
-    battery_rate: float = 0.0  # percent per second
-    battery_t0: float = 0.0
-    offline: bool = False
-    dead: bool = False
-    stuck: float | None = None
-    noise_sd: float = 0.0
-    last_t: float = 0.0
-    last_sensed: float = 0.0
-    last_value: float | None = None
-    evaluated_at: float = -1.0
-    is_open: bool = False
-    close_at: float = -1.0
-    wedged: bool = False
-    inactive: bool = False
-    habit_day: int = 0
-
-    @property
-    def id(self) -> str:
-        return self.device.id
-
-    def battery_at(self, t: float) -> float | None:
-        """Battery percent at ``t``, or None for mains-powered devices."""
-        if self.battery is None:
-            return None
-        return max(0.0, self.battery - self.battery_rate * (t - self.battery_t0))
 
 
 class SimulatedGateway:
@@ -268,40 +194,15 @@ class SimulatedGateway:
             if due != sim.last_t + self.reporting.report_interval_s or sim.evaluated_at == t:
                 continue  # stale entry, or already handled this step
             if sim.quantity is Quantity.DOOR:
-                self._report(sim, t, self._door_value(sim))
+                self._report(sim, t, sim.door_value())
             else:
                 self._evaluate(sim, t)
-
-    def _sensed(self, sim: SimDevice, t: float) -> float:
-        if sim.stuck is not None:
-            return sim.stuck
-        assert sim.air is not None
-        physical = sim.baseline + (sim.air.obscuration(t) if sim.quantity is Quantity.SMOKE else sim.air.gas)
-        if sim.noise_sd:
-            physical += float(sim.rng.normal(0.0, sim.noise_sd))
-        return physical
 
     def _evaluate(self, sim: SimDevice, t: float) -> None:
         """Decide whether a smoke/gas device reports at ``t`` (deadband, fast or periodic interval)."""
         sim.evaluated_at = t
-        sensed = self._sensed(sim, t)
-        if sim.offline or sim.dead:
-            return
-        rep = self.reporting
-        smoke = sim.quantity is Quantity.SMOKE
-        elevated = sensed > (rep.smoke_elevated if smoke else rep.gas_elevated)
-        elapsed = t - sim.last_t
-        limit = rep.fast_interval_s if elevated else rep.report_interval_s
-        moved = abs(sensed - sim.last_sensed) > (rep.smoke_deadband if smoke else rep.gas_deadband)
-        if elapsed >= limit - 1e-9 or (moved and elapsed >= rep.min_interval_s - 1e-9):
-            sim.last_sensed = sensed
-            if sim.stuck is not None:
-                value = sim.stuck
-            else:
-                noise = rep.smoke_noise if smoke else rep.gas_noise
-                resolution = rep.smoke_resolution if smoke else rep.gas_resolution
-                value = round((sensed + float(sim.rng.normal(0.0, noise))) / resolution) * resolution
-                value = round(min(max(value, 0.0), 100.0), 6)
+        value = sim.reading(t, self.reporting)
+        if value is not None:
             self._report(sim, t, value)
 
     def _report(self, sim: SimDevice, t: float, value: float) -> None:
@@ -467,9 +368,9 @@ class SimulatedGateway:
                 self._announce(sim, t)
         elif action is Action.STUCK:
             if sim.quantity is Quantity.DOOR:
-                sim.stuck = self._door_value(sim)
+                sim.stuck = sim.door_value()
             else:
-                sim.stuck = self._last_value(sim)
+                sim.stuck = sim.frozen_value(self.reporting)
         elif action is Action.NOISY:
             rep = self.reporting
             smoke = sim.quantity is Quantity.SMOKE
@@ -480,24 +381,10 @@ class SimulatedGateway:
             sim.noise_sd = 0.0
             self._noisy.pop(sim.id, None)
 
-    @staticmethod
-    def _door_value(sim: SimDevice) -> float:
-        if sim.stuck is not None:
-            return sim.stuck
-        return 1.0 if sim.is_open else 0.0
-
-    def _last_value(self, sim: SimDevice) -> float:
-        """The value a device freezes at when it sticks: its last report, bit for bit."""
-        if sim.last_value is not None:
-            return sim.last_value
-        rep = self.reporting
-        resolution = rep.smoke_resolution if sim.quantity is Quantity.SMOKE else rep.gas_resolution
-        return round(round(sim.last_sensed / resolution) * resolution, 6)
-
     def _announce(self, sim: SimDevice, t: float) -> None:
         """A device back online reports at once, like a rejoining Zigbee end device."""
         if sim.quantity is Quantity.DOOR:
-            self._report(sim, t, self._door_value(sim))
+            self._report(sim, t, sim.door_value())
         else:
             sim.last_t = -math.inf
             self._evaluate(sim, t)
