@@ -1,5 +1,12 @@
 """The on-disk outbox: every message waits in SQLite until the broker's PUBACK says it arrived.
 
+Why one module over 400 lines: every guarantee below is a property of transactions on the one SQLite
+connection, under the one lock, of the one ``Outbox`` that holds the file's ``flock``. An event, its
+``seq``, its journal copy and its ``state`` changes commit together, and the depth counters and limits
+are kept against those same transactions; a separate journal or state module would have to share the
+connection, the lock and the counters, so the split would be in name only. The exceptions and small
+types that a split could move out are a few dozen lines and are part of the contract of ``put``.
+
 Guarantees:
 
 - ``put`` returns only after the row is committed (WAL, ``synchronous=FULL`` by default: the commit
