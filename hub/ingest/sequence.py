@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,9 +19,16 @@ from compound import wire
 from compound.clock import Clock
 from hub.db import EdgeRecord, SeqGap
 
-__all__ = ["Resends", "SweepSchedule", "sweep_ranges", "tail_gap", "track_seq"]
+__all__ = ["MAX_HEARTBEAT_LEAD", "Resends", "SweepSchedule", "sweep_ranges", "tail_gap", "track_seq"]
 
 log = logging.getLogger(__name__)
+
+MAX_HEARTBEAT_LEAD: Final = wire.MAX_RESEND_SEQS
+"""How far past the highest stored seq a heartbeat's ``seq`` is taken at its word. Further is implausible
+(a forged or corrupt heartbeat: ``seq`` 10**9 would otherwise record a gap of a billion and move the edge's
+last seq there): it is counted in ``seq_anomalies`` and logged, records no gap, and the hub asks only for the
+next ``MAX_HEARTBEAT_LEAD`` seqs (one request), as it would for a real edge far ahead: those arrive, and the
+next sweep asks for the following ones."""
 
 Resends = list[tuple[str, int, int | None]]
 """(edge, from_seq, to_seq) ranges to ask an edge for; ``to_seq`` None: everything after ``from_seq``."""
@@ -66,10 +74,22 @@ def track_seq(session: Session, edge: EdgeRecord, seq: int, now: datetime, resen
 
 
 def tail_gap(session: Session, edge: EdgeRecord, beat: wire.Heartbeat, now: datetime, resends: Resends) -> None:
-    """A heartbeat past the last stored seq: ask for the rest; with an empty outbox, it is also a lost tail."""
-    if beat.seq > (edge.max_seq or 0):
-        resends.append((edge.edge, (edge.max_seq or 0) + 1, beat.seq))
-    if beat.outbox_depth or edge.max_seq is None or beat.seq <= edge.max_seq:
+    """A heartbeat past the last stored seq: ask for the rest; with an empty outbox, it is also a lost tail.
+    One more than ``MAX_HEARTBEAT_LEAD`` ahead is an anomaly: counted, and only the next seqs are asked for."""
+    last = edge.max_seq or 0
+    if beat.seq <= last:
+        return
+    if beat.seq - last > MAX_HEARTBEAT_LEAD:
+        edge.seq_anomalies += 1
+        log.warning(
+            "edge %s heartbeat claims seq %d, %d past the last stored %d (plausible: %d): no gap recorded, "
+            "asking for %d..%d only",
+            edge.edge, beat.seq, beat.seq - last, last, MAX_HEARTBEAT_LEAD, last + 1, last + MAX_HEARTBEAT_LEAD,
+        )  # fmt: skip
+        resends.append((edge.edge, last + 1, last + MAX_HEARTBEAT_LEAD))
+        return
+    resends.append((edge.edge, last + 1, beat.seq))
+    if beat.outbox_depth or edge.max_seq is None:
         return
     session.add(SeqGap(edge=edge.edge, from_seq=edge.max_seq + 1, to_seq=beat.seq, detected_at=now))
     log.warning(
@@ -79,7 +99,8 @@ def tail_gap(session: Session, edge: EdgeRecord, beat: wire.Heartbeat, now: date
 
 
 def sweep_ranges(session: Session, edges: Iterable[str], cutoff: datetime, *, open_ended: bool) -> Resends:
-    """What to ask again: every gap detected since ``cutoff`` and every tail a heartbeat showed; ``open_ended``:
+    """What to ask again: every gap detected since ``cutoff`` and every tail a heartbeat showed (at most
+    ``MAX_HEARTBEAT_LEAD`` seqs past the last stored one); ``open_ended``:
     also anything before the first and after the last stored seq of each of ``edges`` (from 1 if none)."""
     records = {r.edge: (r.min_seq, r.max_seq, r.heartbeat) for r in session.scalars(select(EdgeRecord))}
     gaps = session.execute(
@@ -92,7 +113,7 @@ def sweep_ranges(session: Session, edges: Iterable[str], cutoff: datetime, *, op
         min_seq, max_seq, beat = records.get(edge, (None, None, None))
         beat_seq = beat.get("seq") if isinstance(beat, dict) else None
         if isinstance(beat_seq, int) and beat_seq > (max_seq or 0):
-            ranges.append((edge, (max_seq or 0) + 1, beat_seq))
+            ranges.append((edge, (max_seq or 0) + 1, min(beat_seq, (max_seq or 0) + MAX_HEARTBEAT_LEAD)))
         if open_ended:
             if min_seq is not None and min_seq > 1:
                 ranges.append((edge, 1, min_seq - 1))
