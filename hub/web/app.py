@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.web.assets import STATIC_DIR
 from hub.web.context import BackgroundJob, WebContext
-from hub.web.routes import alarms, auth, dead_letters, devices, health, pages, snapshots, stream
+from hub.web.limits import BodySizeLimit
+from hub.web.routes import alarms, audit, auth, dead_letters, devices, health, pages, snapshots, stream
+from hub.web.security import OriginCheck
 
 __all__ = ["create_app"]
 
@@ -29,7 +34,16 @@ SECURITY_HEADERS = {
 """On every response: no MIME sniffing, no framing (the action buttons cannot be clickjacked), no referrer."""
 
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-"""Content security policy of the console's own pages: their scripts, styles and API, nothing else."""
+"""Content security policy of the console's own pages: their own scripts (no inline one), styles and API."""
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+"""Content security policy of everything that is not a page (JSON, images, scripts): nothing may run from it."""
+
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+"""Swagger UI / ReDoc pages: their one inline bootstrap script is allowed by its hash, no other inline script."""
 
 DOCS_STATIC = "/static-offline-docs"
 """Swagger UI and ReDoc assets, served from the ``fastapi-offline`` package: ``/docs`` works without internet."""
@@ -37,9 +51,21 @@ DOCS_STATIC = "/static-offline-docs"
 STOP_TIMEOUT_S = 15.0
 """How long a background job may take to finish after being asked to stop."""
 
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _script_hashes(html: bytes) -> str:
+    """CSP source expressions (``'sha256-...'``) for each inline ``<script>`` of a page."""
+    digests = (base64.b64encode(hashlib.sha256(body).digest()).decode() for body in _INLINE_SCRIPT.findall(html))
+    return " ".join(f"'sha256-{digest}'" for digest in digests)
+
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding ``SECURITY_HEADERS`` (and the CSP on our HTML pages); streams pass untouched."""
+    """Pure ASGI middleware adding ``SECURITY_HEADERS`` and a CSP to every response; streams pass untouched.
+
+    The generated API-docs pages (``/docs``, ``/redoc``) are small and buffered so that their inline
+    bootstrap script can be allowed by hash rather than by ``'unsafe-inline'``.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,17 +74,42 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = str(scope.get("path", "")).startswith(("/docs", "/redoc", DOCS_STATIC))
+        path = str(scope.get("path", ""))
+        if path.startswith(("/docs", "/redoc")):
+            await self._docs(scope, receive, send)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.update(SECURITY_HEADERS)
-                if headers.get("content-type", "").startswith("text/html") and not is_docs:
-                    headers["Content-Security-Policy"] = PAGE_CSP
+                is_page = headers.get("content-type", "").startswith("text/html")
+                headers["Content-Security-Policy"] = PAGE_CSP if is_page else API_CSP
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _docs(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message | None = None
+        body = bytearray()
+
+        async def buffer(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False) and start is not None:
+                    headers = MutableHeaders(scope=start)
+                    headers.update(SECURITY_HEADERS)
+                    headers["Content-Security-Policy"] = DOCS_CSP.format(hashes=_script_hashes(bytes(body)))
+                    await send(start)
+                    await send({"type": "http.response.body", "body": bytes(body)})
+                return
+            await send(message)
+
+        await self.app(scope, receive, buffer)
 
 
 def _job_name(job: BackgroundJob, index: int) -> str:
@@ -121,9 +172,11 @@ def create_app(context: WebContext) -> FastAPI:
     )
     app.state.hub = context
 
+    app.add_middleware(BodySizeLimit)  # innermost of the three: a 413 gets the security headers too
+    app.add_middleware(OriginCheck)
     app.add_middleware(SecurityHeaders)
     # The stream route comes before /alarms/{alarm_id} so that "stream" is never read as an id.
-    for module in (stream, alarms, snapshots, dead_letters, devices, auth, pages, health):
+    for module in (stream, alarms, snapshots, dead_letters, devices, auth, audit, pages, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,9 +1,11 @@
 """Accounts: signed bearer tokens and session cookies for the people named in the config.
 
-A token is ``{"sub": person id, "exp": epoch seconds}`` signed with itsdangerous'
-``URLSafeTimedSerializer`` (which also stamps the issue time). The server refuses a token whose
-signature is wrong, whose own ``exp`` has passed, that is older than the server's ``max_age``, or
-whose person is no longer in the config. Rotating the secret key revokes every token at once.
+A token is ``{"sub": person id, "exp", "iat": epoch seconds, "jti": token id, "use": api|login|session}``
+signed with itsdangerous' ``URLSafeTimedSerializer`` (which also stamps the issue time). The server
+refuses a token whose signature is wrong, whose own ``exp`` has passed, that is older than the
+server's ``max_age``, whose person is no longer in the config, or whose id was revoked
+(``hub.web.accounts``); a ``login`` token is good once, on ``/login`` only. Rotating the secret key
+revokes every token at once.
 """
 
 from __future__ import annotations
@@ -13,22 +15,29 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 
 from compound.config import Compound
 from compound.config.models import Person
 
 __all__ = [
+    "CREDENTIAL_USES",
+    "DEFAULT_LOGIN_TTL_S",
     "DEFAULT_SESSION_TTL_S",
     "DEFAULT_TOKEN_MAX_AGE_S",
     "DEFAULT_TOKEN_TTL_S",
     "SECRET_ENV",
     "SESSION_COOKIE",
     "InvalidToken",
+    "TokenClaims",
     "TokenSigner",
+    "TokenUse",
     "UnknownPerson",
     "load_secret_key",
     "login_url",
@@ -45,6 +54,8 @@ DEFAULT_TOKEN_TTL_S: Final = 30 * 86400
 """Life of a token printed by ``compound token`` unless ``--ttl`` says otherwise."""
 DEFAULT_TOKEN_MAX_AGE_S: Final = 90 * 86400
 """Oldest token the server accepts, whatever its own expiry says."""
+DEFAULT_LOGIN_TTL_S: Final = 15 * 60
+"""Life of a click-to-login link (``compound token --url``); it also works only once."""
 DEFAULT_SESSION_TTL_S: Final = 12 * 3600
 """Life of a browser session cookie."""
 _SALT: Final = "compound-auth-v1"
@@ -94,6 +105,39 @@ def load_secret_key(data_dir: Path) -> str:
     return key
 
 
+class _Serializer(URLSafeTimedSerializer):
+    """itsdangerous' URL-safe timed serializer, never zlib-compressing: a token's claims stay plainly readable."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        json: bytes = super(URLSafeSerializerMixin, self).dump_payload(obj)
+        return base64_encode(json)
+
+
+class TokenUse(StrEnum):
+    """What a token is for: scripts (``api``), one click-to-login link (``login``), a browser ``session``."""
+
+    API = "api"
+    LOGIN = "login"
+    SESSION = "session"
+
+
+CREDENTIAL_USES: Final = frozenset({TokenUse.API, TokenUse.SESSION})
+"""Tokens accepted as a bearer header or a session cookie; a login link's token is only good on ``/login``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified token says: the person, its id (for revocation), its use, when it was issued and expires."""
+
+    person_id: str
+    token_id: str
+    use: TokenUse
+    issued_at: int
+    expires_at: int
+    via: str | None = None
+    """For a session: the id of the token it was exchanged for (revoking that one ends the session too)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenSigner:
     """Issues and verifies person tokens for one compound."""
@@ -103,18 +147,35 @@ class TokenSigner:
 
     @property
     def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret_key, salt=_SALT)
+        return _Serializer(self.secret_key, salt=_SALT)
 
-    def issue(self, person_id: str, ttl_s: float = DEFAULT_TOKEN_TTL_S, *, now: float | None = None) -> str:
+    def issue(
+        self,
+        person_id: str,
+        ttl_s: float = DEFAULT_TOKEN_TTL_S,
+        *,
+        now: float | None = None,
+        use: TokenUse = TokenUse.API,
+        via: str | None = None,
+    ) -> str:
         """A signed token for ``person_id`` valid for ``ttl_s`` seconds from ``now`` (capped by ``max_age_s``)."""
         if ttl_s <= 0:
             raise ValueError("a token's time to live must be positive")
         start = time.time() if now is None else now
-        token: str = self._serializer.dumps({"sub": person_id, "exp": int(start + ttl_s)})
+        payload: dict[str, Any] = {
+            "sub": person_id,
+            "exp": int(start + ttl_s),
+            "iat": int(start),
+            "jti": secrets.token_urlsafe(12),
+            "use": use.value,
+        }
+        if via:
+            payload["via"] = via
+        token: str = self._serializer.dumps(payload)
         return token
 
-    def person_id(self, token: str) -> str:
-        """The person id a token was issued for; raise ``InvalidToken`` otherwise."""
+    def claims(self, token: str) -> TokenClaims:
+        """Verify a token's signature, age and expiry; raise ``InvalidToken`` otherwise."""
         try:
             data: Any = self._serializer.loads(token, max_age=int(self.max_age_s))
         except SignatureExpired as exc:
@@ -125,7 +186,23 @@ class TokenSigner:
             raise InvalidToken("malformed", "token payload is not a person token")
         if data["exp"] < time.time():
             raise InvalidToken("expired", "token has expired")
-        return str(data["sub"])
+        try:
+            use = TokenUse(data.get("use", TokenUse.API.value))
+        except ValueError as exc:
+            raise InvalidToken("malformed", "token payload names no known use") from exc
+        via = data.get("via")
+        return TokenClaims(
+            person_id=str(data["sub"]),
+            token_id=str(data.get("jti", "")),
+            use=use,
+            issued_at=int(data.get("iat", 0)),
+            expires_at=int(data["exp"]),
+            via=str(via) if isinstance(via, str) else None,
+        )
+
+    def person_id(self, token: str) -> str:
+        """The person id a token was issued for; raise ``InvalidToken`` otherwise."""
+        return self.claims(token).person_id
 
     def person(self, token: str, compound: Compound) -> Person:
         """The config person a token names; ``InvalidToken`` if the token or the person is not valid."""
@@ -135,11 +212,17 @@ class TokenSigner:
             raise InvalidToken("unknown_person", f"person {person_id!r} is no longer in the config")
         return person
 
-    def issue_for(self, compound: Compound, person_id: str, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
+    def issue_for(
+        self, compound: Compound, person_id: str, ttl_s: float = DEFAULT_TOKEN_TTL_S, *, use: TokenUse = TokenUse.API
+    ) -> str:
         """Like ``issue`` but refuse a person that is not in the config (``UnknownPerson``)."""
         if person_id not in compound.people:
             raise UnknownPerson(person_id)
-        return self.issue(person_id, ttl_s)
+        return self.issue(person_id, ttl_s, use=use)
+
+    def issue_login(self, compound: Compound, person_id: str, ttl_s: float = DEFAULT_LOGIN_TTL_S) -> str:
+        """A single-use, short-lived token for a click-to-login link (``login_url``)."""
+        return self.issue_for(compound, person_id, ttl_s, use=TokenUse.LOGIN)
 
 
 def login_url(base_url: str, token: str) -> str:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from compound.config import Compound
 from hub.alarms.service import AlarmService
+from hub.web.accounts import AccountStore, PeopleWatch
 from hub.web.auth import DEFAULT_SESSION_TTL_S, TokenSigner
+from hub.web.security import RateLimiter
 
 if TYPE_CHECKING:
     from hub.ingest import Ingestor
@@ -43,6 +45,30 @@ class WebContext:
     """Set when the server begins to shut down: live streams end so connections can close."""
     failures: dict[str, str] = field(default_factory=dict)
     """Background jobs that ended with an error, by name (reported by ``/healthz``)."""
+    accounts: AccountStore | None = None
+    """Used login links, revoked tokens, the audit log; by default in the alarm service's database."""
+    people: PeopleWatch | None = None
+    """Who is in ``people.yaml`` now (a removed person is refused at once); by default watches the compound's."""
+    sign_in_limit: RateLimiter = field(default_factory=RateLimiter)
+    """Per-client limit on sign-in and token endpoints."""
+
+    def __post_init__(self) -> None:
+        if self.accounts is None:
+            self.accounts = AccountStore(self.service.db)
+        if self.people is None:
+            self.people = PeopleWatch(self.compound)
+
+    @property
+    def account_store(self) -> AccountStore:
+        """``accounts``, set by ``__post_init__``."""
+        assert self.accounts is not None
+        return self.accounts
+
+    @property
+    def people_now(self) -> frozenset[str]:
+        """Person ids in ``people.yaml`` now."""
+        assert self.people is not None
+        return self.people.current()
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ def login_links(plan: Plan) -> list[LoginLink]:
         if person is None:
             continue
         label = f"{title}{f' of {where}' if where else ''}{' on duty' if duty else ' (none on duty)'}"
-        links.append(LoginLink(person, label, login_url(plan.console_url, signer.issue_for(compound, person.id))))
+        links.append(LoginLink(person, label, login_url(plan.console_url, signer.issue_login(compound, person.id))))
     return links
 
 

@@ -12,7 +12,8 @@ from compound.wire import EventKind, Severity
 from hub.alarm_states import StateFilter
 from hub.alarms.schemas import AlarmDetail, AlarmPublic
 from hub.errors import AlarmNotFound, InvalidTransition, NoteRequired
-from hub.web.deps import CompoundDep, CurrentUser, Service
+from hub.web.accounts import AuditAction
+from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
 from hub.web.permissions import Viewer
 from hub.web.schemas import AcknowledgeRequest, AlarmDetailView, HouseholdPublic, ResolveRequest
 
@@ -90,6 +91,7 @@ def acknowledge(
     user: CurrentUser,
     service: Service,
     compound: CompoundDep,
+    audit: Audit,
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> AlarmDetailView:
     """Take the alarm on (raised or notified → acknowledged), with an optional note."""
@@ -101,6 +103,7 @@ def acknowledge(
         raise _not_found(alarm_id) from None
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    audit.record(AuditAction.ACKNOWLEDGE, f"alarm:{alarm_id}")
     return view_of(detail, viewer, compound)
 
 
@@ -115,7 +118,7 @@ def acknowledge(
     },
 )
 def resolve(
-    alarm_id: int, body: ResolveRequest, user: CurrentUser, service: Service, compound: CompoundDep
+    alarm_id: int, body: ResolveRequest, user: CurrentUser, service: Service, compound: CompoundDep, audit: Audit
 ) -> AlarmDetailView:
     """Close the alarm with a note saying what was found and done."""
     viewer = Viewer.of(user, compound)
@@ -127,4 +130,5 @@ def resolve(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except NoteRequired as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    audit.record(AuditAction.RESOLVE, f"alarm:{alarm_id}")
     return view_of(detail, viewer, compound)

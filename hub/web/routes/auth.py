@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, status
+from fastapi import APIRouter, Cookie, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compound.config import Compound
+from hub.web.accounts import AuditAction
 from hub.web.assets import page
-from hub.web.auth import SESSION_COOKIE, InvalidToken
+from hub.web.auth import SESSION_COOKIE, InvalidToken, TokenUse
 from hub.web.context import WebContext
-from hub.web.deps import Context, CurrentUser
+from hub.web.deps import Context, CurrentUser, SignInLimit, check_sign_in_limit, client_address, person_of
 from hub.web.permissions import Viewer
 from hub.web.schemas import CompoundPublic, Directory, GridPublic, MePublic, PersonPublic
 
@@ -30,15 +32,32 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _sign_in(context: WebContext, token: str, target: str) -> RedirectResponse:
-    """Verify a token; on success set a fresh session cookie and go to ``target``, else back to the form."""
+def _refused(context: WebContext, request: Request, reason: str, target: str) -> RedirectResponse:
+    log.info("login refused: %s", reason)
+    context.account_store.record("-", AuditAction.SIGN_IN_REFUSED, client=client_address(request), detail=reason)
+    url = f"/login?error={reason}" + (f"&next={quote(target)}" if target != "/" else "")
+    return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+
+
+def _sign_in(
+    context: WebContext, request: Request, token: str, target: str, *, accepted: frozenset[TokenUse]
+) -> RedirectResponse:
+    """Verify a token; on success set a fresh session cookie and go to ``target``, else back to the form.
+
+    A login link's token is claimed in the database first, so it signs in once, in one browser, ever.
+    The redirect drops the token from the address bar (and ``Referrer-Policy: no-referrer`` keeps it
+    from leaking to any other site).
+    """
     try:
-        person = context.signer.person(token.strip(), context.compound)
+        claims = context.signer.claims(token.strip())
+        if claims.use not in accepted:
+            raise InvalidToken("wrong_use", "this token cannot sign in here")
+        person = person_of(context, claims)
+        if claims.use is TokenUse.LOGIN:
+            context.account_store.claim_login(claims)
     except InvalidToken as exc:
-        log.info("login refused: %s", exc.reason)
-        url = f"/login?error={exc.reason}" + (f"&next={target}" if target != "/" else "")
-        return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
-    session = context.signer.issue(person.id, context.session_ttl_s)
+        return _refused(context, request, exc.reason, target)
+    session = context.signer.issue(person.id, context.session_ttl_s, use=TokenUse.SESSION, via=claims.token_id or None)
     response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
@@ -49,35 +68,62 @@ def _sign_in(context: WebContext, token: str, target: str) -> RedirectResponse:
         secure=context.cookie_secure,
         path="/",
     )
-    log.info("%s signed in to the console", person.id)
+    response.headers["Cache-Control"] = "no-store"
+    how = "login link" if claims.use is TokenUse.LOGIN else "token"
+    context.account_store.record(
+        person.id, AuditAction.SIGN_IN, target=claims.token_id or None, client=client_address(request), detail=how
+    )
+    log.info("%s signed in to the console with a %s", person.id, how)
     return response
+
+
+_LINK_USES = frozenset({TokenUse.LOGIN})
+_FORM_USES = frozenset({TokenUse.LOGIN, TokenUse.API})
 
 
 @router.get("/login", response_class=HTMLResponse, response_model=None, include_in_schema=False)
 def login_page(
     context: Context,
+    request: Request,
     token: Annotated[str | None, Query(max_length=4096)] = None,
     next: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> HTMLResponse | RedirectResponse:
-    """The login form, or (with ``?token=``) sign in at once: the link ``compound up`` prints."""
+    """The login form, or (with ``?token=``, a login link) sign in once and redirect to a clean URL."""
     if token:
-        return _sign_in(context, token, safe_next(next))
+        check_sign_in_limit(request, context)
+        return _sign_in(context, request, token, safe_next(next), accepted=_LINK_USES)
     return page("login.html")
 
 
-@router.post("/login", response_model=None, include_in_schema=False)
+@router.post("/login", response_model=None, include_in_schema=False, dependencies=[SignInLimit])
 def login(
     context: Context,
+    request: Request,
     token: Annotated[str, Form(max_length=4096)],
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> RedirectResponse:
-    """Sign in with a pasted token; sets an HttpOnly, SameSite=Strict session cookie."""
-    return _sign_in(context, token, safe_next(next))
+    """Sign in with a pasted token or login link token; sets an HttpOnly, SameSite=Strict session cookie."""
+    return _sign_in(context, request, token, safe_next(next), accepted=_FORM_USES)
 
 
 @router.post("/logout", include_in_schema=False)
-def logout() -> RedirectResponse:
-    """Forget the session cookie and go back to the login page."""
+def logout(
+    context: Context,
+    request: Request,
+    session: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
+) -> RedirectResponse:
+    """End the session server-side (its id is revoked), forget the cookie, go back to the login page."""
+    if session:
+        try:
+            claims = context.signer.claims(session)
+        except InvalidToken:
+            pass
+        else:
+            if claims.use is TokenUse.SESSION and claims.token_id:
+                context.account_store.revoke(claims.token_id, claims.person_id)
+                context.account_store.record(
+                    claims.person_id, AuditAction.SIGN_OUT, target=claims.token_id, client=client_address(request)
+                )
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -40,6 +40,10 @@ class WebHub:
         """A bearer token for a person of the sample compound."""
         return self.signer.issue_for(self.compound, person_id)
 
+    def login_token(self, person_id: str) -> str:
+        """A single-use login-link token for a person (what ``compound token --url`` puts in the link)."""
+        return self.signer.issue_login(self.compound, person_id)
+
     def auth(self, person_id: str) -> dict[str, str]:
         """The Authorization header for a person."""
         return {"Authorization": f"Bearer {self.token(person_id)}"}
@@ -103,7 +107,9 @@ def web(hub_db: Database, compound: Compound) -> Iterator[WebHub]:
     signer = TokenSigner(SECRET)
     served = ServedApp(create_app(WebContext(compound=compound, service=service, signer=signer))).start()
     try:
-        with httpx.Client(base_url=served.url, timeout=20.0) as client:
+        # Like a browser on the console, the client says where its requests come from (the hub checks
+        # Origin on cookie-authenticated writes); tests of cross-site requests override it.
+        with httpx.Client(base_url=served.url, timeout=20.0, headers={"Origin": served.url}) as client:
             yield WebHub(compound, pipeline, service, signer, client, served.url)
     finally:
         served.stop()

@@ -49,7 +49,7 @@ def test_login_form_sets_a_strict_httponly_session(web: WebHub) -> None:
 
 def test_login_link_signs_in_at_once(web: WebHub) -> None:
     """Test that /login?token=... (the link `compound up` prints) sets the session and goes to the console."""
-    response = web.client.get("/login", params={"token": web.token("p-wang-li")})
+    response = web.client.get("/login", params={"token": web.login_token("p-wang-li")})
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert _cookie_header(response).startswith(f"{SESSION_COOKIE}=")
 
