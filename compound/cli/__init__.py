@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from compound import recording
 from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option, parse_broker
 from compound.cli.plugins import ENV, PluginError, load_plugins, plugin_names
 
@@ -23,6 +24,8 @@ COMMAND_MODULES = (
     "compound.cli.commands.hub",
     "compound.cli.commands.token",
     "compound.cli.commands.up",
+    "compound.cli.commands.record",
+    "compound.cli.commands.replay",
 )
 """Modules that each define ``register(subparsers)``; a missing module is simply not offered."""
 
@@ -61,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    recording.register()  # the `recording` driver and `recording:` camera source, before any plugin
     try:
         load_plugins(plugin_names(args.plugin))
     except PluginError as exc:

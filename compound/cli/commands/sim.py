@@ -17,6 +17,7 @@ from compound.cli.options import add_config_option
 from compound.clock import ScaledClock
 from compound.config import Compound, ConfigError, DoorRole, load_config
 from compound.drivers import Quantity, Sample
+from compound.recording import RecordingError, RecordingWriter
 
 if TYPE_CHECKING:
     from simulators import Scenario
@@ -67,6 +68,13 @@ def register(sub: Any) -> None:
     )
     running.add_argument("--duration", type=_positive, default=None, help="simulated seconds (default: the scenario's)")
     running.add_argument("--json", action="store_true", help="print every sample as a JSON line on stdout")
+    running.add_argument(
+        "--record",
+        type=Path,
+        metavar="OUT",
+        help="also write every sample into OUT (MCAP, as `compound record`; replay it with `compound replay "
+        "--into-edge` or `compound edge --driver recording --driver-option path=OUT`)",
+    )
     running.set_defaults(func=run_scenario)
 
 
@@ -165,6 +173,15 @@ def run_scenario(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else scenario.duration_s
     gateways = [SimulatedGateway(compound, e, scenario=scenario, seed=args.seed) for e in edges]
     seed = gateways[0].seed
+    recorder: RecordingWriter | None = None
+    if args.record is not None:
+        try:
+            recorder = RecordingWriter(
+                args.record, source=f"sim {scenario.name} seed {seed}", metadata={"scenario": scenario.name}
+            )
+        except RecordingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     out: TextIO = sys.stdout
     progress: TextIO = sys.stderr if args.json else sys.stdout
     summaries: dict[str, DeviceSummary] = {}
@@ -194,10 +211,14 @@ def run_scenario(args: argparse.Namespace) -> int:
                 now = min(clock.now(), end)
             else:
                 now = min(now + timedelta(seconds=60), end)
-            batch = sorted((s for g in gateways for s in g.poll(now)), key=lambda s: s.at)
+            polled = sorted(((e, s) for e, g in zip(edges, gateways, strict=True) for s in g.poll(now)),
+                            key=lambda es: es[1].at)  # fmt: skip
+            batch = [s for _, s in polled]
             total += len(batch)
-            for sample in batch:
+            for edge_id, sample in polled:
                 summaries[sample.device].add(sample)
+                if recorder is not None:
+                    recorder.sample(edge_id, sample)
             if args.json:
                 _print_json(batch, out)
             if tty and (time.perf_counter() - last_progress >= 0.5 or now >= end):
@@ -216,6 +237,9 @@ def run_scenario(args: argparse.Namespace) -> int:
     finally:
         for gateway in gateways:
             gateway.close()
+        if recorder is not None:
+            recorder.close()
+            print(f"  recorded {recorder.messages} samples into {args.record}", file=progress)
     elapsed = time.perf_counter() - real_start
     print(
         ("\n" if tty else "")
