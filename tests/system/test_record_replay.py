@@ -175,3 +175,27 @@ def test_a_recorded_lift_clip_replayed_into_an_edge_gives_the_same_detections_an
         assert [(e.kind, e.state) for e in sub.events()] == [(e.kind, e.state) for e in live_events]
     finally:
         sub.stop()
+
+
+def test_a_recorded_scenario_replayed_into_an_edge_runs_the_rules_again(
+    mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    """Test that ``sim run --record`` samples, fed to an edge by ``replay --into-edge``, raise and clear the fire
+    alarm of kitchen-fire-night through the real rules, on the recorded device and nothing else."""
+    fire = tmp_path / "fire-samples.mcap"
+    made = compound_cli("sim", "run", "kitchen-fire-night", "--record", str(fire))
+    assert made.returncode == 0, made.stderr
+    prefix = "compound/v1/sunrise-garden/b2/"
+    sub = Collector(mosquitto.port, prefix + "event/#", "rr-fire-into-edge", filter_prefix=(prefix,))
+    sub.start()
+    try:
+        into = compound_cli("replay", str(fire), "--into-edge", "--broker", mosquitto.url, "--speed", "100",
+                            "--data-dir", str(tmp_path / "edge"))  # fmt: skip
+        assert into.returncode == 0, into.stderr[-3000:]
+        wait_for(lambda: any(e.state is EventState.CLEARED for e in sub.events()), 15, "the fire's clear")
+        events = sub.events()
+        assert {(e.device, e.kind) for e in events} == {("b2-u1-1502-smoke", EventKind.SMOKE)}
+        assert events[0].state is EventState.RAISED and events[-1].state is EventState.CLEARED
+        assert events[0].occurred_at.isoformat().startswith("2026-11-23T18:0")  # the recorded night, not today
+    finally:
+        sub.stop()
