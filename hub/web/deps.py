@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,6 +29,7 @@ __all__ = [
     "OptionalUser",
     "Service",
     "SignInLimit",
+    "StillSignedIn",
     "check_sign_in_limit",
     "client_address",
     "get_context",
@@ -169,6 +171,25 @@ def _current_user(
 
 CurrentUser = Annotated[Person, Depends(_current_user)]
 """The signed-in person; 401 when no valid token or session is sent."""
+
+
+def _still_signed_in(
+    context: Context,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: Annotated[str | None, Depends(_cookie)],
+) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return person_from_request(context, bearer, session) is not None
+        except InvalidToken as exc:
+            log.info("credential of an open stream no longer valid: %s", exc.reason)
+            return False
+
+    return check
+
+
+StillSignedIn = Annotated[Callable[[], bool], Depends(_still_signed_in)]
+"""Re-checks the request's credential (revoked, expired, person removed) for long-lived responses."""
 
 OptionalUser = Annotated[Person | None, Depends(_optional_user)]
 """The signed-in person, or ``None`` (pages redirect to the login page instead of answering 401)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hub.alarms.schemas import AlarmChange
-from hub.web.deps import Context, CurrentUser
+from hub.web.deps import Context, CurrentUser, StillSignedIn
 from hub.web.permissions import Viewer
 
 __all__ = ["router"]
@@ -22,6 +23,10 @@ router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 
 RETRY_MS = 2000
 """How soon a browser's EventSource reconnects after the stream drops."""
+
+RECHECK_S = 5.0
+"""How often (at most) an open stream re-checks its credential before sending a change: a revoked token, or a
+person removed from people.yaml, gets nothing more and the stream ends."""
 
 
 async def _next_change(queue: asyncio.Queue[AlarmChange], stopping: asyncio.Event) -> AlarmChange | None:
@@ -49,6 +54,7 @@ async def _next_change(queue: asyncio.Queue[AlarmChange], stopping: asyncio.Even
 async def stream(
     user: CurrentUser,
     context: Context,
+    still_signed_in: StillSignedIn,
     mine: Annotated[bool, Query(description="Only alarms assigned to me or in my own grids")] = False,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every change to an alarm the caller may see, as it happens (EventSource-compatible)."""
@@ -56,12 +62,18 @@ async def stream(
     changes = context.service.changes
     queue = changes.subscribe()
     log.info("live stream opened for %s (%d subscribers)", user.id, changes.subscribers)
+    checked_at = time.monotonic()
     try:
         yield ServerSentEvent(comment="live", retry=RETRY_MS)
         while (change := await _next_change(queue, context.stopping)) is not None:
             alarm = change.alarm
             if not viewer.sees(alarm) or (mine and not viewer.owns(alarm)):
                 continue
+            if time.monotonic() - checked_at >= RECHECK_S:
+                if not await asyncio.to_thread(still_signed_in):
+                    log.info("live stream of %s ended: credential no longer valid", user.id)
+                    break
+                checked_at = time.monotonic()
             yield ServerSentEvent(
                 event="alarm", id=f"{alarm.id}-{alarm.updated_at.timestamp():.6f}", data=change.model_dump(mode="json")
             )

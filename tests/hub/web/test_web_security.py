@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from hub.web import WebContext, create_app
 from hub.web.accounts import PeopleWatch
 from hub.web.assets import STATIC_DIR
 from hub.web.auth import SECRET_ENV, SESSION_COOKIE, TokenSigner, TokenUse
+from hub.web.routes import stream as stream_route
 from hub.web.security import RateLimiter
 from tests.hub.web.conftest import SECRET, ServedApp, WebHub
 from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 MANAGER = "p-han-mei"
@@ -134,6 +137,28 @@ def test_revoked_token_stops_working_at_once(web: WebHub) -> None:
     assert web.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert web.client.get("/api/v1/me", headers=_cookie(session)).status_code == 401
     assert web.client.get("/api/v1/me", headers=web.auth(WORKER)).status_code == 200  # a new token still works
+
+
+def test_open_stream_ends_when_its_token_is_revoked(web: WebHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test that a live stream opened with a token sends nothing more once the token is revoked, and ends."""
+    monkeypatch.setattr(stream_route, "RECHECK_S", 0.0)
+    token = web.token(WORKER)
+    lines: list[str] = []
+
+    def read() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.stream("GET", f"{web.url}/api/v1/alarms/stream", headers=headers, timeout=20) as response:
+            lines.extend(line for line in response.iter_lines() if line.startswith("data: "))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    wait_for(lambda: web.service.changes.subscribers == 1, timeout=10, what="the stream to subscribe")
+    token_id = web.signer.claims(token).token_id
+    web.client.post("/api/v1/tokens/revoke", json={"token_id": token_id}, headers=web.auth(MANAGER))
+    web.raise_alarm(FLAT_SMOKE)
+    reader.join(timeout=15)
+    assert not reader.is_alive(), "the stream did not end"
+    assert lines == []
 
 
 def test_revoking_a_person_ends_all_their_tokens(web: WebHub) -> None:
