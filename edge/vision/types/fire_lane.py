@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from compound.wire import EventKind, EventState, Severity
 from edge.vision.camera_types import CameraKind, CameraSetup, register_camera_kind
 from edge.vision.rules import VisionVerdict
-from edge.vision.tracker import Track
+from edge.vision.tracker import Track, iou_matrix
 from edge.vision.zones import Zone
 
-__all__ = ["FIRE_LANE", "NEVER_BLOCKING", "FireLaneRule", "FireLaneRuleConfig"]
+__all__ = ["FIRE_LANE", "NEVER_BLOCKING", "FireLaneRule", "FireLaneRuleConfig", "StillSpot"]
 
 log = logging.getLogger(__name__)
 
 NEVER_BLOCKING = frozenset({"person", "pet"})
 """Classes that never block a fire lane (they walk away)."""
+
+SAME_SPOT_IOU = 0.5
+"""A new track this close to where a still object was last seen is that object again (an id switch)."""
+
+SPOT_MEMORY_S = 6.0
+"""How long a still object's spot is remembered after it was last seen: an occlusion of a few detector runs
+(``recheck_s`` 2 s), short enough that another vehicle passing the spot later starts its own dwell."""
+
+
+@dataclass(frozen=True, slots=True)
+class StillSpot:
+    """Where a blocking object stood, since when, and when it was last seen there."""
+
+    box: tuple[float, float, float, float]
+    """The box of the object when it first stood here."""
+    since: float
+    """Since when an object stands here (carried over tracker id switches)."""
+    seen: float
+    """When an object was last seen here."""
 
 
 class FireLaneRuleConfig(BaseModel):
@@ -37,6 +57,11 @@ class FireLaneRule:
 
     Moving traffic never counts (a track's still time restarts whenever it moves), nor do people
     and pets; a brief stop shorter than the dwell never alarms.
+
+    The dwell belongs to the object, not to a tracker id: when a passer-by hides a parked car for a
+    detection and the tracker gives it a new id, the new track standing where a still object was
+    seen within ``SPOT_MEMORY_S`` keeps that object's still time (``StillSpot``). Without this the
+    raised condition cleared with the car still there and the first raise came a full dwell late.
     """
 
     zone: Zone = field(default_factory=Zone.whole_frame)
@@ -45,6 +70,7 @@ class FireLaneRule:
     min_score: float = 0.4
     active: bool = False
     _last_blocked: float = -1e18
+    _spots: list[StillSpot] = field(default_factory=list)
 
     def blocking(self, tracks: list[Track], t: float) -> list[tuple[Track, float]]:
         """Tracks blocking the lane now, with how long each has stood still."""
@@ -59,7 +85,7 @@ class FireLaneRule:
     def update(self, tracks: list[Track], t: float, detected: bool) -> list[VisionVerdict]:
         """Raise once an object has dwelt past ``dwell_s``; clear after the lane is free ``clear_after_s``."""
         live = [tr for tr in tracks if tr.misses == 0] if detected else tracks
-        dwelling = [(tr, d) for tr, d in self.blocking(live, t) if d >= self.dwell_s]
+        dwelling = [(tr, d) for tr, d in self._carry_dwell(self.blocking(live, t), t) if d >= self.dwell_s]
         if dwelling:
             self._last_blocked = t
         if not self.active and dwelling:
@@ -90,12 +116,40 @@ class FireLaneRule:
             ]
         return []
 
+    def _carry_dwell(self, blocking: list[tuple[Track, float]], t: float) -> list[tuple[Track, float]]:
+        """Blocking tracks with the still time of the spot they stand on, whatever their tracker id.
+
+        A spot is where a blocking object first stood still (its box then, fixed), since when, and when an
+        object was last seen on it. A track on a spot seen within ``SPOT_MEMORY_S`` takes the spot's still
+        time; a track on no spot starts one with its own. An object that moves off its spot's box starts anew.
+        """
+        memory = min(SPOT_MEMORY_S, self.clear_after_s)
+        spots = [s for s in self._spots if t - s.seen <= memory]
+        out = []
+        for tr, still in blocking:
+            box = tr.bbox
+            on = [i for i, s in enumerate(spots) if _iou(s.box, box) >= SAME_SPOT_IOU]
+            if on:
+                since = min(spots[i].since for i in on)
+                for i in on:
+                    spots[i] = replace(spots[i], seen=t)
+            else:
+                since = t - still
+                spots.append(StillSpot(box, since, t))
+            out.append((tr, t - since))
+        self._spots = spots
+        return out
+
     def restore(self, kind: EventKind) -> bool:
         """Re-arm a blocked-lane condition open before a restart; it clears once the lane is seen free."""
         if kind is not EventKind.FIRE_LANE_BLOCKED:
             return False
         self.active, self._last_blocked = True, 0.0
         return True
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return float(iou_matrix(np.array([a]), np.array([b]))[0, 0])
 
 
 def _rule(setup: CameraSetup[FireLaneRuleConfig]) -> FireLaneRule:

@@ -74,15 +74,6 @@ CAMERA_EXPECTED: dict[str, CameraExpected] = {
 }
 
 KNOWN_FAILURES: dict[tuple[str, int], str] = {
-    # Both are the fire-lane rule's, not the detector's (it sees the heap at 0.87-0.94 in every re-check from 74 s
-    # to 84 s): a passer-by occludes the object for one detection, the tracker gives it a new track id, the new
-    # track's still time starts from zero, and FireLaneRule counts the lane "blocked" only by tracks that have
-    # already dwelt dwell_s. The raised condition therefore clears 10 s later with the object still there, and
-    # is raised again a full dwell after the switch (or, when the switch comes before the first raise, late).
-    ("fire-lane-heap", 100_000): "tracker id switch on occlusion: raised 69.0 s, cleared 81.6 s with the heap "
-    "still there, raised again 131.8 s (FireLaneRule clears when no track has dwelt dwell_s)",
-    ("fire-lane-parked", 100_001): "tracker id switch on occlusion resets the dwell: raised 118.4 s instead of "
-    "~70 s (car still from ~10 s, dwell 60 s)",
 }
 """Seeds that fail their expectation today, with the reason; strict: they fail the run once they pass."""
 

@@ -6,10 +6,13 @@ Brief stops, deliveries and passers-by at the configured dwell are library scena
 
 from __future__ import annotations
 
+import numpy as np
+
 from compound.wire import EventKind, EventState, Location
 from edge.vision import CameraPipeline, FireLaneRule, MotionGate, OnnxDetector, Zone
 from edge.vision.config import VisionFile
 from edge.vision.pipeline import CameraDevice, VisionDraft
+from edge.vision.tracker import Track
 from simulators.camera import SimulatedCamera, build
 
 LANE_CAM = "b2-fire-lane-cam"
@@ -59,3 +62,45 @@ def test_stop_longer_than_dwell_alarms_then_clears_when_the_car_leaves(
     assert states == [EventState.RAISED, EventState.CLEARED]
     assert events[1][1].raised_id == events[0][1].id
     assert events[1][0] > 33.0, "cleared only after the car left at t=33 s"
+
+
+def _still_track(track_id: int, box: tuple[float, float, float, float], since: float, t: float) -> Track:
+    """A confirmed car track standing still at ``box`` since ``since``, seen at ``t``."""
+    tr = Track(track_id, np.array(box, dtype=np.float64), since, t, still_since=since)
+    tr.votes.append(("car", 0.9))
+    return tr
+
+
+def test_an_id_switch_on_occlusion_keeps_the_dwell() -> None:
+    """Test that a parked car re-tracked under a new id (a passer-by hid it for a detection) keeps its still time:
+    the lane is raised one dwell after the car stopped and stays raised, instead of clearing with the car there."""
+    rule = FireLaneRule(Zone.whole_frame(), dwell_s=60.0, clear_after_s=10.0)
+    car = (0.30, 0.60, 0.50, 0.80)
+    verdicts = []
+    for step in range(0, 200):
+        t = step * 1.0
+        if t < 30:
+            tracks = [_still_track(1, car, 0.0, t)]
+        elif t < 32:
+            tracks = []  # hidden by a passer-by
+        else:
+            tracks = [_still_track(2, (0.31, 0.60, 0.51, 0.81), 32.0, t)]  # the same car, a new id, a new still time
+        verdicts += [(t, v.state) for v in rule.update(tracks, t, detected=True)]
+    assert verdicts == [(60.0, EventState.RAISED)]
+
+
+def test_a_car_driving_over_an_old_spot_starts_its_own_dwell() -> None:
+    """Test that a spot is forgotten a few seconds after its object left: a later car there does not inherit it."""
+    rule = FireLaneRule(Zone.whole_frame(), dwell_s=60.0, clear_after_s=10.0)
+    car = (0.30, 0.60, 0.50, 0.80)
+    verdicts = []
+    for step in range(0, 160):
+        t = step * 1.0
+        if t < 50:
+            tracks = [_still_track(1, car, 0.0, t)]  # a 50 s stop: shorter than the dwell
+        elif t < 70:
+            tracks = []
+        else:
+            tracks = [_still_track(2, car, 70.0, t)]  # another car, 20 s later, on the same spot
+        verdicts += [(t, v.state) for v in rule.update(tracks, t, detected=True)]
+    assert verdicts == [(130.0, EventState.RAISED)]
