@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import yaml
@@ -26,8 +27,8 @@ __all__ = ["AccountStore", "AuditAction", "AuditEntryPublic", "PeopleWatch", "pe
 log = logging.getLogger(__name__)
 
 
-class AuditAction:
-    """The actions the audit log records (plain strings in the table)."""
+class AuditAction(StrEnum):
+    """The actions the audit log records (their values are what the table holds)."""
 
     SIGN_IN = "sign_in"
     SIGN_IN_REFUSED = "sign_in_refused"

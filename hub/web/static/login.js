@@ -3,6 +3,8 @@ import { applyI18n, setupLangSwitch } from "/static/common.js";
 
 const params = new URLSearchParams(location.search);
 document.getElementById("next").value = params.get("next") || "/";
-document.getElementById("error").hidden = !params.has("error");
+const error = document.getElementById("error");
+error.hidden = !params.has("error");
+if (["used", "revoked"].includes(params.get("error"))) error.dataset.i18n = `login.${params.get("error")}`;
 setupLangSwitch(document.getElementById("lang"));
 applyI18n();

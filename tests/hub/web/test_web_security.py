@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from compound.cli import main as compound_main
 from compound.config import Compound, load_config
@@ -108,7 +108,8 @@ def test_login_link_leaves_no_token_in_the_address_bar(web: WebHub) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
-            page.goto(f"{web.url}/login?token={web.login_token(WORKER)}&next=/worker")
+            link = f"{web.url}/login?token={web.login_token(WORKER)}&next=/worker"
+            page.goto(link)
             page.wait_for_url(f"{web.url}/worker")
             assert "token" not in page.url
             assert page.evaluate("document.referrer") == ""
@@ -116,6 +117,10 @@ def test_login_link_leaves_no_token_in_the_address_bar(web: WebHub) -> None:
             # The page's own writes (logout form) pass the same-origin check.
             page.click("form[action='/logout'] button")
             page.wait_for_url(re.compile(r".*/login$"))
+            page.goto(link)  # a second time: refused, and the page says why
+            page.wait_for_url(re.compile(r".*/login\?error=used.*"))
+            assert "token=" not in page.url
+            expect(page.locator("#error")).to_contain_text("已使用过")
         finally:
             browser.close()
 
