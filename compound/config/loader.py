@@ -184,6 +184,12 @@ def read_yaml(path: Path, issues: list[ConfigIssue]) -> Any:
     except OSError as exc:
         issues.append(ConfigIssue(path.name, "", f"cannot read file: {exc.strerror}"))
         return None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        issues.append(
+            ConfigIssue(path.name, f"line {line}", f"not UTF-8 text: byte {exc.start} is 0x{exc.object[exc.start]:02x}")
+        )
+        return None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,9 +18,13 @@ from hub.alarms.schemas import AlarmDetail, AlarmPublic, Assignee, DeadLetterPub
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
 from hub.errors import AlarmNotFound
 
-__all__ = ["CLEARED", "OPEN", "AlarmService"]
+__all__ = ["CLEARED", "OPEN", "ROW_ID_MAX", "AlarmService"]
 
 log = logging.getLogger(__name__)
+
+ROW_ID_MAX: Final = 2**63 - 1
+"""Largest row id a table can hold (signed 64-bit on SQLite and PostgreSQL). A larger id names no alarm; handed
+to the driver it would raise ``OverflowError`` (a 500 that API fuzzing found), so it is answered as not found."""
 
 CLEARED = PseudoState.CLEARED
 """Pseudo-state filter: open alarms whose device has cleared the condition (``cleared_at`` set)."""
@@ -158,6 +162,8 @@ class AlarmService:
 
     @staticmethod
     def _load(session: Session, alarm_id: int, grids: set[str] | None, *, lock: bool = False) -> Alarm | None:
+        if not 0 < alarm_id <= ROW_ID_MAX:
+            return None
         alarm = session.get(Alarm, alarm_id, with_for_update=lock or None)
         if alarm is None or (grids is not None and alarm.grid not in grids):
             return None

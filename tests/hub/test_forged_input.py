@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import func, select
@@ -19,7 +21,7 @@ from compound.config import Compound
 from hub.db import Database, DeadLetter, EdgeRecord, SeqGap
 from hub.ingest import Inbound, Ingestor, IngestSettings, MessagePipeline
 from hub.ingest.sequence import MAX_HEARTBEAT_LEAD
-from hub.ingest.validate import Rejected, validate
+from hub.ingest.validate import DEAD_LETTER_REASONS, Parsed, Rejected, validate
 from hub.resend import MAX_REQUESTS_PER_EDGE, ResendRequester
 from tests.hub.helpers import NIGHT, event_topic, make_event
 
@@ -214,3 +216,58 @@ def test_requests_per_edge_are_bounded_however_many_ranges_are_missing(compound:
     assert requester.throttled > 0
     now[0] = 10.0
     assert requester.request("b2", 4_000, 4_005) == 1
+
+
+_SEGMENTS = st.sampled_from(["b1", "b2", "b99", SMOKE, "b1-u1-101-smoke", "resend", "x" * 70, "", "+", "#", "é"])
+_TYPES = st.sampled_from(["event", "reading", "status", "heartbeat", "snapshot", "cmd", "bogus"])
+
+
+@st.composite
+def _messages(draw: st.DrawFn, compound: Compound) -> tuple[str, bytes]:
+    """A topic under the compound's tree (or not) and a payload: a valid message of any type for any edge or
+    device, possibly for another topic, or junk."""
+    prefix = draw(st.sampled_from([compound.prefix, "other"]))
+    version = draw(st.sampled_from(["v1", "v2"]))
+    where = draw(st.sampled_from([compound.id, "elsewhere"]))
+    parts = [prefix, version, where, draw(_SEGMENTS), draw(_TYPES), *draw(st.lists(_SEGMENTS, max_size=2))]
+    edge, device = draw(st.sampled_from([("b2", SMOKE), ("b1", SMOKE), ("b1", "b1-u1-101-smoke")]))
+    at = T0 + timedelta(seconds=draw(st.integers(-(10**9), 10**9)))
+    kind = draw(st.sampled_from(["event", "heartbeat", "status", "junk"]))
+    if kind == "event":
+        payload = wire.dump(make_event(compound, SMOKE, seq=draw(st.integers(0, 2**62)), at=at, edge=edge))
+    elif kind == "heartbeat":
+        payload = _beat(compound, edge=edge, at=at, seq=draw(st.integers(0, 2**62)))
+    elif kind == "status":
+        payload = _status(compound, edge=edge, at=at)
+    else:
+        payload = draw(st.binary(max_size=64))
+    if draw(st.booleans()):
+        body = json.loads(payload) if kind != "junk" else {}
+        body[draw(st.sampled_from(["edge", "compound", "device", "seq", "schema"]))] = draw(
+            st.one_of(st.none(), st.integers(), st.text(max_size=5), st.just(device))
+        )
+        payload = json.dumps(body).encode()
+    return "/".join(parts), payload
+
+
+def test_validate_never_raises_and_refuses_only_with_known_reasons(compound: Compound) -> None:
+    """Test the hub's checks past the wire contract under hypothesis: any topic (other prefixes, versions,
+    compounds, edges, types, extra segments) with any payload (valid messages of any edge, with a field swapped,
+    or junk) is parsed, ignored (commands) or refused with one of DEAD_LETTER_REASONS; nothing raises, and a
+    parsed message always agrees with its topic and the config."""
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(message=_messages(compound))
+    def check(message: tuple[str, bytes]) -> None:
+        topic, payload = message
+        verdict = validate(topic, payload, T0, compound, IngestSettings())
+        if isinstance(verdict, Rejected):
+            assert verdict.reason in DEAD_LETTER_REASONS, verdict
+        elif isinstance(verdict, Parsed):
+            msg, parsed = verdict.message, verdict.topic
+            assert (msg.compound, msg.edge) == (compound.id, parsed.edge)
+            assert parsed.edge in compound.edges()
+            if isinstance(msg, wire.Event | wire.Reading):
+                assert compound.devices[msg.device].edge == parsed.edge
+
+    check()

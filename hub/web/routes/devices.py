@@ -153,13 +153,19 @@ def device_series(
     _visible_device(device_id, user, compound)
     if start is not None and span is not None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give 'from' or 'span', not both")
-    to = _utc(end) if end is not None else _utc(service.clock.now())
-    if span is not None:
-        if span > MAX_WINDOW.total_seconds():
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"window longer than {MAX_WINDOW.days} days")
-        frm = to - timedelta(seconds=span)
-    else:
-        frm = _utc(start) if start is not None else to - DEFAULT_WINDOW
+    try:
+        to = _utc(end) if end is not None else _utc(service.clock.now())
+        if span is not None:
+            if span > MAX_WINDOW.total_seconds():
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"window longer than {MAX_WINDOW.days} days")
+            frm = to - timedelta(seconds=span)
+        else:
+            frm = _utc(start) if start is not None else to - DEFAULT_WINDOW
+    except OverflowError:  # found by fuzzing: 'to' of 0001-01-01 (or 9999-12-31 west of UTC) has no window
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "'from'/'to' out of range: the window must lie within years 1-9999 UTC",
+        ) from None
     if to <= frm:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'to' must be after 'from'")
     if to - frm > MAX_WINDOW:
