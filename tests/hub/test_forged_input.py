@@ -5,12 +5,14 @@ heartbeat with an absurd ``seq`` costs at most the bounded, rate-limited resend.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import func, select
@@ -23,7 +25,9 @@ from hub.ingest import Inbound, Ingestor, IngestSettings, MessagePipeline
 from hub.ingest.sequence import MAX_HEARTBEAT_LEAD
 from hub.ingest.validate import DEAD_LETTER_REASONS, Parsed, Rejected, validate
 from hub.resend import MAX_REQUESTS_PER_EDGE, ResendRequester
-from tests.hub.helpers import NIGHT, event_topic, make_event
+from tests.hub.helpers import NIGHT, HubThread, Publisher, event_topic, make_event
+from tests.servers import BrokerServer
+from tests.support import wait_for
 
 SMOKE = "b2-u1-1502-smoke"
 T0 = NIGHT + timedelta(minutes=1)
@@ -271,3 +275,50 @@ def test_validate_never_raises_and_refuses_only_with_known_reasons(compound: Com
                 assert compound.devices[msg.device].edge == parsed.edge
 
     check()
+
+
+@pytest.mark.broker
+def test_forged_heartbeat_over_a_real_broker_costs_the_bounded_resend(
+    broker: BrokerServer, hub_db: Database, compound: Compound
+) -> None:
+    """Test end to end on Mosquitto and amqtt: a heartbeat with seq 10**9 published under b2's topic makes the
+    running hub publish, over several sweeps, only requests for the next MAX_HEARTBEAT_LEAD seqs, at most one
+    per rate-limit interval; the edge's row keeps its last seq and counts the anomaly."""
+    settings_ = IngestSettings(resend_sweep_s=0.5, resend_settle_s=0.2, resend_min_interval_s=2.0)
+    ingestor = Ingestor(hub_db, compound, host=broker.host, port=broker.port, broker_kind=broker.kind,
+                        settings=settings_)  # fmt: skip
+    seen: list[wire.ResendRequest] = []
+    watcher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="resend-watcher")
+    cmd = wire.topic(compound.id, "b2", "cmd", wire.RESEND_COMMAND, prefix=compound.prefix)
+    watcher.on_message = lambda _c, _u, m: seen.append(wire.parse_command(wire.RESEND_COMMAND, m.payload)) if (
+        m.topic == cmd) else None  # fmt: skip
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe(cmd, qos=1)
+    watcher.loop_start()
+    hub = HubThread(ingestor).start()
+    publisher = Publisher(broker.host, broker.port)
+    try:
+        for seq in (1, 2, 3):
+            publisher.event(compound, make_event(compound, SMOKE, seq=seq, at=datetime.now(UTC)))
+        wait_for(lambda: _stored(hub_db) == 3, what="three events stored")
+        time.sleep(0.5)  # past the open-ended sweep after subscribing (asks b2 for 4.. open-ended)
+        seen.clear()
+        forged = _beat(compound, at=datetime.now(UTC), seq=10**9)
+        publisher.publish(wire.topic(compound.id, "b2", "heartbeat", prefix=compound.prefix), forged)
+        watched = 6.0
+        time.sleep(watched)
+    finally:
+        publisher.close()
+        hub.stop()
+        watcher.loop_stop()
+        watcher.disconnect()
+    asked = {(r.from_seq, r.to_seq) for r in seen}
+    assert asked == {(4, 3 + MAX_HEARTBEAT_LEAD)}, seen
+    assert 1 <= len(seen) <= watched / settings_.resend_min_interval_s + 1
+    assert _edge(hub_db, "b2") == (3, 1)
+
+
+def _stored(hub_db: Database) -> int:
+    with hub_db.session() as session:
+        record = session.get(EdgeRecord, "b2")
+        return 0 if record is None else record.events
