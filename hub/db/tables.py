@@ -1,107 +1,42 @@
-"""The hub's relational store: events, alarms and their audit trail, dead letters, edge sequence tracking.
-
-SQLAlchemy 2 with typed declarative models. SQLite (WAL, busy timeout) is the embedded default;
-nothing here is SQLite-only except behind a dialect check, so a PostgreSQL URL works the same.
-The unique constraint on ``events.event_id`` is the dedup guarantee: inserts use
-``INSERT .. ON CONFLICT DO NOTHING RETURNING`` (a Core insert's ``rowcount`` is -1 on SQLAlchemy 2.1).
-"""
+"""The alarm tables: events (dedup by event id), alarms and their history, dead letters, edges, seq gaps, snapshots."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
-    Dialect,
-    Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
-    Table,
     Text,
-    TypeDecorator,
-    create_engine,
-    event,
     text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from compound import wire
-from hub.alarm_states import OPEN_STATES, AlarmState
+from hub.alarm_states import AlarmState
 
 if TYPE_CHECKING:
     from compound.config.loader import Device
+from hub.db.base import ALARM_STATE, Base
 
 __all__ = [
-    "OPEN_STATES",
     "Alarm",
     "AlarmAssignee",
     "AlarmHistory",
-    "AuditEntry",
-    "Base",
-    "Database",
     "DeadLetter",
     "EdgeRecord",
     "EventRecord",
-    "RevokedToken",
     "SeqGap",
     "Snapshot",
-    "UsedLoginToken",
-    "default_url",
     "event_row",
-    "insert_ignore",
 ]
-
-log = logging.getLogger(__name__)
-
-ALARM_STATE = Enum(
-    AlarmState,
-    native_enum=False,
-    create_constraint=False,
-    length=16,
-    values_callable=lambda states: [s.value for s in states],
-    validate_strings=True,
-)
-"""An ``AlarmState`` column: the same VARCHAR(16) holding the value (``'raised'``), read back as the enum."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out, whatever the backend (SQLite returns naive values)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
-        value = value.astimezone(UTC)
-        # SQLite stores text; keep it naive-UTC so string comparison orders correctly.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every hub table."""
-
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
 class EventRecord(Base):
@@ -321,103 +256,3 @@ class Snapshot(Base):
     received_at: Mapped[datetime]
     size: Mapped[int] = mapped_column(Integer)
     jpeg: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class AuditEntry(Base):
-    """One action by a person on the web or API: who, when, from which client address, what, on what."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(index=True)
-    actor: Mapped[str] = mapped_column(String(80), index=True)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    target: Mapped[str | None] = mapped_column(String(120))
-    client: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(String(300))
-
-
-class UsedLoginToken(Base):
-    """A single-use login link already exchanged for a session; kept until it would have expired anyway."""
-
-    __tablename__ = "used_login_tokens"
-
-    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person: Mapped[str] = mapped_column(String(80))
-    used_at: Mapped[datetime]
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-
-
-class RevokedToken(Base):
-    """A token id (or ``person:<id>``: every token of that person issued before ``revoked_at``) refused from now on."""
-
-    __tablename__ = "revoked_tokens"
-
-    token_id: Mapped[str] = mapped_column(String(96), primary_key=True)
-    revoked_at: Mapped[datetime]
-    revoked_by: Mapped[str] = mapped_column(String(80))
-
-
-def default_url(data_dir: str | Path) -> str:
-    """The embedded default: ``sqlite:///<data-dir>/hub.db``."""
-    return f"sqlite:///{Path(data_dir).resolve() / 'hub.db'}"
-
-
-def insert_ignore(session: Session, model: type[Base] | Table) -> Insert:
-    """``INSERT .. ON CONFLICT DO NOTHING`` for the session's dialect (SQLite or PostgreSQL)."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(model).on_conflict_do_nothing()
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(model).on_conflict_do_nothing()
-    raise ValueError(f"database dialect {name!r} is not supported (use SQLite or PostgreSQL)")
-
-
-class Database:
-    """An engine and session factory for one database URL; creates the schema on ``create()``."""
-
-    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> None:
-        self.url = url
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, echo=echo)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
-        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
-
-    @property
-    def dialect(self) -> str:
-        """Backend name: ``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
-
-    def create(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(self.engine)
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
-        with self.sessions.begin() as session:
-            yield session
-
-    def dispose(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-
-
-def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # WAL lets the console read while ingest writes; NORMAL sync is durable across process
-        # crashes (SIGKILL) in WAL mode, only a power loss can drop the last commits.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return on_connect
