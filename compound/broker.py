@@ -4,6 +4,11 @@ Run standalone with ``python -m compound.broker --bind 127.0.0.1:1883``. The plu
 (amqtt's default set warns) and the bind address is always set (amqtt defaults to 0.0.0.0:1883).
 amqtt 0.12 acknowledges ``$share/`` subscriptions but delivers nothing on them: clients of this
 broker must subscribe plainly (see ``supports_shared_subscriptions``).
+
+With ``--auth DIR`` (the ``broker/`` folder ``compound keys`` writes) anonymous clients are refused, passwords
+are checked against ``amqtt.passwd`` (argon2) and every publish and subscribe against ``amqtt-acl.json``
+(``compound.identity``); a client whose last will names a topic it may not publish is refused at CONNECT
+(amqtt would otherwise publish the will unchecked: a forged ``offline`` for another edge).
 """
 
 from __future__ import annotations
@@ -13,21 +18,111 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["broker_config", "run_broker", "supports_shared_subscriptions"]
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.plugins.authentication import FileAuthPlugin
+from amqtt.plugins.topic_checking import TopicAccessControlListPlugin
+from amqtt.session import Session
+
+from compound.identity import BrokerAuthFiles, read_amqtt_acl
+
+__all__ = [
+    "EmbeddedBroker",
+    "IdentityAuthPlugin",
+    "TopicGrantsPlugin",
+    "broker_config",
+    "run_broker",
+    "supports_shared_subscriptions",
+]
 
 log = logging.getLogger(__name__)
 
 
-def broker_config(host: str, port: int) -> dict[str, Any]:
-    """amqtt configuration: one TCP listener on ``host:port``, anonymous clients, no $SYS noise."""
+class TopicGrantsPlugin(TopicAccessControlListPlugin):  # type: ignore[misc]  # amqtt is untyped here
+    """amqtt's topic ACL with a config that names ``subscribe_acl`` (amqtt 0.12's own config class lacks it, and
+    its ``acl`` fallback is deprecated); a user absent from a list may do nothing of that kind."""
+
+    @dataclass
+    class Config:
+        publish_acl: dict[str, list[str]] = field(default_factory=dict)
+        subscribe_acl: dict[str, list[str]] = field(default_factory=dict)
+
+
+class IdentityAuthPlugin(FileAuthPlugin):  # type: ignore[misc]
+    """amqtt's password-file check, and a last will only on a topic the user may publish to."""
+
+    @dataclass
+    class Config:
+        password_file: str | Path | None = None
+        publish_acl: dict[str, list[str]] = field(default_factory=dict)
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        ok: bool | None = await super().authenticate(session=session)
+        session.refused = not ok  # see EmbeddedBroker._handle_client_session
+        if ok and session.will_flag and session.will_topic:
+            allowed = self.config.publish_acl.get(session.username or "", [])
+            if not any(TopicAccessControlListPlugin.topic_ac(session.will_topic, t) for t in allowed):
+                self.context.logger.info("refused %s: last will on %s", session.username, session.will_topic)
+                session.refused = True
+                return False
+        if ok:
+            # Keep the delivery the project is tested with on amqtt: before identities every session was flagged
+            # anonymous (AnonymousAuthPlugin does so even for named clients), so amqtt kept no offline queue and the
+            # hub's resend requests fill what a dead client missed (test_up's hub-SIGKILL run checks that).
+            session.is_anonymous = True
+        return ok
+
+
+class EmbeddedBroker(Broker):  # type: ignore[misc]
+    """amqtt's broker, with topic checks only where the ACL has something to say (publish, subscribe)."""
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        # No receive ACL here (a subscription is checked when made). And amqtt 0.12 awaits this inside its
+        # broadcast loop over the subscriptions dict: a plugin call yields, a concurrent SUBSCRIBE changes the
+        # dict, the loop dies ("dictionary changed size during iteration") and the message is lost.
+        if action == Action.RECEIVE:
+            return True
+        allowed: bool = await super()._topic_filtering(session, topic, action)
+        return allowed
+
+    async def _handle_client_session(self, *args: Any) -> None:
+        await super()._handle_client_session(*args)
+        session = args[2]
+        if getattr(session, "refused", False):
+            # amqtt 0.12 registers a client as connected before it checks the credentials and never unregisters one
+            # it refused: that session would stay "connected" for good (and be taken over by the next of its name).
+            session.refused = False
+            with contextlib.suppress(Exception):
+                session.transitions.disconnect()
+            if self._sessions.get(session.client_id, (None,))[0] is session:
+                del self._sessions[session.client_id]
+
+
+def broker_config(host: str, port: int, auth_dir: Path | None = None) -> dict[str, Any]:
+    """amqtt configuration: one TCP listener on ``host:port``, no $SYS noise; anonymous clients unless
+    ``auth_dir`` holds the files of ``compound keys`` (then identities and topic grants are enforced)."""
+    plugins: dict[str, Any] = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+    if auth_dir is not None:
+        files = BrokerAuthFiles(Path(auth_dir))
+        acl = read_amqtt_acl(files.amqtt_acl)
+        plugins = {
+            f"{__name__}.IdentityAuthPlugin": {
+                "password_file": str(files.amqtt_passwd),
+                "publish_acl": acl["publish-acl"],
+            },
+            f"{__name__}.TopicGrantsPlugin": {
+                "publish_acl": acl["publish-acl"],
+                "subscribe_acl": acl["subscribe-acl"],
+            },
+        }
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
         "timeout_disconnect_delay": 2,
-        "plugins": {
-            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-        },
+        "plugins": plugins,
     }
 
 
@@ -36,11 +131,9 @@ def supports_shared_subscriptions(broker_kind: str) -> bool:
     return broker_kind != "amqtt"
 
 
-async def run_broker(host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    """Run the embedded broker until ``stop`` is set (or forever)."""
-    from amqtt.broker import Broker
-
-    broker = Broker(broker_config(host, port))
+async def run_broker(host: str, port: int, stop: asyncio.Event | None = None, auth_dir: Path | None = None) -> None:
+    """Run the embedded broker until ``stop`` is set (or forever); ``auth_dir``: see ``broker_config``."""
+    broker = EmbeddedBroker(broker_config(host, port, auth_dir))
     await broker.start()
     log.info("embedded amqtt broker listening on %s:%d", host, port)
     try:
@@ -54,6 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m compound.broker``."""
     parser = argparse.ArgumentParser(description="Run the embedded amqtt MQTT broker.")
     parser.add_argument("--bind", default="127.0.0.1:1883", help="host:port to listen on (default 127.0.0.1:1883)")
+    parser.add_argument(
+        "--auth",
+        type=Path,
+        metavar="DIR",
+        help="refuse anonymous clients; identities and topic grants from DIR (<data-dir>/broker, `compound keys`)",
+    )
     args = parser.parse_args(argv)
     host, _, port = args.bind.rpartition(":")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_broker(host or "127.0.0.1", int(port), stop)
+        await run_broker(host or "127.0.0.1", int(port), stop, args.auth)
 
     asyncio.run(_main())
 

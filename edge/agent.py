@@ -89,6 +89,8 @@ class EdgeAgent:
         port: int,
         data_dir: Path,
         options: AgentOptions | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.compound = compound
         self.edge = edge
@@ -137,6 +139,8 @@ class EdgeAgent:
             window=self.options.window,
             commands=[self.resend.topic],
             on_command=self.resend.handle,
+            username=username,
+            password=password,
         )
         self.backlog: deque[Draft | VisionDraft] = deque()
         self.dropped_events = 0

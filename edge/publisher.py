@@ -52,6 +52,8 @@ class Publisher:
         reconnect_max_s: int = 8,
         commands: Sequence[str] = (),
         on_command: Callable[[str, bytes], object] | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -67,6 +69,8 @@ class Publisher:
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
         self._client.will_set(status.topic, status.offline(), qos=1, retain=True)
+        if username is not None:  # the edge's broker identity (compound keys); its ACL admits only its own topics
+            self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish

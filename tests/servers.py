@@ -24,7 +24,9 @@ class ServerProcess:
     start_timeout: float = 15.0
     stop_timeout: float = 10.0
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, auth_dir: Path | None = None) -> None:
+        self.auth_dir = auth_dir
+        """The broker files of ``compound keys`` (``<data-dir>/broker``): anonymous refused, topics granted."""
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -85,10 +87,13 @@ class MosquittoServer(BrokerServer):
         # tmp dirs: its persistence then fails silently (only its log says so) and a restart forgets every
         # session. `user root` keeps it as the user that owns the test's directories.
         user = "user root\n" if os.geteuid() == 0 else ""
+        auth = "allow_anonymous true\n"
+        if self.auth_dir is not None:  # the lines `compound keys` writes for an operator to include
+            auth = (self.auth_dir / "mosquitto.conf").read_text()
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{user}"
-            "allow_anonymous true\n"
+            f"{auth}"
             "persistence true\n"
             f"persistence_location {data}/\n"
             "autosave_interval 1\n"
@@ -112,4 +117,5 @@ class AmqttServer(BrokerServer):
     kind = "amqtt"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "compound.broker", "--bind", f"{self.host}:{self.port}"]
+        auth = ["--auth", str(self.auth_dir)] if self.auth_dir is not None else []
+        return [sys.executable, "-m", "compound.broker", "--bind", f"{self.host}:{self.port}", *auth]

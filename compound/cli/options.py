@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["BrokerURL", "add_broker_option", "add_config_option", "add_data_dir_option", "parse_broker"]
+__all__ = [
+    "BrokerURL",
+    "add_broker_option",
+    "add_config_option",
+    "add_data_dir_option",
+    "add_mqtt_auth_options",
+    "mqtt_credentials",
+    "parse_broker",
+]
 
 
 class BrokerURL:
@@ -73,3 +81,37 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("COMPOUND_DATA_DIR", ".compound")),
         help="state directory for outboxes, databases, keys (default: $COMPOUND_DATA_DIR or ./.compound)",
     )
+
+
+def add_mqtt_auth_options(parser: argparse.ArgumentParser) -> None:
+    """``--mqtt-username`` and ``--mqtt-password-file``: this process's identity on the broker."""
+    parser.add_argument(
+        "--mqtt-username",
+        default=os.environ.get("COMPOUND_MQTT_USERNAME"),
+        help="MQTT username (default $COMPOUND_MQTT_USERNAME, else this process's own identity when "
+        "`compound keys` has provisioned it under the data dir: hub, edge-<id>; else anonymous)",
+    )
+    parser.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        default=Path(p) if (p := os.environ.get("COMPOUND_MQTT_PASSWORD_FILE")) else None,
+        metavar="FILE",
+        help="file holding the MQTT password (default $COMPOUND_MQTT_PASSWORD_FILE, else $COMPOUND_MQTT_PASSWORD, "
+        "else <data-dir>/keys/<username>.secret)",
+    )
+
+
+def mqtt_credentials(args: argparse.Namespace, identity: str) -> tuple[str | None, str | None]:
+    """(username, password) for this process; ``identity`` (``hub``, ``edge-b1``) is the default username when its
+    secret is under the data dir. (None, None): anonymous. ``OSError``/``ValueError`` for an unreadable secret."""
+    from compound.identity import read_secret, secret_path
+
+    username: str | None = args.mqtt_username
+    if args.mqtt_password_file is not None:
+        return username or identity, read_secret(args.mqtt_password_file)
+    if username is not None and (password := os.environ.get("COMPOUND_MQTT_PASSWORD")) is not None:
+        return username, password
+    path = secret_path(args.data_dir, username or identity)
+    if path.exists():
+        return username or identity, read_secret(path)
+    return username, None

@@ -59,20 +59,39 @@ _MQTT_PROBE = bytes([0x10, 17, 0, 4, *b"MQTT", 4, 0x02, 0, 5, 0, 5, *b"probe"])
 """CONNECT, MQTT 3.1.1, clean session, keepalive 5 s, client id 'probe'."""
 
 
-def mqtt_ready(host: str, port: int) -> bool:
-    """Whether an MQTT broker on ``host:port`` answers CONNECT with a successful CONNACK.
+def _mqtt_connect(username: str, password: str) -> bytes:
+    """CONNECT like ``_MQTT_PROBE``, with a username and password."""
+
+    def field(value: str) -> bytes:
+        raw = value.encode()
+        return len(raw).to_bytes(2, "big") + raw
+
+    body = bytes([0, 4, *b"MQTT", 4, 0xC2, 0, 5]) + field("probe") + field(username) + field(password)
+    size, length = len(body), b""
+    while True:  # the remaining length, MQTT's variable-length integer
+        size, digit = divmod(size, 128)
+        length += bytes([digit | (0x80 if size else 0)])
+        if not size:
+            return b"\x10" + length + body
+
+
+def mqtt_ready(host: str, port: int, credentials: tuple[str, str] | None = None) -> bool:
+    """Whether an MQTT broker on ``host:port`` answers CONNECT with a CONNACK: accepted, or refused for want of
+    credentials (4, 5: a broker with authentication on is up and refuses this anonymous probe).
 
     A bare TCP probe makes some brokers (amqtt) log an error for the empty connection; this one
     speaks the protocol and says goodbye with DISCONNECT.
     """
     try:
         with socket.create_connection((host, port), timeout=1.0) as sock:
-            sock.sendall(_MQTT_PROBE)
+            sock.sendall(_MQTT_PROBE if credentials is None else _mqtt_connect(*credentials))
             connack = sock.recv(4)
-            ok = len(connack) == 4 and connack[0] == 0x20 and connack[3] == 0
-            if ok:
+            answered = len(connack) == 4 and connack[0] == 0x20 and connack[3] in (0, 4, 5)
+            if answered and connack[3] == 0:
                 sock.sendall(bytes([0xE0, 0]))
-            return ok
+            elif answered:  # refused: let the broker close first (amqtt logs an error when the peer beats it)
+                sock.recv(1)
+            return answered
     except OSError:
         return False
 

@@ -275,7 +275,14 @@ class Ingestor:
         """Probe shared-subscription support, retrying while the broker is unreachable; None if stopped first."""
         delay = 1.0
         while not stop.is_set():
-            found = await asyncio.to_thread(probe_shared_subscriptions, self.host, self.port, self.compound.prefix)
+            found = await asyncio.to_thread(
+                probe_shared_subscriptions,
+                self.host,
+                self.port,
+                self.compound.prefix,
+                username=self.settings.username,
+                password=self.settings.password,
+            )
             if found is not None:
                 log.info(
                     "broker %s:%d %s shared subscriptions",
@@ -292,7 +299,13 @@ class Ingestor:
 
 
 def probe_shared_subscriptions(
-    host: str, port: int, prefix: str = wire.DEFAULT_PREFIX, timeout: float = 3.0
+    host: str,
+    port: int,
+    prefix: str = wire.DEFAULT_PREFIX,
+    timeout: float = 3.0,
+    *,
+    username: str | None = None,
+    password: str | None = None,
 ) -> bool | None:
     """Whether the broker delivers ``$share/`` subscriptions (amqtt 0.12 acknowledges them, then delivers
     nothing): subscribe shared to a private probe topic and publish to it. ``None``: broker unreachable."""
@@ -301,6 +314,8 @@ def probe_shared_subscriptions(
     delivered = threading.Event()
     subscribed = threading.Event()
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"hub-probe-{token}")
+    if username is not None:  # the hub's identity may use <prefix>/probe/# (compound.identity)
+        client.username_pw_set(username, password)
     client.on_subscribe = lambda *_args: subscribed.set()
     client.on_message = lambda _c, _u, msg: delivered.set() if msg.topic == probe_topic else None
     try:

@@ -30,6 +30,8 @@ class Collector:
     topic: str
     client_id: str
     filter_prefix: tuple[str, ...] = ()
+    credentials: tuple[str, str] | None = None
+    """(username, password) on a broker with authentication on (``compound keys``)."""
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     subscribed: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -39,6 +41,8 @@ class Collector:
             CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311
         )
         client.reconnect_delay_set(min_delay=1, max_delay=1)
+        if self.credentials is not None:
+            client.username_pw_set(*self.credentials)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

@@ -11,9 +11,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compound.cli.options import add_broker_option, add_config_option, add_data_dir_option
+from compound.cli.options import (
+    add_broker_option,
+    add_config_option,
+    add_data_dir_option,
+    add_mqtt_auth_options,
+    mqtt_credentials,
+)
 from compound.clock import ScaledClock
 from compound.config import ConfigError, load_config
+from compound.identity import edge_username
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +149,7 @@ def register(sub: Any) -> None:
         "e.g. b2-u1-lift1-cam=sim:lift-bicycle:3 or a video file (repeatable)",
     )
     add_broker_option(parser)
+    add_mqtt_auth_options(parser)
     add_config_option(parser)
     add_data_dir_option(parser)
     parser.set_defaults(func=run)
@@ -200,6 +208,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"compound edge: --camera needs --cameras and DEVICE=SOURCE, got {args.camera}", file=sys.stderr)
         return 2
     try:
+        username, password = mqtt_credentials(args, edge_username(args.edge))
+    except (OSError, ValueError) as exc:
+        print(f"compound edge: cannot read the MQTT password: {exc}", file=sys.stderr)
+        return 2
+    try:
         agent = EdgeAgent(
             compound,
             args.edge,
@@ -209,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
             port=args.broker.port,
             data_dir=args.data_dir,
             options=agent_options,
+            username=username,
+            password=password,
         )
     except OutboxInUse as exc:
         print(f"compound edge: {exc}; is another `compound edge --edge {args.edge}` running?", file=sys.stderr)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sqlite3
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from compound.cli.options import add_broker_option, add_config_option, add_data_dir_option
+from compound.cli.options import (
+    add_broker_option,
+    add_config_option,
+    add_data_dir_option,
+    add_mqtt_auth_options,
+    mqtt_credentials,
+)
 from compound.clock import Clock, ScaledClock, WallClock
 from compound.config import ConfigError, load_config
+from compound.identity import HUB
 
 if TYPE_CHECKING:
     from compound.config import Compound
@@ -49,11 +55,7 @@ def register(sub: Any) -> None:
         "their own; compound up passes 400d",
     )
     parser.add_argument("--replica", default="1", help="replica name, part of the stable MQTT client id (default 1)")
-    parser.add_argument(
-        "--mqtt-username",
-        default=os.environ.get("COMPOUND_MQTT_USERNAME"),
-        help="MQTT username (default $COMPOUND_MQTT_USERNAME); password from $COMPOUND_MQTT_PASSWORD",
-    )
+    add_mqtt_auth_options(parser)
     parser.add_argument(
         "--sim-start",
         type=datetime.fromisoformat,
@@ -192,12 +194,13 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     from hub.ingest import Ingestor, IngestSettings
     from hub.web import hub_app, make_server
 
+    try:
+        username, password = mqtt_credentials(args, HUB)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the hub's MQTT password: {exc}", file=sys.stderr)
+        return 1
     db = Database(args.db or default_url(args.data_dir))
-    settings = IngestSettings(
-        replica=args.replica,
-        username=args.mqtt_username,
-        password=os.environ.get("COMPOUND_MQTT_PASSWORD"),
-    )
+    settings = IngestSettings(replica=args.replica, username=username, password=password)
     if args.max_skew is not None:
         settings = replace(settings, max_skew=args.max_skew)
     ingestor = Ingestor(

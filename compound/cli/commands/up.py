@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compound.cli.commands.edge import add_driver_options, add_timeline_options
+from compound.cli.commands.keys import provision_for
 from compound.cli.commands.up_banner import banner
 from compound.cli.options import BrokerURL, add_broker_option, add_config_option, add_data_dir_option
-from compound.cli.runner import ChildSpec, ProcessTree, free_port, http_ok, python_module
+from compound.cli.runner import ChildSpec, ProcessTree, free_port, http_ok, mqtt_ready, python_module
 from compound.config import Compound, ConfigError, load_config
+from compound.identity import HUB, BrokerAuthFiles, edge_username, read_secret, secret_path
 
 if TYPE_CHECKING:
     from compound.cli.commands.up_report import RunReport
@@ -82,6 +84,10 @@ class Plan:
         """--broker/--config/--data-dir for a child."""
         return ["--broker", str(self.broker), "--config", str(self.args.config), "--data-dir", str(self.args.data_dir)]
 
+    def auth_args(self, username: str) -> list[str]:
+        """``--mqtt-username/--mqtt-password-file``: a child's identity on the broker (``compound keys``)."""
+        return ["--mqtt-username", username, "--mqtt-password-file", str(secret_path(self.data_dir, username))]
+
     def verbose(self) -> list[str]:
         """``-v``/``-vv`` for a child, as given to ``compound``."""
         return ["-" + "v" * self.args.verbose] if self.args.verbose else []
@@ -117,14 +123,16 @@ def broker_children(plan: Plan) -> list[ChildSpec]:
     if not plan.embedded_broker:
         return []
     b = plan.broker
+    auth_dir = BrokerAuthFiles.under(plan.data_dir).directory  # anonymous clients refused, topics granted per identity
     return [
         ChildSpec(
             "broker",
             "broker",
-            python_module("compound.broker", "--bind", f"{b.host}:{b.port}"),
+            python_module("compound.broker", "--bind", f"{b.host}:{b.port}", "--auth", str(auth_dir)),
             where=f"{b} (embedded amqtt)",
-            ready_port=(b.host, b.port),
-            ready_mqtt=True,
+            # Ready once it accepts the hub's identity: a refused probe would leave amqtt 0.12 a session that never
+            # ends (it registers a client before it checks the credentials).
+            ready=lambda: mqtt_ready(b.host, b.port, (HUB, read_secret(secret_path(plan.data_dir, HUB)))),
             essential=True,
         )
     ]
@@ -137,7 +145,7 @@ def hub_children(plan: Plan) -> list[ChildSpec]:
     kind = "amqtt" if plan.embedded_broker else plan.args.broker_kind
     argv = python_module("compound.cli", *plan.verbose(), "hub", "--broker-kind", kind, "--db", plan.db_url)
     argv += ["--host", plan.args.host, "--port", str(plan.hub_port), *plan.clock_args(), *plan.common_args()]
-    argv += ["--max-skew", SIMULATED_MAX_SKEW]
+    argv += ["--max-skew", SIMULATED_MAX_SKEW, *plan.auth_args(HUB)]
     health = f"{plan.console_url}/healthz"
     return [
         ChildSpec(
@@ -169,7 +177,7 @@ def edge_children(plan: Plan) -> list[ChildSpec]:
             argv += ["--reading-interval", repr(args.reading_interval)]
         if args.cameras and any(d.source for d in plan.compound.devices_of_edge(edge)):
             argv += ["--cameras"]
-        argv += plan.timeline_args() + plan.common_args()
+        argv += plan.timeline_args() + plan.common_args() + plan.auth_args(edge_username(edge))
         devices = len(plan.compound.devices_of_edge(edge))
         where = f"{devices} devices, outbox {outbox_path(plan, edge)}"
         children.append(ChildSpec(f"edge-{edge}", "edge", argv, where=where, finishes=bool(args.duration)))
@@ -318,6 +326,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # With --json, stdout carries the report alone: the banner and the children's output go to stderr.
     say: TextIO = sys.stderr if args.json else sys.stdout
+    try:  # every child gets its own broker identity; the embedded broker refuses anonymous clients
+        provision_for(args)
+    except (OSError, ValueError) as exc:
+        print(f"compound up: cannot provision broker credentials in {plan.data_dir}: {exc}", file=sys.stderr)
+        return 1
     tree = ProcessTree(child_stdout=sys.stderr.fileno() if args.json else None)
     specs = [spec for planner in PLANNERS for spec in planner(plan)]
     for spec in specs:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compound.identity import HUB, read_secret, secret_path
 from compound.wire import EventKind, EventState
 from tests.edge.support import ROOT, Collector, last_seq
 from tests.servers import MosquittoServer
@@ -57,7 +58,8 @@ def test_sigterm_stops_broker_and_edges(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         wait_for(lambda: "edge kg:" in log.read_text(), 60, "the edge to start")
-        collector = Collector(port, "compound/v1/sunrise-garden/kg/status", "it-up-status")
+        hub = (HUB, read_secret(secret_path(tmp_path / "d", HUB)))  # the embedded broker refuses anonymous clients
+        collector = Collector(port, "compound/v1/sunrise-garden/kg/status", "it-up-status", credentials=hub)
         collector.start()
         wait_for(lambda: any(b'"online"' in p for _, p in collector.messages), 30, "the retained online status")
         collector.stop()
