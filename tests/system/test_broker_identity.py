@@ -7,8 +7,11 @@ SUBSCRIBE outside the ACL and delivers nothing on it; amqtt refuses it (0x80): t
 
 from __future__ import annotations
 
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from compound.config import Compound
 from compound.identity import HUB, edge_username, mosquitto_hash, provision, read_secret, secret_path
+from compound.recording import Recording, RecordingError
 from tests.servers import AmqttServer, BrokerServer, MosquittoServer
 from tests.support import wait_for
 
@@ -265,3 +269,44 @@ def test_mosquitto_hash_is_mosquitto_passwds_format() -> None:
         "q9TPIzxjIIExW7URTlpInOrZ7/WtYorGDXDIstevJOhuOihZCchbQoT7xMX1kHaNaE+HKy+V1awuVHlr+fE3xQ=="
     )
     assert mosquitto_hash("s3cret", base64.b64decode("262LsmkWQ/VFlWxb")) == expected
+
+
+def test_record_reads_an_authenticated_broker_as_the_hub(who: Who, secure_broker: BrokerServer, tmp_path: Path) -> None:
+    """Test that ``compound record`` with the data dir of ``compound keys`` signs in as the hub (anonymous is
+    refused) and records what an edge publishes."""
+    out = tmp_path / "run.mcap"
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "compound.cli", "record", "--broker", f"mqtt://127.0.0.1:{secure_broker.port}",
+         "--compound", "sunrise-garden", "--data-dir", str(tmp_path / "data"), "--duration", "60",
+         "--progress", "0.2", str(out)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        b1 = who(edge_username("b1"))
+        assert b1.connect()
+        topic = f"{BASE}/b1/event/b1-u1-0101-smoke"
+
+        def recorded() -> bool:
+            b1.publish(topic, b"marker")  # again until the recorder's subscription is in place
+            try:
+                return topic in Recording(out).info().topics
+            except RecordingError:  # not written yet, or mid-chunk
+                return False
+
+        wait_for(recorded, 30, "b1's event in the recording", interval=0.5)
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        _, err = recorder.communicate(timeout=30)
+    assert recorder.returncode == 0, err
+    assert topic in Recording(out).info().topics
+
+
+def test_record_says_why_when_the_broker_refuses_it(secure_broker: BrokerServer, tmp_path: Path) -> None:
+    """Test that ``compound record`` without a credential on an authenticated broker exits 1 with the reason."""
+    done = subprocess.run(
+        [sys.executable, "-m", "compound.cli", "record", "--broker", f"mqtt://127.0.0.1:{secure_broker.port}",
+         "--data-dir", str(tmp_path / "nowhere"), "--duration", "5", str(tmp_path / "x.mcap")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "refused the connection" in done.stderr

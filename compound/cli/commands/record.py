@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from compound import wire
-from compound.cli.options import BrokerURL, parse_broker
+from compound.cli.options import (
+    BrokerURL,
+    add_data_dir_option,
+    add_mqtt_auth_options,
+    mqtt_credentials,
+    parse_broker,
+)
 from compound.recording import Recording, RecordingError, RecordingInfo, RecordingWriter, from_ns
 
 CONNECT_TIMEOUT_S = 10.0
@@ -60,6 +66,8 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--fps", type=float, default=5.0, help="frames per second recorded by --frames (default 5)")
     parser.add_argument("--json", action="store_true", help="with `info`: print JSON")
+    add_data_dir_option(parser)
+    add_mqtt_auth_options(parser)  # default: the hub's identity when its secret is in the data dir (it may read all)
     parser.set_defaults(func=run)
 
 
@@ -124,6 +132,11 @@ def record(args: argparse.Namespace, out: Path) -> int:
     broker: BrokerURL | None = args.broker
     topic_filter = wire.subscription(args.prefix, args.compound)
     try:
+        username, password = mqtt_credentials(args, "hub")
+    except (OSError, ValueError) as exc:
+        print(f"compound record: cannot read the MQTT credential: {exc}", file=sys.stderr)
+        return 2
+    try:
         writer = RecordingWriter(
             out,
             source="record",
@@ -145,12 +158,22 @@ def record(args: argparse.Namespace, out: Path) -> int:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"compound-record-{os.getpid()}", protocol=mqtt.MQTTv311
         )
+        if username is not None:
+            client.username_pw_set(username, password)
+
+        refusal: list[str] = []
 
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: Any, _p: object) -> None:
             if not rc.is_failure:
                 c.subscribe(topic_filter, qos=1)
+            else:
+                refusal.append(f"the broker refused the connection ({rc}; user {username or 'anonymous'})")
+                subscribed.set()
 
-        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, _rc: object, _p: object) -> None:
+        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: Any, _p: object) -> None:
+            if any(code.is_failure for code in codes):
+                refusal.append(f"the broker refused the subscription to {topic_filter} (user {username or 'anonymous'};"
+                               " with topic grants, name the compound: --compound ID)")
             subscribed.set()
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -168,10 +191,11 @@ def record(args: argparse.Namespace, out: Path) -> int:
             print(f"compound record: cannot reach {broker}: {exc}", file=sys.stderr)
             return 1
         client.loop_start()
-        if not subscribed.wait(CONNECT_TIMEOUT_S):
+        if not subscribed.wait(CONNECT_TIMEOUT_S) or refusal:
             client.loop_stop()
             writer.close()
-            print(f"compound record: no subscription acknowledged by {broker}", file=sys.stderr)
+            print(f"compound record: {refusal[0] if refusal else f'no subscription acknowledged by {broker}'}",
+                  file=sys.stderr)
             return 1
         print(f"record: subscribed to {topic_filter} on {broker}, writing {out}", file=sys.stderr, flush=True)
     try:
