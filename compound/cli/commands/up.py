@@ -119,17 +119,33 @@ Planner = Callable[[Plan], list[ChildSpec]]
 
 
 def broker_children(plan: Plan) -> list[ChildSpec]:
-    """The embedded amqtt broker, unless --broker points elsewhere."""
+    """The embedded amqtt broker, unless --broker points elsewhere; anonymous unless --broker-auth."""
     if not plan.embedded_broker:
         return []
     b = plan.broker
+    argv = python_module("compound.broker", "--bind", f"{b.host}:{b.port}")
+    if not plan.args.broker_auth:
+        # Anonymous by default: a loaded amqtt 0.12 queues thousands of messages (one broadcast per loop turn), and
+        # with authentication's ACL check on every PUBLISH a crashed hub's resend requests reached the edges after
+        # they had stopped half the time (README, "Broker identity"). Children still send their own identities.
+        return [
+            ChildSpec(
+                "broker",
+                "broker",
+                argv,
+                where=f"{b} (embedded amqtt)",
+                ready_port=(b.host, b.port),
+                ready_mqtt=True,
+                essential=True,
+            )
+        ]
     auth_dir = BrokerAuthFiles.under(plan.data_dir).directory  # anonymous clients refused, topics granted per identity
     return [
         ChildSpec(
             "broker",
             "broker",
-            python_module("compound.broker", "--bind", f"{b.host}:{b.port}", "--auth", str(auth_dir)),
-            where=f"{b} (embedded amqtt)",
+            [*argv, "--auth", str(auth_dir)],
+            where=f"{b} (embedded amqtt, authenticated)",
             # Ready once it accepts the hub's identity: a refused probe would leave amqtt 0.12 a session that never
             # ends (it registers a client before it checks the credentials).
             ready=lambda: mqtt_ready(b.host, b.port, (HUB, read_secret(secret_path(plan.data_dir, HUB)))),
@@ -244,6 +260,13 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="after the edges stop, wait up to this long (real seconds) for their last events to reach the hub",
     )
+    parser.add_argument(
+        "--broker-auth",
+        action="store_true",
+        help="run the embedded amqtt broker with authentication (anonymous refused, topics granted per identity, "
+        "as `compound keys` provisions them); off by default: on amqtt 0.12 it can delay a crashed hub's resend "
+        "requests past the edges' end (README: Broker identity). For an authenticated broker use Mosquitto",
+    )
     add_broker_option(parser, embedded_default=True)
     add_config_option(parser)
     add_data_dir_option(parser)
@@ -326,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # With --json, stdout carries the report alone: the banner and the children's output go to stderr.
     say: TextIO = sys.stderr if args.json else sys.stdout
-    try:  # every child gets its own broker identity; the embedded broker refuses anonymous clients
+    try:  # every child gets its own broker identity (the embedded broker enforces them with --broker-auth)
         provision_for(args)
     except (OSError, ValueError) as exc:
         print(f"compound up: cannot provision broker credentials in {plan.data_dir}: {exc}", file=sys.stderr)
