@@ -160,7 +160,7 @@ def _json_values(annotation: Any, bounds: dict[str, Any]) -> st.SearchStrategy[A
         if run:  # ^[class]+$: draw the length, not just the characters
             return st.text(st.from_regex(run.group(1), fullmatch=True), min_size=max(low, 1), max_size=high)
         return st.from_regex(pattern, fullmatch=True).filter(lambda text: low <= len(text) <= high)
-    raise NotImplementedError(f"no strategy for {annotation!r}: extend _json_values with the new field type")
+    raise TypeError(f"no strategy for {annotation!r}: extend _json_values with the new field type")
 
 
 def _validates(model: type[BaseModel], data: dict[str, Any]) -> bool:

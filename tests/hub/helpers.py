@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from compound import wire
 from compound.config import Compound
-from hub.ingest import Ingestor
+from hub.ingest import Inbound, Ingestor
 
 NIGHT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # 02:00 Friday in Asia/Shanghai
 DAY = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Friday in Asia/Shanghai
@@ -131,3 +131,12 @@ def event_dict(msg: wire.Event, **changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(wire.dump(msg))
     data.update(changes)
     return data
+
+
+def received(ingestor: Ingestor, topic: str, payload: bytes) -> Inbound:
+    """Hand a message to the ingestor as paho's network thread does; return what it queued (no broker)."""
+    message = mqtt.MQTTMessage(mid=1, topic=topic.encode())
+    message.payload = payload
+    message.qos = 1
+    ingestor._on_message(None, None, message)  # type: ignore[arg-type]
+    return ingestor._inbox.get_nowait()

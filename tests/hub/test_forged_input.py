@@ -25,7 +25,7 @@ from hub.ingest import Inbound, Ingestor, IngestSettings, MessagePipeline
 from hub.ingest.sequence import MAX_HEARTBEAT_LEAD
 from hub.ingest.validate import DEAD_LETTER_REASONS, Parsed, Rejected, validate
 from hub.resend import MAX_REQUESTS_PER_EDGE, ResendRequester
-from tests.hub.helpers import NIGHT, HubThread, Publisher, event_topic, make_event
+from tests.hub.helpers import NIGHT, HubThread, Publisher, event_topic, make_event, received
 from tests.servers import BrokerServer
 from tests.support import wait_for
 
@@ -126,13 +126,6 @@ def ingestor(hub_db: Database, compound: Compound, clock: ManualClock) -> Ingest
     return Ingestor(hub_db, compound, settings=settings, clock=clock)
 
 
-def _received(ingestor: Ingestor, topic: str, payload: bytes) -> Inbound:
-    """Hand a message to the ingestor as paho's network thread does; return what it queued."""
-    message = mqtt.MQTTMessage(mid=1, topic=topic.encode())
-    message.payload = payload
-    message.qos = 1
-    ingestor._on_message(None, None, message)  # type: ignore[arg-type]
-    return ingestor._inbox.get_nowait()
 
 
 def _edge(hub_db: Database, edge: str) -> tuple[int | None, int]:
@@ -151,14 +144,14 @@ def test_forged_heartbeat_causes_at_most_the_bounded_resend(
     out = Outgoing()
     ingestor.resends.publish = out
     events = [make_event(compound, SMOKE, seq=seq) for seq in range(1, 6)]
-    ingestor.pipeline.process([_received(ingestor, event_topic(compound, e), wire.dump(e)) for e in events])
+    ingestor.pipeline.process([received(ingestor, event_topic(compound, e), wire.dump(e)) for e in events])
     ingestor._on_subscribe(None, None, 1, [ReasonCode(PacketTypes.SUBACK, identifier=1)], None)  # type: ignore[arg-type]
     clock.advance(3.1)
     ingestor._maybe_sweep()  # the open-ended sweep after subscribing: every edge, from its last seq on
     out.sent.clear()
 
     forged = _beat(compound, at=clock.now(), seq=10**9)
-    ingestor.pipeline.process([_received(ingestor, wire.topic(compound.id, "b2", "heartbeat"), forged)])
+    ingestor.pipeline.process([received(ingestor, wire.topic(compound.id, "b2", "heartbeat"), forged)])
     minute = 60.0
     for _ in range(int(minute / 0.5)):
         clock.advance(0.5)
@@ -173,7 +166,7 @@ def test_forged_heartbeat_causes_at_most_the_bounded_resend(
     assert _edge(hub_db, "b2") == (5, 1)
 
     real = _beat(compound, at=clock.now(), seq=5)
-    ingestor.pipeline.process([_received(ingestor, wire.topic(compound.id, "b2", "heartbeat"), real)])
+    ingestor.pipeline.process([received(ingestor, wire.topic(compound.id, "b2", "heartbeat"), real)])
     out.sent.clear()
     for _ in range(40):
         clock.advance(0.5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
@@ -16,7 +15,7 @@ from compound.config import Compound
 from hub.db import Database, SeqGap
 from hub.ingest import Inbound, Ingestor, IngestSettings
 from hub.ingest.sequence import SweepSchedule
-from tests.hub.helpers import NIGHT, event_topic, make_event
+from tests.hub.helpers import NIGHT, event_topic, make_event, received
 
 SMOKE = "b2-u1-1502-smoke"
 T0 = NIGHT + timedelta(minutes=1)
@@ -33,13 +32,6 @@ def ingestor(hub_db: Database, compound: Compound, clock: ManualClock) -> Ingest
     return Ingestor(hub_db, compound, settings=settings, clock=clock)
 
 
-def received(ingestor: Ingestor, topic: str, payload: bytes) -> Inbound:
-    """Hand a message to the ingestor as paho's network thread does; return what it queued."""
-    message = mqtt.MQTTMessage(mid=1, topic=topic.encode())
-    message.payload = payload
-    message.qos = 1
-    ingestor._on_message(None, None, message)  # type: ignore[arg-type]
-    return ingestor._inbox.get_nowait()
 
 
 def test_receipt_time_and_gap_stamps_come_from_the_clock(
