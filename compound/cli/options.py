@@ -15,6 +15,7 @@ __all__ = [
     "add_mqtt_auth_options",
     "mqtt_credentials",
     "parse_broker",
+    "positive_number",
 ]
 
 
@@ -115,3 +116,14 @@ def mqtt_credentials(args: argparse.Namespace, identity: str) -> tuple[str | Non
     if path.exists():
         return username or identity, read_secret(path)
     return username, None
+
+
+def positive_number(value: str) -> float:
+    """argparse type: a finite number above 0 (speeds, durations, ticks)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return number

@@ -17,6 +17,7 @@ from compound.cli.options import (
     add_data_dir_option,
     add_mqtt_auth_options,
     mqtt_credentials,
+    positive_number,
 )
 from compound.clock import ScaledClock
 from compound.config import ConfigError, load_config
@@ -34,15 +35,6 @@ def _iso(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"time needs a UTC offset, e.g. 2026-11-24T02:00:00+08:00: {value!r}")
     return moment
 
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
 def _non_negative(value: str) -> float:
@@ -81,7 +73,9 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     """Options that place a process on a shared simulated timeline (also used by ``compound up``)."""
     parser.add_argument("--scenario", metavar="NAME", help="scenario from configs/scenarios/ (or a YAML path)")
     parser.add_argument("--seed", type=int, help="random seed of the simulators (default: the scenario's, else 0)")
-    parser.add_argument("--speed", type=_positive, default=1.0, help="simulated seconds per real second (default 1)")
+    parser.add_argument(
+        "--speed", type=positive_number, default=1.0, help="simulated seconds per real second (default 1)"
+    )
     parser.add_argument(
         "--sim-start",
         type=_iso,
@@ -93,7 +87,7 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--duration",
-        type=_positive,
+        type=positive_number,
         metavar="SIM_SECONDS",
         help="stop when the simulated clock reaches --sim-start plus this many seconds (a shared end for a tree)",
     )
@@ -112,7 +106,7 @@ def register(sub: Any) -> None:
     add_driver_options(parser)
     add_timeline_options(parser)
     parser.add_argument(
-        "--tick", type=_positive, metavar="SIM_SECONDS", help="rule tick (default: 1 s, more at high speed)"
+        "--tick", type=positive_number, metavar="SIM_SECONDS", help="rule tick (default: 1 s, more at high speed)"
     )
     parser.add_argument(
         "--reading-interval",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from compound.cli.options import add_config_option, add_data_dir_option, parse_broker
+from compound.cli.options import add_config_option, add_data_dir_option, parse_broker, positive_number
 from compound.recording import RecordedMessage, Recording, RecordingError, from_ns, to_ns
 
 __all__ = ["ReplaySummary", "Replayer", "register"]
@@ -48,7 +48,9 @@ def register(sub: Any) -> None:
         help="MQTT broker URL (default $COMPOUND_BROKER, else mqtt://127.0.0.1:1883)",
     )
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=_positive, default=None, metavar="N", help="recorded seconds per real second")
+    pace.add_argument(
+        "--speed", type=positive_number, default=None, metavar="N", help="recorded seconds per real second"
+    )
     pace.add_argument("--as-fast-as-possible", action="store_true", help="no pacing: publish as fast as acknowledged")
     parser.add_argument(
         "--from", dest="start", metavar="T", help="start at T: seconds from the recording's start, or an ISO time"
@@ -70,15 +72,6 @@ def register(sub: Any) -> None:
     add_data_dir_option(parser)
     parser.set_defaults(func=run)
 
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
 def _moment(value: str | None, origin_ns: int) -> int | None:

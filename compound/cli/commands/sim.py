@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from compound.cli.options import add_config_option
+from compound.cli.options import add_config_option, positive_number
 from compound.clock import ScaledClock
 from compound.config import Compound, ConfigError, DoorRole, load_config
 from compound.drivers import Quantity, Sample
@@ -61,12 +61,14 @@ def register(sub: Any) -> None:
     running.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's seed)")
     pace = running.add_mutually_exclusive_group()
     pace.add_argument(
-        "--speed", type=_positive, default=None, metavar="N", help="simulated seconds per real second (e.g. 60)"
+        "--speed", type=positive_number, default=None, metavar="N", help="simulated seconds per real second (e.g. 60)"
     )
     pace.add_argument(
         "--as-fast-as-possible", action="store_true", help="no pacing, the default: run the whole timeline at once"
     )
-    running.add_argument("--duration", type=_positive, default=None, help="simulated seconds (default: the scenario's)")
+    running.add_argument(
+        "--duration", type=positive_number, default=None, help="simulated seconds (default: the scenario's)"
+    )
     running.add_argument("--json", action="store_true", help="print every sample as a JSON line on stdout")
     running.add_argument(
         "--record",
@@ -77,16 +79,6 @@ def register(sub: Any) -> None:
     )
     running.set_defaults(func=run_scenario)
 
-
-def _positive(value: str) -> float:
-    """argparse type: a positive number."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
-    return number
 
 
 def _seed(value: str) -> int:
