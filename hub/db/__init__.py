@@ -10,6 +10,7 @@ from hub.alarm_states import OPEN_STATES
 from hub.db.accounts import AuditEntry, RevokedToken, UsedLoginToken
 from hub.db.base import Base, UTCDateTime
 from hub.db.engine import Database, default_url, insert_ignore
+from hub.db.push import PushSubscription
 from hub.db.tables import (
     Alarm,
     AlarmAssignee,
@@ -33,6 +34,7 @@ __all__ = [
     "DeadLetter",
     "EdgeRecord",
     "EventRecord",
+    "PushSubscription",
     "RevokedToken",
     "SeqGap",
     "Snapshot",
