@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.web.assets import STATIC_DIR
 from hub.web.context import BackgroundJob, WebContext
 from hub.web.limits import BodySizeLimit
-from hub.web.routes import alarms, audit, auth, dead_letters, devices, health, pages, snapshots, stream
+from hub.web.routes import alarms, audit, auth, dead_letters, devices, health, pages, push, snapshots, stream
 from hub.web.security import OriginCheck
 
 __all__ = ["create_app"]
@@ -83,7 +83,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.update(SECURITY_HEADERS)
-                is_page = headers.get("content-type", "").startswith("text/html")
+                # A service worker obeys the CSP it was served with: /sw.js gets the pages' policy (it fetches).
+                is_page = headers.get("content-type", "").startswith("text/html") or path == "/sw.js"
                 headers["Content-Security-Policy"] = PAGE_CSP if is_page else API_CSP
             await send(message)
 
@@ -178,5 +179,6 @@ def create_app(context: WebContext) -> FastAPI:
     # The stream route comes before /alarms/{alarm_id} so that "stream" is never read as an id.
     for module in (stream, alarms, snapshots, dead_letters, devices, auth, audit, pages, health):
         app.include_router(module.router)
+    app.include_router(push.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -114,6 +114,7 @@ def hub_app(
     from hub.alarms.service import AlarmService
     from hub.web.app import create_app
     from hub.web.routes.devices import attach_series
+    from hub.web.routes.push import attach_vapid
 
     ingestor.db.create()  # the API may be asked before ingest has started
     service = AlarmService(ingestor.db, ingestor.compound, changes=ingestor.changes, clock=ingestor.clock)
@@ -130,6 +131,7 @@ def hub_app(
         health_sources=health,
     )
     app = create_app(context)
+    attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:
         attach_series(app, series.reader)
     return app
