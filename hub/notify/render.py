@@ -38,6 +38,7 @@ __all__ = [
     "redact_phones",
     "render",
     "render_sms",
+    "strip_personal",
     "title",
     "utf8_len",
     "words",
@@ -157,6 +158,18 @@ def group_card(card: AlertCard) -> AlertCard:
         tags=tuple(redact_phones(tag) for tag in safe.tags),
         place=replace(safe.place, spot=redact_phones(safe.place.spot) if safe.place.spot else safe.place.spot),
     )
+
+
+def strip_personal(text: str, cards: Sequence[AlertCard]) -> str:
+    """Last guard before a shared chat: ``text`` without any of ``cards``' care lines and without phone numbers.
+
+    ``cards`` are the cards as they were before ``group_card`` (with their care lines, if any).
+    """
+    for card in cards:
+        for line in card.care:
+            if line.strip():
+                text = text.replace(line, "***")
+    return redact_phones(text)
 
 
 def drill_mark(lang: str) -> str:
