@@ -34,7 +34,7 @@ from hub.notify.channels.base import Channel, ChannelConfig, ChannelContext, Del
 from hub.notify.render import clip_bytes, title
 from hub.notify.vapid import VapidKeys, load_vapid_keys
 
-__all__ = ["MAX_PAYLOAD_BYTES", "WebPushChannel", "WebPushConfig", "build_payload"]
+__all__ = ["MAX_PAYLOAD_BYTES", "WebPushChannel", "WebPushConfig", "build_payload", "encode_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,17 @@ def build_payload(message: Message, public_url: str) -> dict[str, Any]:
             "open": open_url,
         },
     }
-    fixed = len(json.dumps({**payload, "body": ""}, ensure_ascii=False).encode("utf-8"))
-    payload["body"] = clip_bytes(body, max(0, MAX_PAYLOAD_BYTES - fixed - 16))
+    # Clip the body until the payload as sent fits (JSON escapes make it longer than the text: "\n" is 2 bytes).
+    room = MAX_PAYLOAD_BYTES - len(encode_payload({**payload, "body": ""}))
+    while len(encode_payload(payload)) > MAX_PAYLOAD_BYTES and room > 0:
+        payload["body"] = clip_bytes(body, room)
+        room -= 64
     return payload
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """The payload as it is encrypted and sent: compact UTF-8 JSON."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,7 @@ class WebPushChannel:
                 ok=False, code="no_subscription", detail=f"{person} has no push subscription", retryable=False
             )
         payload = build_payload(message, self.public_url)
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        data = encode_payload(payload).decode("utf-8")
         urgency = "high" if payload["critical"] else self._config.urgency
         results = [self._send_one(row, data, urgency) for row in rows]
         accepted = [r for r in results if r.status in _ACCEPTED]
