@@ -247,9 +247,7 @@ def _sections(card: AlertCard, fmt: Format, lang: str, links: ActionLinks | None
     if card.care:
         out.append(_Section(60, [f"- {line}" for line in card.care], head=_bold(fmt, w["care"])))
     if card.plan:
-        out.append(
-            _Section(50, [f"{i}. {step}" for i, step in enumerate(card.plan, 1)], head=_bold(fmt, w["plan"]))
-        )
+        out.append(_Section(50, [f"{i}. {step}" for i, step in enumerate(card.plan, 1)], head=_bold(fmt, w["plan"])))
     if card.resources:
         out.append(_Section(30, [f"- {item}" for item in card.resources], head=_bold(fmt, w["resources"])))
     if card.snapshot_url:

@@ -1,3 +1,10 @@
-"""The channel types that ship with the hub: importing this module registers each of them."""
+"""The built-in channel types: importing this module registers each of them (``register_channel_type``)."""
 
-import hub.notify.channels.webpush  # noqa: F401
+from __future__ import annotations
+
+import hub.notify.channels.dingtalk
+import hub.notify.channels.feishu
+import hub.notify.channels.ntfy
+import hub.notify.channels.sms
+import hub.notify.channels.webhook
+import hub.notify.channels.wecom  # noqa: F401

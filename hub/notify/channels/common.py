@@ -116,9 +116,7 @@ def robot_result(
     if code == 0:
         return DeliveryResult(ok=True, code="0", detail=message)
     if code in throttled:
-        return DeliveryResult(
-            ok=False, code=str(code), detail=message, retryable=True, throttled_for_s=throttled[code]
-        )
+        return DeliveryResult(ok=False, code=str(code), detail=message, retryable=True, throttled_for_s=throttled[code])
     return DeliveryResult(ok=False, code=str(code), detail=message, retryable=code not in fatal)
 
 

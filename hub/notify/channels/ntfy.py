@@ -142,6 +142,7 @@ class NtfyChannel(HttpChannel):
         rate = self._config.effective_rate()
         return http_status_result(answer, cooldown_s=rate.cooldown_s if rate else 60.0)
 
+
 def build(config: ChannelConfig, context: ChannelContext) -> Channel:
     """The registry's factory."""
     if not isinstance(config, NtfyConfig):
