@@ -1,10 +1,9 @@
-"""The built-in channel types: importing this module registers each of them (``register_channel_type``)."""
-
-from __future__ import annotations
+"""The channel types that ship with the hub: importing this module registers each of them."""
 
 import hub.notify.channels.dingtalk
 import hub.notify.channels.feishu
 import hub.notify.channels.ntfy
 import hub.notify.channels.sms
 import hub.notify.channels.webhook
+import hub.notify.channels.webpush
 import hub.notify.channels.wecom  # noqa: F401
