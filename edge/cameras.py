@@ -13,6 +13,12 @@ Pacing: ``sim:`` sources and recorded files are paced by the agent's clock (a ``
 60 plays a 60 s scene in one second); a camera that falls behind skips to the frame that is due instead
 of queueing (simulated frames that are not due are never rendered). Live sources (RTSP, device index)
 are read as they come and stamped with the clock's time.
+
+Health: a live camera that sends no frame for its ``offline_after_s`` (``vision.yaml``, default 10 s of real
+time; the source reconnects meanwhile) raises ``device_offline`` for that camera device, as a camera event
+through the same queue, outbox and journal as its alarms; its next frame clears it (with the raised id,
+also across an agent restart). Sensors get the same event from ``edge/rules/faults.py`` (silence of
+samples); cameras are left out there because only the camera thread knows when frames stop.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.frames import RenderedSource
+from compound.wire import EventKind, EventState, Severity
 from edge.engine import OpenCondition
+from edge.rules.base import location_text
 from edge.vision.camera_types import camera_kind
 from edge.vision.config import CameraConfig, VisionFile, build_pipelines, camera_devices, load_vision_config
 from edge.vision.pipeline import CameraPipeline, VisionDraft
-from edge.vision.sources import CameraSource, Frame, SourceError, open_source
+from edge.vision.rules import VisionVerdict
+from edge.vision.sources import CameraSource, Frame, LiveSource, SourceError, open_source
 
 __all__ = ["SNAPSHOT_MAX_BYTES", "CameraWorker", "EdgeCameras"]
 
@@ -48,6 +57,9 @@ QUEUE_MAX = 256
 """Drafts waiting for the agent's next tick; beyond that a camera's drafts are dropped (counted)."""
 
 DEFAULT_FPS = float(CameraConfig.model_fields["fps"].default)
+DEFAULT_OFFLINE_AFTER_S = float(CameraConfig.model_fields["offline_after_s"].default)
+POLL_S = 0.25
+"""How long a live camera's thread waits for a frame before it looks at the camera's silence again."""
 
 OFF = "off"
 """A camera source that turns the camera off."""
@@ -64,12 +76,23 @@ class CameraWorker:
     skipped: int = 0
     ended: bool = False
     error: str | None = None
+    offline_after_s: float = DEFAULT_OFFLINE_AFTER_S
+    """A live camera silent this long (real seconds) raises ``device_offline``."""
+    place: str = ""
+    """Where the camera is, for event messages (``b2/u1 lift-1``)."""
+    offline_id: str | None = None
+    """Id of the ``device_offline`` event raised for this camera, while it is offline."""
     thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def device(self) -> str:
         """The camera's device id."""
         return self.pipeline.device.id
+
+    @property
+    def offline(self) -> bool:
+        """Whether ``device_offline`` is raised for this camera."""
+        return self.offline_id is not None
 
 
 class EdgeCameras:
@@ -119,6 +142,7 @@ class EdgeCameras:
             if make_actuator is not None and dev.id not in actuators:
                 actuators[dev.id] = make_actuator(dev.id)
         fps = {c.device: c.fps for c in vision.cameras}
+        offline_after = {c.device: c.offline_after_s for c in vision.cameras}
         workers = []
         for pipe in build_pipelines(compound, vision, edge, actuators=actuators):
             spec = sources.get(pipe.device.id) or compound.devices[pipe.device.id].source
@@ -128,7 +152,15 @@ class EdgeCameras:
             if not spec:
                 raise SourceError(pipe.device.id, "camera device has no source: in devices.yaml")
             source = open_source(spec)
-            workers.append(CameraWorker(pipe, source, fps.get(pipe.device.id, DEFAULT_FPS)))
+            workers.append(
+                CameraWorker(
+                    pipe,
+                    source,
+                    fps.get(pipe.device.id, DEFAULT_FPS),
+                    offline_after_s=offline_after.get(pipe.device.id, DEFAULT_OFFLINE_AFTER_S),
+                    place=location_text(compound.devices[pipe.device.id]),
+                )
+            )
             log.info("camera %s: source %s at %.1f fps", pipe.device.id, source.name, workers[-1].fps)
         return cls(workers, clock, actuators)
 
@@ -140,11 +172,13 @@ class EdgeCameras:
         ``clear_after_s``; a fire-lane one clears once the lane has been seen free. Returns how many were
         re-armed.
         """
-        by_device = {w.device: w.pipeline for w in self.workers}
+        by_device = {w.device: w for w in self.workers}
         restored = 0
         for cond in conditions:
-            pipe = by_device.get(cond.device)
-            if pipe is None or not pipe.restore(cond):
+            worker = by_device.get(cond.device)
+            if worker is not None and cond.kind is EventKind.DEVICE_OFFLINE:
+                worker.offline_id = cond.raised_id  # the camera's first frame clears it
+            elif worker is None or not worker.pipeline.restore(cond):
                 continue
             restored += 1
             log.info(
@@ -172,6 +206,10 @@ class EdgeCameras:
                 if worker.thread.is_alive():
                     log.warning("camera %s did not stop within %.0f s", worker.device, timeout)
             worker.source.close()
+
+    def offline(self) -> int:
+        """Cameras currently reported offline."""
+        return sum(1 for w in self.workers if w.offline)
 
     def take(self) -> list[VisionDraft]:
         """Drafts produced since the last call, oldest first (called from the agent's loop)."""
@@ -224,10 +262,15 @@ class EdgeCameras:
     def _loop(self, worker: CameraWorker, start: datetime) -> None:
         index = 0
         try:
+            if isinstance(worker.source, LiveSource):
+                self._live_loop(worker, worker.source)
+                return
             while not self._stop.is_set():
                 frame, index = self._next_frame(worker, start, index)
                 if frame is None:
                     break
+                if worker.offline:  # raised by a live source before a restart; this one sends frames
+                    self._offline(worker, EventState.CLEARED, 0.0)
                 index += 1
                 worker.frames += 1
                 for draft in worker.pipeline.process(frame):  # the lift is commanded in here
@@ -239,6 +282,63 @@ class EdgeCameras:
         except Exception as exc:  # a broken camera must not take the agent down
             worker.error = f"{exc.__class__.__name__}: {exc}"
             log.exception("camera %s stopped", worker.device)
+
+    def _live_loop(self, worker: CameraWorker, source: LiveSource) -> None:
+        """Process a live camera's frames as they come; raise ``device_offline`` while it is silent."""
+        while not self._stop.is_set():
+            frame = source.next_frame(POLL_S)
+            if frame is None:
+                silent = source.silent_s()
+                if not worker.offline and silent >= worker.offline_after_s:
+                    self._offline(worker, EventState.RAISED, silent)
+                continue
+            if worker.offline:
+                self._offline(worker, EventState.CLEARED, 0.0)
+            frame.at = self.clock.now()
+            worker.frames += 1
+            for draft in worker.pipeline.process(frame):
+                self._hand_over(worker, draft)
+
+    def _offline(self, worker: CameraWorker, state: EventState, silent: float) -> None:
+        """Hand over ``device_offline`` raised (after ``silent`` s without a frame) or cleared for a camera."""
+        pipe = worker.pipeline
+        event_id = wire.new_event_id()
+        if state is EventState.RAISED:
+            raised_id, worker.offline_id = None, event_id
+            severity, value = Severity.WARNING, silent
+            message = f"{worker.device} at {worker.place} sends no frames: silent for {silent:.0f} s"
+            log.warning(
+                "camera %s: no frame for %.1f s, device_offline raised (event %s)", worker.device, silent, event_id
+            )
+        else:
+            raised_id, worker.offline_id = worker.offline_id, None
+            severity, value = Severity.INFO, None
+            message = f"{worker.device} at {worker.place} sending frames again"
+            log.info("camera %s: frames again, device_offline cleared (event %s)", worker.device, event_id)
+        verdict = VisionVerdict(
+            EventKind.DEVICE_OFFLINE,
+            state,
+            severity,
+            0.0,
+            message,
+            value=value,
+            unit="s",
+            threshold=worker.offline_after_s,
+            device=worker.device,
+        )
+        draft = VisionDraft(
+            verdict,
+            event_id,
+            raised_id,
+            pipe.compound,
+            pipe.edge,
+            worker.device,
+            pipe.device.location,
+            self.clock.now(),
+            None,
+            pipe.prefix,
+        )
+        self._hand_over(worker, draft)
 
     def _hand_over(self, worker: CameraWorker, draft: VisionDraft) -> None:
         if draft.snapshot is not None and len(draft.snapshot) > SNAPSHOT_MAX_BYTES:

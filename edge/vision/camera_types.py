@@ -83,7 +83,7 @@ CAMERA_KINDS: dict[str, CameraKind[Any]] = {}
 """Registered camera types by device type."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_RESERVED = frozenset({"device", "fps", "zones"})  # the fields every camera has in vision.yaml
+_RESERVED = frozenset({"device", "fps", "offline_after_s", "zones"})  # the fields every camera has in vision.yaml
 
 
 def register_camera_kind(kind: CameraKind[Any]) -> None:

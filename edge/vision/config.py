@@ -97,16 +97,22 @@ class ZoneConfig(_Strict):
 class CameraConfig(_Strict):
     """Vision settings of one camera device (``id`` from devices.yaml).
 
-    Besides ``device``, ``fps`` and ``zones``, a camera may carry one options block per registered camera
-    type, keyed by the type's name (``lift:``, ``fire_lane:``; see ``edge/vision/camera_types.py``),
-    validated strictly by that type's model; any other key is an error. Read a block as an attribute
-    (``cam.lift``) or with ``options_for(kind)``.
+    Besides ``device``, ``fps``, ``offline_after_s`` and ``zones``, a camera may carry one options block per
+    registered camera type, keyed by the type's name (``lift:``, ``fire_lane:``; see
+    ``edge/vision/camera_types.py``), validated strictly by that type's model; any other key is an error.
+    Read a block as an attribute (``cam.lift``) or with ``options_for(kind)``.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     device: str = Field(min_length=1, max_length=64, description="Camera device id in devices.yaml.")
     fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second analysed.")
+    offline_after_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A live camera (rtsp://...) that sends no frame for this long raises device_offline.",
+    )
     zones: list[ZoneConfig] = Field(
         default_factory=list, max_length=16, description="Car floor / lane polygons; none means the whole frame."
     )
