@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["ACKNOWLEDGEABLE", "OPEN_STATES", "AlarmState", "PseudoState", "StateFilter"]
+__all__ = ["ACKNOWLEDGEABLE", "OPEN_STATES", "TAKEN_ON", "AlarmState", "PseudoState", "StateFilter"]
 
 
 class AlarmState(StrEnum):
@@ -21,14 +21,27 @@ class AlarmState(StrEnum):
     RAISED = "raised"
     NOTIFIED = "notified"
     ACKNOWLEDGED = "acknowledged"
+    ON_MY_WAY = "on_my_way"
+    """The person who acknowledged is going there."""
+    ON_SITE = "on_site"
+    """Someone is at the place (for fire and gas, due within the policy's time or escalation resumes)."""
     RESOLVED = "resolved"
 
 
-OPEN_STATES: Final = (AlarmState.RAISED, AlarmState.NOTIFIED, AlarmState.ACKNOWLEDGED)
+OPEN_STATES: Final = (
+    AlarmState.RAISED,
+    AlarmState.NOTIFIED,
+    AlarmState.ACKNOWLEDGED,
+    AlarmState.ON_MY_WAY,
+    AlarmState.ON_SITE,
+)
 """States that still need a person; ``resolved`` is the only closed state. A tuple: SQL ``IN`` keeps its order."""
 
 ACKNOWLEDGEABLE: Final = frozenset({AlarmState.RAISED, AlarmState.NOTIFIED})
 """States a person may acknowledge from: nobody has taken the alarm on yet."""
+
+TAKEN_ON: Final = frozenset({AlarmState.ACKNOWLEDGED, AlarmState.ON_MY_WAY, AlarmState.ON_SITE})
+"""Someone has the alarm: escalation stops (but for the on-site clock of fire and gas)."""
 
 
 class PseudoState(StrEnum):

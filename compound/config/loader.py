@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from compound.config.devices import Device, expand_devices
+from compound.config.escalation import DEFAULT_ESCALATION, EscalationFile
 from compound.config.issues import ConfigError, ConfigIssue
 from compound.config.models import (
     ALL_DAYS,
@@ -52,10 +53,12 @@ FILES: dict[str, type[BaseModel]] = {
     "grids.yaml": GridsFile,
     "people.yaml": PeopleFile,
     "households.yaml": HouseholdsFile,
+    "escalation.yaml": EscalationFile,
 }
-"""The files of a config directory and the model each must satisfy. ``households.yaml`` is optional."""
+"""The files of a config directory and the model each must satisfy; ``OPTIONAL_FILES`` may be absent."""
 
-OPTIONAL_FILES = frozenset({"households.yaml"})
+OPTIONAL_FILES = frozenset({"households.yaml", "escalation.yaml"})
+_ABSENT_DEFAULTS: dict[str, BaseModel] = {"escalation.yaml": DEFAULT_ESCALATION}
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
@@ -72,6 +75,7 @@ class Compound:
     grids: GridsFile
     people_file: PeopleFile
     households_file: HouseholdsFile
+    escalation: EscalationFile = DEFAULT_ESCALATION
     devices: dict[str, Device] = field(default_factory=dict)
 
     # ---- identity
@@ -235,7 +239,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Compound:
         file = root / name
         if not file.exists():
             if name in OPTIONAL_FILES:
-                parsed[name] = model()
+                parsed[name] = _ABSENT_DEFAULTS.get(name) or model()
                 continue
             issues.append(ConfigIssue(name, "", f"file is missing from {root}"))
             parsed[name] = None
@@ -255,6 +259,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Compound:
         grids=_as(parsed["grids.yaml"], GridsFile),
         people_file=_as(parsed["people.yaml"], PeopleFile),
         households_file=_as(parsed["households.yaml"], HouseholdsFile),
+        escalation=_as(parsed["escalation.yaml"], EscalationFile),
     )
     check_references(compound, issues)
     if not issues:

@@ -35,6 +35,17 @@ class Person(Strict):
     role: Role
     phone: Phone
     grids: list[Id] = Field(default_factory=list, description="Grids this person is responsible for.")
+    contacts: dict[Id, str] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="Channel id (channels.yaml) → this person's address on it (an ntfy topic, a phone); '' when the "
+        "channel needs none (Web Push, the in-app inbox).",
+    )
+    fallback: list[Id] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Channels to try, in order, when a delivery fails for good or a reminder goes unanswered.",
+    )
 
 
 class Shift(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from compound.config import Compound
 from compound.config.models import Person, Role
 
-__all__ = ["grid_and_descendants", "visible_grids"]
+__all__ = ["grid_and_descendants", "responsible_for_flat", "visible_grids"]
 
 
 def grid_and_descendants(compound: Compound, grid: str) -> set[str]:
@@ -37,3 +37,15 @@ def visible_grids(person: Person, compound: Compound) -> set[str] | None:
             seen |= grid_and_descendants(compound, grid)
         return seen
     return None
+
+
+def responsible_for_flat(person: Person, grid: str, compound: Compound) -> bool:
+    """True for a flat's micro-grid workers, its grid leaders and property managers: who may see its household."""
+    role = person.role
+    if role is Role.PROPERTY_MANAGER:
+        return True
+    if role is Role.MICRO_GRID_WORKER:
+        return grid in person.grids
+    if role is Role.GRID_LEADER:
+        return any(g in person.grids for g in compound.grid_chain(grid))
+    return False

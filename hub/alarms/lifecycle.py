@@ -1,4 +1,8 @@
-"""The alarm state machine: raised → notified → acknowledged → resolved, plus the device's clear.
+"""The alarm state machine: raised → notified → acknowledged → on my way → on site → resolved, plus the device's clear.
+
+``notified`` means a delivery to a person succeeded (the dispatcher sets it, ``mark_notified``), not that the
+alarm was routed. On my way and on site are optional steps after acknowledging; resolve is open from any open
+state.
 
 A device clear sets ``cleared_at`` but never closes an alarm: a person resolves it, with a note.
 Events for a device and kind attach to that device's open alarm (a raise while one is open too);
@@ -29,6 +33,9 @@ __all__ = [
     "Transition",
     "acknowledge",
     "apply_event",
+    "mark_notified",
+    "on_my_way",
+    "on_site",
     "open_alarm",
     "open_alarms",
     "resolve",
@@ -50,6 +57,8 @@ class Transition:
     alarm: Alarm
     change: AlarmChange
     decision: RoutingDecision | None = None
+    reraised: bool = False
+    """The condition came back after the device had cleared it (flap detection counts these)."""
 
 
 def to_public(alarm: Alarm) -> AlarmPublic:
@@ -69,6 +78,14 @@ def to_public(alarm: Alarm) -> AlarmPublic:
         notified_at=alarm.notified_at,
         acknowledged_at=alarm.acknowledged_at,
         resolved_at=alarm.resolved_at,
+        on_my_way_at=alarm.on_my_way_at,
+        on_site_at=alarm.on_site_at,
+        incident_id=alarm.incident_id,
+        escalation_level=alarm.escalation_level,
+        next_step_at=alarm.next_step_at,
+        flapping=bool(alarm.flapping),
+        silenced_by=alarm.silenced_by,
+        drill=bool(alarm.drill),
         cleared_at=alarm.cleared_at,
         value=alarm.value,
         unit=alarm.value_unit,
@@ -146,6 +163,7 @@ def apply_event(
         return _raise(session, msg, device, grid, router, now, actor)
 
     change = "updated"
+    reraised = False
     if msg.state is wire.EventState.CLEARED:
         if alarm.cleared_at is None:
             alarm.cleared_at = msg.occurred_at.astimezone(UTC)
@@ -157,6 +175,7 @@ def apply_event(
         notes = []
         if alarm.cleared_at is not None:
             alarm.cleared_at = None
+            reraised = True
             notes.append("condition back after a clear")
         if msg.severity != alarm.severity:
             notes.append(f"severity {alarm.severity} → {msg.severity.value}")
@@ -169,7 +188,7 @@ def apply_event(
         alarm.threshold = msg.threshold if msg.threshold is not None else alarm.threshold
         alarm.message = msg.message or alarm.message
     alarm.updated_at = now
-    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change=change))
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change=change), reraised=reraised)
 
 
 def _raise(
@@ -195,9 +214,8 @@ def _raise(
             AlarmAssignee(person_id=routed.person, role=routed.role, position=position, reason=routed.reason[:300])
         )
     if decision.people:
-        alarm.notified_at = now
         who = ", ".join(f"{p.person} ({p.role})" for p in decision.people)
-        _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"routed by rule {decision.rule} to {who}")
+        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, f"routed by rule {decision.rule} to {who}")
     else:
         _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, "; ".join(decision.reasons) or "nobody to notify")
     session.add(alarm)
@@ -213,6 +231,16 @@ def _raise(
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="raised"), decision)
 
 
+def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: datetime) -> Transition | None:
+    """A delivery succeeded: a raised alarm becomes notified (later deliveries only add to the jobs' records)."""
+    if alarm.state is not AlarmState.RAISED:
+        return None
+    alarm.notified_at = now
+    who = f"{person_id} via {channel}" if person_id else f"group {channel}"
+    _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"delivered to {who}")
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="notified"))
+
+
 def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
     """A person takes the alarm on; only from raised or notified."""
     if alarm.state not in ACKNOWLEDGEABLE:
@@ -220,6 +248,29 @@ def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -
     alarm.acknowledged_at = now
     _history(alarm, now, person_id, "acknowledge", AlarmState.ACKNOWLEDGED, (note or "").strip() or None)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="acknowledged"))
+
+
+def on_my_way(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+    """The person who took the alarm is going there; from acknowledged (or straight from raised/notified,
+    which acknowledges first)."""
+    if alarm.state in ACKNOWLEDGEABLE:
+        acknowledge(alarm, person_id, note, now)
+    if alarm.state is not AlarmState.ACKNOWLEDGED:
+        raise InvalidTransition(alarm.id, alarm.state, "on_my_way")
+    alarm.on_my_way_at = now
+    _history(alarm, now, person_id, "on_my_way", AlarmState.ON_MY_WAY, (note or "").strip() or None)
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="on_my_way"))
+
+
+def on_site(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+    """Someone is at the place (with an optional photo, stored by the caller); from any open state but resolved."""
+    if alarm.state in ACKNOWLEDGEABLE:
+        acknowledge(alarm, person_id, note, now)
+    if alarm.state not in (AlarmState.ACKNOWLEDGED, AlarmState.ON_MY_WAY):
+        raise InvalidTransition(alarm.id, alarm.state, "on_site")
+    alarm.on_site_at = now
+    _history(alarm, now, person_id, "on_site", AlarmState.ON_SITE, (note or "").strip() or None)
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="on_site"))
 
 
 def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:

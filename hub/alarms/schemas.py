@@ -62,6 +62,14 @@ class AlarmPublic(_Public):
     notified_at: datetime | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    on_my_way_at: datetime | None = None
+    on_site_at: datetime | None = None
+    incident_id: int | None = Field(default=None, description="The incident (place and time) the alarm belongs to.")
+    escalation_level: int | None = Field(default=None, description="Escalation level reached (0: routed people).")
+    next_step_at: datetime | None = Field(default=None, description="When the next escalation step is due.")
+    flapping: bool = False
+    silenced_by: int | None = Field(default=None, description="The silence that kept it from being pushed.")
+    drill: bool = Field(default=False, description="A drill (演练): pushed marked so, kept out of metrics.")
     cleared_at: datetime | None = Field(
         default=None, description="When the device reported the condition gone; the alarm stays open until resolved."
     )
@@ -134,4 +142,4 @@ class AlarmChange(_Public):
     """A live change pushed to consoles: the alarm after the change and what happened."""
 
     alarm: AlarmPublic
-    change: str = Field(description="raised, notified, updated, cleared, acknowledged, resolved.")
+    change: str = Field(description="raised, notified, updated, cleared, acknowledged, on_my_way, on_site, resolved.")

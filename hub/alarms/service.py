@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -10,13 +12,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from compound.clock import Clock, WallClock
 from compound.config import Compound
-from hub.alarm_states import OPEN_STATES, PseudoState
+from hub.alarm_states import ACKNOWLEDGEABLE, OPEN_STATES, TAKEN_ON, PseudoState
 from hub.alarms import lifecycle
 from hub.alarms.access import grid_and_descendants
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.schemas import AlarmDetail, AlarmPublic, Assignee, DeadLetterPublic, EventPublic, HistoryEntry
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
 from hub.errors import AlarmNotFound
+from hub.notify.escalation import DEFAULT_CHANNELS, ChannelInfo, Escalation
+from hub.routing.router import Router
 
 __all__ = ["CLEARED", "OPEN", "ROW_ID_MAX", "AlarmService"]
 
@@ -33,6 +37,14 @@ OPEN = PseudoState.OPEN
 """Pseudo-state filter: every alarm not yet resolved."""
 
 
+_ACTIONS: Final[dict[str, Callable[[Alarm, str, str | None, datetime], lifecycle.Transition]]] = {
+    "acknowledge": lifecycle.acknowledge,
+    "on_my_way": lifecycle.on_my_way,
+    "on_site": lifecycle.on_site,
+    "resolve": lifecycle.resolve,
+}
+
+
 class AlarmService:
     """Synchronous alarm operations over a ``Database``; every change is published to ``changes``."""
 
@@ -43,11 +55,13 @@ class AlarmService:
         *,
         changes: AlarmChanges | None = None,
         clock: Clock | None = None,
+        channels: Mapping[str, ChannelInfo] | None = None,
     ) -> None:
         self.db = db
         self.compound = compound
         self.changes = changes if changes is not None else AlarmChanges()
         self.clock: Clock = clock or WallClock()
+        self.escalation = Escalation(compound, Router(compound), DEFAULT_CHANNELS if channels is None else channels)
 
     # ------------------------------------------------------------------ reads
 
@@ -133,30 +147,63 @@ class AlarmService:
     def acknowledge(
         self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
     ) -> AlarmDetail:
-        """``person_id`` takes the alarm on. Raises ``AlarmNotFound`` or ``InvalidTransition``."""
-        with self.db.session() as session:
-            alarm = self._load(session, alarm_id, grids, lock=True)
-            if alarm is None:
-                raise AlarmNotFound(alarm_id)
-            transition = lifecycle.acknowledge(alarm, person_id, note, self.clock.now())
-            session.flush()
-            detail = self._detail(session, alarm)
-        log.info("alarm %d acknowledged by %s", alarm_id, person_id)
-        self.changes.publish(transition.change)
-        return detail
+        """``person_id`` takes the alarm on: escalation stops (the on-site clock starts for fire and gas), and the
+        other open alarms of its incident are taken on with it. Raises ``AlarmNotFound`` or ``InvalidTransition``."""
+        return self._act(alarm_id, person_id, note, grids, "acknowledge")
+
+    def on_my_way(
+        self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
+    ) -> AlarmDetail:
+        """``person_id`` is going there (acknowledging first if nobody has)."""
+        return self._act(alarm_id, person_id, note, grids, "on_my_way")
+
+    def on_site(
+        self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
+    ) -> AlarmDetail:
+        """Someone is at the place: the on-site clock and any resumed escalation stop."""
+        return self._act(alarm_id, person_id, note, grids, "on_site")
 
     def resolve(self, alarm_id: int, person_id: str, note: str, *, grids: set[str] | None = None) -> AlarmDetail:
         """Close the alarm with ``note``; raises ``AlarmNotFound``, ``InvalidTransition``, ``NoteRequired``."""
+        return self._act(alarm_id, person_id, note, grids, "resolve")
+
+    def _act(self, alarm_id: int, person_id: str, note: str | None, grids: set[str] | None, action: str) -> AlarmDetail:
+        transitions: list[lifecycle.Transition] = []
         with self.db.session() as session:
             alarm = self._load(session, alarm_id, grids, lock=True)
             if alarm is None:
                 raise AlarmNotFound(alarm_id)
-            transition = lifecycle.resolve(alarm, person_id, note, self.clock.now())
+            now = self.clock.now()
+            was_taken = alarm.state in TAKEN_ON
+            transitions.append(_ACTIONS[action](alarm, person_id, note, now))
+            if action == "resolve":
+                self.escalation.on_resolved(session, alarm, now)
+            else:
+                if not was_taken:
+                    self.escalation.on_taken(session, alarm, now)
+                    transitions += self._take_incident(session, alarm, person_id, now)
+                if action == "on_site":
+                    self.escalation.on_site(session, alarm, now)
             session.flush()
             detail = self._detail(session, alarm)
-        log.info("alarm %d resolved by %s", alarm_id, person_id)
-        self.changes.publish(transition.change)
+        log.info("alarm %d: %s by %s", alarm_id, action, person_id)
+        for transition in transitions:
+            self.changes.publish(transition.change)
         return detail
+
+    @staticmethod
+    def _take_incident(session: Session, alarm: Alarm, person_id: str, now: datetime) -> list[lifecycle.Transition]:
+        """The incident's other alarms nobody has taken on yet go with this one (one stream, one acknowledgement)."""
+        if alarm.incident_id is None:
+            return []
+        others = session.scalars(
+            select(Alarm)
+            .where(Alarm.incident_id == alarm.incident_id, Alarm.id != alarm.id)
+            .where(Alarm.state.in_(ACKNOWLEDGEABLE))
+            .with_for_update()
+        )
+        note = f"随事件 {alarm.incident_id} 一起确认（告警 {alarm.id}）"
+        return [lifecycle.acknowledge(other, person_id, note, now) for other in others]
 
     # ------------------------------------------------------------------ helpers
 

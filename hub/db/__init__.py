@@ -10,6 +10,7 @@ from hub.alarm_states import OPEN_STATES
 from hub.db.accounts import AuditEntry, RevokedToken, UsedLoginToken
 from hub.db.base import Base, UTCDateTime
 from hub.db.engine import Database, default_url, insert_ignore
+from hub.db.notify import DeliveryAttempt, EscalationStep, Incident, JobState, NotificationJob, Silence, StepState
 from hub.db.push import PushSubscription
 from hub.db.tables import (
     Alarm,
@@ -32,6 +33,13 @@ __all__ = [
     "Base",
     "Database",
     "DeadLetter",
+    "DeliveryAttempt",
+    "EscalationStep",
+    "Incident",
+    "JobState",
+    "NotificationJob",
+    "Silence",
+    "StepState",
     "EdgeRecord",
     "EventRecord",
     "PushSubscription",

@@ -133,6 +133,18 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    on_my_way_at: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    policy: Mapped[str | None] = mapped_column(String(64))
+    """The escalation policy it follows (``None`` when it joined another alarm's incident or was silenced)."""
+    escalation_level: Mapped[int | None] = mapped_column(Integer)
+    next_step_at: Mapped[datetime | None]
+    flapping: Mapped[bool] = mapped_column(default=False)
+    reraised: Mapped[list[str] | None] = mapped_column(JSON)
+    """When the condition came back after a clear (ISO times, the last few): flap detection."""
+    silenced_by: Mapped[int | None] = mapped_column(Integer)
+    drill: Mapped[bool] = mapped_column(default=False)
 
     assignees: Mapped[list[AlarmAssignee]] = relationship(
         back_populates="alarm", cascade="all, delete-orphan", order_by="AlarmAssignee.position"

@@ -9,7 +9,7 @@ The parts, each in its own module:
   dead letter with its reason (``DEAD_LETTER_REASONS``).
 - ``store`` and ``sequence``: one transaction per batch: events once (insert-ignore on the event id) and into
   alarms, per-edge seq tracking (gaps, tails a heartbeat shows) and the resend ranges they call for.
-- ``fanout``: after the commit only: resend requests, alarm changes to the live feed and notifiers, series.
+- ``fanout``: after the commit only: resend requests, alarm changes to the live feed, series.
 - ``pipeline``: ``MessagePipeline`` ties validate, store and fan-out together for one batch.
 
 Brokers that acknowledge an event to the edge and then lose it (amqtt restarts, a hub SIGKILLed on amqtt)

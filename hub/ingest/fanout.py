@@ -1,5 +1,6 @@
-"""After the commit: what a stored batch hands on (resend requests, alarm changes to the live feed and the
-notifiers, messages to the time-series sink), each consumer isolated so that none can stop ingest."""
+"""After the commit: what a stored batch hands on (resend requests, alarm changes to the live feed, messages to
+the time-series sink), each consumer isolated so that none can stop ingest. Notifications are not handed on
+here: they are rows written in the batch's own transaction (``hub.notify``), delivered by the dispatcher."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from hub.alarms.changes import AlarmChanges
 from hub.alarms.lifecycle import Transition
 from hub.ingest.sequence import Resends
 from hub.ingest.validate import WireMessage
-from hub.routing.notifier import Notifiers
 from hub.timeseries.base import SeriesSink
 
 __all__ = ["BatchOutcome", "ResendCallback", "fan_out"]
@@ -46,11 +46,10 @@ def fan_out(
     outcome: BatchOutcome,
     *,
     changes: AlarmChanges,
-    notifiers: Notifiers,
     series: SeriesSink | None,
     on_resend: ResendCallback | None,
 ) -> None:
-    """Hand a committed batch on: resend requests, then alarm changes and notifications, then series."""
+    """Hand a committed batch on: resend requests, then alarm changes, then series."""
     if on_resend is not None:
         for edge, from_seq, to_seq in outcome.resends:
             try:
@@ -59,7 +58,6 @@ def fan_out(
                 log.exception("resend request to %s failed", edge)
     for transition in outcome.transitions:
         changes.publish(transition.change)
-        notifiers.notify(transition.change, transition.decision)
     if series is not None:
         for msg in outcome.series:
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,7 +25,7 @@ from hub.ingest.sequence import tail_gap
 from hub.ingest.settings import IngestSettings
 from hub.ingest.store import EventStore, PendingEvent, dead_letter, edge_record, store_snapshot
 from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, validate
-from hub.routing.notifier import Notifiers
+from hub.notify.escalation import ChannelInfo
 from hub.timeseries.base import SeriesSink
 
 __all__ = ["MessagePipeline"]
@@ -43,7 +43,7 @@ class MessagePipeline:
         *,
         changes: AlarmChanges | None = None,
         series: SeriesSink | None = None,
-        notifiers: Notifiers | None = None,
+        channels: Mapping[str, ChannelInfo] | None = None,
         settings: IngestSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -51,11 +51,10 @@ class MessagePipeline:
         self.compound = compound
         self.changes = changes if changes is not None else AlarmChanges()
         self.series = series
-        self.notifiers = notifiers or Notifiers()
         self.settings = settings or IngestSettings()
         self.clock: Clock = clock or WallClock()
         """The hub's clock: alarm step times and the detection time of a tail gap."""
-        self.events = EventStore(compound, self.clock)
+        self.events = EventStore(compound, self.clock, channels)
         self.processed = 0
         self.on_resend: ResendCallback | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
@@ -70,7 +69,7 @@ class MessagePipeline:
             for item in batch:
                 self._store_one_with_retries(item, outcome)
         self.processed += len(batch)
-        fan_out(outcome, changes=self.changes, notifiers=self.notifiers, series=self.series, on_resend=self.on_resend)
+        fan_out(outcome, changes=self.changes, series=self.series, on_resend=self.on_resend)
 
     def _store(self, batch: Sequence[Inbound]) -> BatchOutcome:
         outcome = BatchOutcome()

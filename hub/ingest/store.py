@@ -4,6 +4,7 @@ and applied to alarms, snapshots, edge rows and their counters, dead letters."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
@@ -20,6 +21,7 @@ from hub.ingest.fanout import BatchOutcome
 from hub.ingest.inbound import Inbound
 from hub.ingest.sequence import track_seq
 from hub.ingest.validate import ParsedSnapshot
+from hub.notify.escalation import DEFAULT_CHANNELS, ChannelInfo, Escalation
 from hub.routing.router import Router
 
 __all__ = ["EXCERPT_BYTES", "PREVIEW_CHARS", "EventStore", "dead_letter", "edge_record", "store_snapshot"]
@@ -42,10 +44,11 @@ PendingEvent = tuple[Inbound, wire.Event, EdgeRecord]
 class EventStore:
     """Stores a batch's events in bulk, deduplicated by id, and applies the new ones to alarms (routed)."""
 
-    def __init__(self, compound: Compound, clock: Clock) -> None:
+    def __init__(self, compound: Compound, clock: Clock, channels: Mapping[str, ChannelInfo] | None = None) -> None:
         self.compound = compound
         self.clock = clock
         self.router = Router(compound)
+        self.escalation = Escalation(compound, self.router, DEFAULT_CHANNELS if channels is None else channels)
         self._grids = {dev_id: compound.grid_of(dev) for dev_id, dev in compound.devices.items()}
         self._insert: Insert | None = None
 
@@ -88,6 +91,10 @@ class EventStore:
                 open_alarms.get(key),
             )
             if transition is not None:
+                if transition.change.change == "raised":
+                    self.escalation.on_raise(session, transition.alarm, now)
+                elif transition.reraised:
+                    self.escalation.on_reraise(session, transition.alarm, now)
                 open_alarms[key] = transition.alarm
                 attached.append((record_id, transition.alarm))
                 outcome.transitions.append(transition)

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,8 +32,8 @@ from hub.ingest.inbound import Inbound
 from hub.ingest.pipeline import MessagePipeline
 from hub.ingest.sequence import SweepSchedule, sweep_ranges
 from hub.ingest.settings import IngestSettings
+from hub.notify.escalation import ChannelInfo
 from hub.resend import ResendRequester
-from hub.routing.notifier import Notifiers
 from hub.timeseries.base import SeriesSink
 
 __all__ = ["Ingestor", "probe_shared_subscriptions"]
@@ -53,7 +54,7 @@ class Ingestor:
         broker_kind: str = "mosquitto",
         changes: AlarmChanges | None = None,
         series: SeriesSink | None = None,
-        notifiers: Notifiers | None = None,
+        channels: Mapping[str, ChannelInfo] | None = None,
         settings: IngestSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -64,7 +65,7 @@ class Ingestor:
         self.broker_kind = broker_kind
         self.settings = settings or IngestSettings()
         self.pipeline = MessagePipeline(
-            db, compound, changes=changes, series=series, notifiers=notifiers, settings=self.settings, clock=clock
+            db, compound, changes=changes, series=series, channels=channels, settings=self.settings, clock=clock
         )
         self.changes = self.pipeline.changes
         self.clock = self.pipeline.clock

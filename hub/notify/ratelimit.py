@@ -38,6 +38,18 @@ class TokenBucket:
                 at = max(at, recent[-self.limit.per_second] + 1.0)
         return at
 
+    def available(self, now: float) -> int:
+        """How many messages may go right now (a large number when unlimited)."""
+        self._trim(now)
+        if self._blocked_until > now:
+            return 0
+        free = 1_000_000
+        if self.limit.per_minute is not None:
+            free = min(free, self.limit.per_minute - len(self._sent))
+        if self.limit.per_second is not None:
+            free = min(free, self.limit.per_second - sum(1 for t in self._sent if t > now - 1.0))
+        return max(0, free)
+
     def take(self, now: float) -> bool:
         """Spend one token if one is free now."""
         if self.next_at(now) > now:

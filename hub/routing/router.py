@@ -81,6 +81,10 @@ class Router:
         rostered = {shift.person for roster in compound.people_file.rosters for shift in roster.shifts}
         # People on no roster at all (grid leaders, typically) answer for their grids at any hour.
         self._always_on_call = [p for p in compound.people_file.people if p.id not in rostered]
+        # Who is rostered for which role in which grid: outside those shifts they are off duty for that grid.
+        self._rostered_for = {
+            (shift.person, roster.role, roster.grid) for roster in compound.people_file.rosters for shift in roster.shifts
+        }
 
     def route(self, kind: EventKind, device: Device, at: datetime) -> RoutingDecision:
         """The people to alert for ``kind`` at ``device`` when it happened (``at``)."""
@@ -100,6 +104,25 @@ class Router:
                 decision.reasons.append(f"{missing}; nobody to fall back to")
                 log.warning("alarm routing: %s and no fallback found", missing)
         return decision
+
+    def responsible(self, role: Role, grid: str, at: datetime) -> tuple[list[Person], str | None]:
+        """People of ``role`` answering for ``grid`` at ``at`` (an escalation level), and at which grid they were found.
+
+        Grid roles walk up the grid chain (on duty there, or on no roster and responsible for it); compound-wide
+        roles (manager, security, maintenance) are whoever is on duty, or on no roster at all.
+        """
+        if role in _COMPOUND_WIDE:
+            found = self._on_duty(role, None, at) or [p for p in self._always_on_call if p.role is role]
+            return found, None
+        for level in self.compound.grid_chain(grid):
+            found = self._on_duty(role, level, at) or [
+                p
+                for p in self.compound.people_file.people
+                if p.role is role and level in p.grids and (p.id, role, level) not in self._rostered_for
+            ]
+            if found:
+                return list({p.id: p for p in found}.values()), level
+        return [], None
 
     def _on_duty(self, role: Role, grid: str | None, at: datetime) -> list[Person]:
         return self.compound.on_duty(role, grid, at)

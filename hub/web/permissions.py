@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from compound.config import Compound
 from compound.config.models import Person, Role
-from hub.alarms.access import grid_and_descendants, visible_grids
+from hub.alarms.access import grid_and_descendants, responsible_for_flat, visible_grids
 from hub.alarms.schemas import AlarmPublic
 
 __all__ = ["Viewer"]
@@ -51,14 +51,7 @@ class Viewer:
 
     def responsible_for_flat(self, alarm: AlarmPublic, compound: Compound) -> bool:
         """True for the flat's micro-grid workers, its grid leaders and property managers (household data)."""
-        role = self.person.role
-        if role is Role.PROPERTY_MANAGER:
-            return True
-        if role is Role.MICRO_GRID_WORKER:
-            return alarm.grid in self.person.grids
-        if role is Role.GRID_LEADER:
-            return any(grid in self.person.grids for grid in compound.grid_chain(alarm.grid))
-        return False
+        return responsible_for_flat(self.person, alarm.grid, compound)
 
     @property
     def can_read_dead_letters(self) -> bool:

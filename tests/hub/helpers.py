@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from compound import wire
 from compound.config import Compound
-from hub.ingest import Inbound, Ingestor
+from hub.ingest import Inbound, Ingestor, MessagePipeline
 
 NIGHT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # 02:00 Friday in Asia/Shanghai
 DAY = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Friday in Asia/Shanghai
@@ -140,3 +140,9 @@ def received(ingestor: Ingestor, topic: str, payload: bytes) -> Inbound:
     message.qos = 1
     ingestor._on_message(None, None, message)  # type: ignore[arg-type]
     return ingestor._inbox.get_nowait()
+
+
+def feed(pipeline: MessagePipeline, compound: Compound, *events: wire.Event, at: datetime | None = None) -> None:
+    """Hand events to a pipeline as one batch, received ``at`` (default: now), without a broker."""
+    when = at or datetime.now(UTC)
+    pipeline.process([Inbound(event_topic(compound, e), wire.dump(e), when) for e in events])

@@ -53,6 +53,9 @@ class ChannelConfig(Strict):
 
     group: ClassVar[bool] = False
     """True for a channel that posts into a shared chat (no recipient, never personal data)."""
+    needs_address: ClassVar[bool] = True
+    """A personal channel that needs the person's address on it (``people.yaml`` ``contacts``); Web Push and the
+    in-app inbox do not."""
     default_rate: ClassVar[RateLimit | None] = None
     """The platform's documented limit, used when the entry sets no ``rate``."""
 
