@@ -1,7 +1,7 @@
 // The grid worker's phone page: only the alarms assigned to them or in their grids, live, with actions.
 
 import {
-  AlarmState, OPEN_STATES, api, applyI18n, el, fmtAgo, fmtLocation, fmtTime, fmtValue, followAlarms, gridName, loadContext,
+  AlarmState, OPEN_STATES, api, applyI18n, el, fmtAgo, fmtLocation, fmtTime, fmtValue, followAlarms, gridName, lang, loadContext,
   setupLangSwitch, severityBadge, stateChips, t,
 } from "/static/common.js";
 import { renderDetail } from "/static/detail.js";
@@ -79,12 +79,117 @@ function setLive(status) {
   $("live-text").textContent = t(status === "live" ? "live" : "reconnecting");
 }
 
+// ---------- Web Push: this phone gets alarms as notifications even with the page closed (sw.js shows them).
+
+const PUSH_TEXT = {
+  zh: {
+    off: "开启推送通知", on: "关闭推送通知", busy: "正在开启…", enabled: "本机已开启推送通知",
+    denied: "通知权限被拒绝：请在浏览器设置中允许", unsupported: "此浏览器不支持推送通知（iPhone 需先“添加到主屏幕”）",
+    failed: "开启失败：", timeout: "浏览器的推送服务无响应（Chrome 的推送服务在中国大陆不可用，可改用 Edge 或 Firefox）",
+  },
+  en: {
+    off: "Enable push", on: "Disable push", busy: "Enabling…", enabled: "Push notifications are on for this device",
+    denied: "Notifications are blocked: allow them in the browser's settings",
+    unsupported: "This browser cannot receive push (on iPhone, add the page to the home screen first)",
+    failed: "Could not enable push: ", timeout: "the browser's push service does not answer (Chrome's is unreachable in mainland China)",
+  },
+};
+const pushText = (key) => PUSH_TEXT[lang()][key];
+const SUBSCRIBE_TIMEOUT_MS = 20000;
+
+function keyBytes(base64url) {
+  const padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (base64url.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+function pushSupported() {
+  return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window && window.isSecureContext;
+}
+
+async function pushRegistration() {
+  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  return navigator.serviceWorker.ready;
+}
+
+function setPush(state, note = "") {
+  const button = $("push");
+  button.dataset.push = state;
+  button.disabled = state === "busy" || state === "unsupported";
+  button.textContent = pushText(state === "on" ? "on" : state === "busy" ? "busy" : "off");
+  button.hidden = state === "unsupported";
+  $("push-status").textContent = note;
+}
+
+async function enablePush() {
+  setPush("busy");
+  try {
+    const permission = await Notification.requestPermission();
+    if (permission !== "granted") { setPush("denied", pushText("denied")); return; }
+    const registration = await pushRegistration();
+    const { public_key: key } = await api("/api/v1/push/key");
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription) {
+      const current = subscription.options && subscription.options.applicationServerKey;
+      const same = current && btoa(String.fromCharCode(...new Uint8Array(current))) === btoa(String.fromCharCode(...keyBytes(key)));
+      if (!same) { await subscription.unsubscribe(); subscription = null; }
+    }
+    if (!subscription) {
+      // The browser asks its push service (FCM for Chrome, unreachable from mainland China): do not spin forever.
+      const wait = new Promise((resolve, reject) => setTimeout(() => reject(new Error(pushText("timeout"))), SUBSCRIBE_TIMEOUT_MS));
+      subscription = await Promise.race([
+        registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }), wait,
+      ]);
+    }
+    await api("/api/v1/push/subscriptions", { method: "POST", body: subscription.toJSON() });
+    setPush("on", pushText("enabled"));
+  } catch (err) {
+    setPush("error", pushText("failed") + (err.detail || err.message || String(err)));
+  }
+}
+
+async function disablePush() {
+  setPush("busy");
+  try {
+    const registration = await navigator.serviceWorker.getRegistration("/");
+    const subscription = registration && await registration.pushManager.getSubscription();
+    if (subscription) {
+      await api("/api/v1/push/subscriptions", { method: "DELETE", body: { endpoint: subscription.endpoint } }).catch(() => null);
+      await subscription.unsubscribe();
+    }
+    setPush("off");
+  } catch (err) {
+    setPush("error", pushText("failed") + (err.detail || err.message || String(err)));
+  }
+}
+
+async function setupPush() {
+  const button = el("button", { class: "btn ghost small", id: "push", type: "button" });
+  const status = el("p", { class: "push-status", id: "push-status", role: "status" });
+  document.querySelector(".phone-foot").prepend(button, status);
+  button.addEventListener("click", () => (button.dataset.push === "on" ? disablePush() : enablePush()));
+  if (!pushSupported()) { setPush("unsupported", pushText("unsupported")); return; }
+  setPush("off");
+  // Already on in this browser (permission granted, a subscription held): say so, and re-send it to the hub
+  // (the person signed in may have changed; the hub takes the subscription over).
+  if (Notification.permission !== "granted") return;
+  const registration = await navigator.serviceWorker.getRegistration("/");
+  const subscription = registration && await registration.pushManager.getSubscription();
+  if (subscription) {
+    await api("/api/v1/push/subscriptions", { method: "POST", body: subscription.toJSON() }).catch(() => null);
+    setPush("on", pushText("enabled"));
+  }
+}
+
 async function main() {
   ctx = await loadContext();
   const whoText = () => `${ctx.person.name} · ${t(`role.${ctx.person.role}`)} · ${ctx.person.grids.map((g) => gridName(ctx, g)).join("、")}`;
   $("who").textContent = whoText();
-  setupLangSwitch($("lang"), () => { $("who").textContent = whoText(); setLive($("live").dataset.status); renderList(); refreshDetail(); });
+  setupLangSwitch($("lang"), () => {
+    $("who").textContent = whoText(); setLive($("live").dataset.status); renderList(); refreshDetail();
+    if ($("push") && $("push").dataset.push !== "unsupported") $("push").textContent = pushText($("push").dataset.push === "on" ? "on" : "off");
+  });
   applyI18n();
+  setupPush().catch(() => setPush("error"));
   setLive("connecting");
   followAlarms({
     params: "?mine=true",
