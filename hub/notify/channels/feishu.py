@@ -4,10 +4,11 @@ Signing as Feishu documents it (``secret``): ``timestamp`` in seconds and
 ``sign = base64(HMAC-SHA256(key=f"{timestamp}\\n{secret}", msg=b""))``, both in the JSON body; Feishu refuses a
 timestamp more than an hour off. The whole body stays under 20 KB.
 
-The bot answers ``{"code": 0, "msg": "success"}``; 11232 and 9499 ("too many request", with HTTP 400) are its
-rate limit (100 a minute and 5 a second per bot: throttled, retryable), 19021 a bad signature, 19022 an IP
-outside the allow-list, 19024 a missing keyword (none retryable). Buttons are plain links (a custom bot gets no
-callback). A group channel: ``group_card`` only, no personal links.
+The bot answers ``{"code": 0, "msg": "success"}``; 11232, and 9499 "too many request" (with HTTP 400), are
+its rate limit (100 a minute and 5 a second per bot: throttled, retryable); 19021 a bad signature, 19022 an IP
+outside the allow-list, 19024 a missing keyword and 9499 with any other message (a body it cannot take) are
+not retryable. Buttons are plain links (a custom bot gets no callback). A group channel: ``group_card`` only,
+no personal links.
 
 ```yaml
 - id: feishu-duty
@@ -24,6 +25,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar, Literal, Self
 
 import httpx
@@ -170,9 +172,13 @@ class FeishuChannel(HttpChannel):
             return answer
         rate = self._config.effective_rate()
         cooldown = rate.cooldown_s if rate else COOLDOWN_S
-        return robot_result(
+        result = robot_result(
             answer, code_key="code", message_key="msg", throttled=dict.fromkeys(TOO_FAST, cooldown), fatal=FATAL
         )
+        if result.code == "9499" and "too many" not in result.detail.lower():
+            # 9499 is also Feishu's plain "Bad Request" (a body it cannot take): a retry sends the same body.
+            return replace(result, retryable=False, throttled_for_s=None)
+        return result
 
 
 def build(config: ChannelConfig, context: ChannelContext) -> Channel:
