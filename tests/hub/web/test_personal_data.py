@@ -92,6 +92,9 @@ ROUTES = [
 NO_DATA_ROUTES = {
     "GET /api/v1/alarms/stream": "the AlarmChange it streams has no household (test_stream_change_has_no_household)",
     "POST /api/v1/tokens/revoke": "answers only the revoked id",
+    "GET /api/v1/push/key": "the hub's VAPID public key",
+    "POST /api/v1/push/subscriptions": "answers the caller's id and the endpoint they sent",
+    "DELETE /api/v1/push/subscriptions": "answers 204 or 404, no body",
 }
 
 
