@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Request, Response
 from playwright.sync_api import Browser, CDPSession, Page, expect, sync_playwright
 from sqlalchemy import select
 
@@ -75,6 +76,8 @@ class PushHub:
     signer: TokenSigner
     compound: Compound
     public_key: str
+    actions: list[tuple[str, str, str | None]]
+    """Requests to the stand-in action links: method, token, ``Sec-Fetch-Site``."""
 
 
 @pytest.fixture
@@ -83,9 +86,17 @@ def push_hub(hub_db: Database, compound: Compound, tmp_path: Path) -> Iterator[P
     signer = TokenSigner(SECRET)
     app = create_app(WebContext(compound=compound, service=service, signer=signer))
     keys = attach_vapid(app, tmp_path / "data")
+    actions: list[tuple[str, str, str | None]] = []
+
+    async def action(token: str, request: Request) -> Response:
+        # A stand-in for the signed action links (their real route is another module's): what the worker sent.
+        actions.append((request.method, token, request.headers.get("sec-fetch-site")))
+        return Response(status_code=204)
+
+    app.add_api_route("/test-actions/{token}", action, methods=["GET", "POST"], include_in_schema=False)
     served = ServedApp(app).start()
     try:
-        yield PushHub(served.url, hub_db, signer, compound, keys.public_key)
+        yield PushHub(served.url, hub_db, signer, compound, keys.public_key, actions)
     finally:
         served.stop()
 
@@ -129,6 +140,16 @@ async () => {
 """
 
 
+CLICK = """
+async (actions) => {
+  const [notification] = await self.registration.getNotifications({ tag: "alarm-31" });
+  for (const action of actions) {
+    self.dispatchEvent(new NotificationEvent("notificationclick", { notification, action }));
+  }
+}
+"""
+
+
 def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alarm(
     push_hub: PushHub, browser: Browser, artifacts_dir: Path
 ) -> None:
@@ -138,7 +159,7 @@ def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alar
         .public_key()
         .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
-    subscription = {
+    subscription: dict[str, Any] = {
         "endpoint": ENDPOINT,
         "expirationTime": None,
         "keys": {"p256dh": b64url(p256dh), "auth": b64url(os.urandom(16))},
@@ -173,8 +194,8 @@ def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alar
 
         # The payload exactly as the webpush channel would encrypt it for this person.
         links = ActionLinks(
-            acknowledge=f"{push_hub.url}/a/ack-token",
-            on_my_way=f"{push_hub.url}/a/onway-token",
+            acknowledge=f"{push_hub.url}/test-actions/ack-token",
+            on_my_way=f"{push_hub.url}/test-actions/onway-token",
             open=f"{push_hub.url}/worker",
         )
         card = make_card(31)
@@ -203,7 +224,19 @@ def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alar
             }
         ]
 
-        # A second push for the same alarm replaces its notification (same tag); a warning one does not insist.
+        # The buttons: no headless browser can tap a notification, so the service worker is handed the click
+        # event Chromium would dispatch (a synthetic one: its waitUntil throws, after the action has been sent).
+        # The POST leaving the worker also shows that /sw.js's CSP lets it reach the hub.
+        (worker,) = context.service_workers
+        worker.evaluate(CLICK, ["ack", "onway"])
+        wait_for(lambda: len(push_hub.actions) == 2, timeout=15, what="the action links POSTed")
+        assert sorted(push_hub.actions) == [
+            ("POST", "ack-token", "same-origin"),
+            ("POST", "onway-token", "same-origin"),
+        ]
+        assert page.evaluate(NOTIFICATIONS) == [], "a tapped notification is closed"
+
+        # A second push for the same alarm is shown under its tag; a warning one does not insist.
         card = make_card(31, severity="warning")
         payload = build_payload(
             Message(job_id="job-32", cards=(card,), recipient=Recipient(PERSON, "韩梅")), push_hub.url
