@@ -321,7 +321,7 @@ class EdgeAgent:
             outbox_depth=self.outbox.depth() + len(self.backlog),
             outbox_full=self.outbox.full or bool(self.backlog),
             dropped=self.dropped,
-            devices_online=self.engine.devices_online(),
+            devices_online=self.engine.devices_online() - (self.cameras.offline() if self.cameras else 0),
             devices_total=len(self.engine.devices),
         )
         self.publisher.publish_now(self._topic(MessageType.HEARTBEAT), wire.dump(beat))

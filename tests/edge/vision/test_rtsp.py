@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from compound import wire
 from compound.clock import WallClock
 from compound.config import Compound, load_config
-from compound.wire import Event, EventKind, EventState, Severity
+from compound.wire import Event, EventKind, EventState, MessageType, Severity
 from edge.agent import AgentOptions, EdgeAgent
 from edge.cameras import EdgeCameras
+from edge.engine import OpenCondition
 from edge.vision.config import CameraConfig, VisionFile
 from edge.vision.pipeline import VisionDraft
 from edge.vision.sources import LiveCaptureSource, open_source
@@ -176,12 +178,12 @@ def test_rtsp_camera_loss_raises_device_offline_and_reconnects(
     """Test that the edge reads an RTSP camera, raises device_offline when its server dies and clears it on return."""
     compound = _compound_with_offline_after(tmp_path, 3.0)
     prefix = f"{compound.prefix}/v1/{compound.id}/b2/"
-    sub = Collector(mosquitto.port, prefix + "event/#", "rtsp-test-sub", filter_prefix=(prefix,))
+    sub = Collector(mosquitto.port, prefix + "#", "rtsp-test-sub", filter_prefix=(prefix,))
     sub.start()
     options = AgentOptions(
         tick_s=0.2,
         reading_interval_s=0,
-        heartbeat_interval_s=3600,
+        heartbeat_interval_s=1.0,
         cameras=True,
         camera_sources=((LIFT_CAM, rtsp.url), (LANE_CAM, "off")),
     )
@@ -202,6 +204,16 @@ def test_rtsp_camera_loss_raises_device_offline_and_reconnects(
 
     runner = threading.Thread(target=asyncio.run, args=(main(),), name="agent")
     runner.start()
+
+    def cameras_offline_in_heartbeat() -> int:
+        """Devices the latest heartbeat counts as offline (the edge has no sensor drivers: only the camera)."""
+        with sub.lock:
+            beats = [p for t, p in sub.messages if wire.parse_topic(t).type is MessageType.HEARTBEAT]
+        if not beats:
+            return -1
+        beat = wire.parse(MessageType.HEARTBEAT, beats[-1])
+        assert isinstance(beat, wire.Heartbeat)
+        return beat.devices_total - beat.devices_online
 
     def offline_events(state: EventState) -> list[Event]:
         return [
@@ -232,6 +244,7 @@ def test_rtsp_camera_loss_raises_device_offline_and_reconnects(
         assert 3.0 <= took < 3.0 + 3.0, took
         assert raised.value is not None and raised.value >= 3.0 and raised.severity is Severity.WARNING
         assert source.losses >= 1 and not source.connected
+        wait_for(lambda: cameras_offline_in_heartbeat() == 1, 5, "a heartbeat counting the camera offline")
         frames = worker.frames
 
         rtsp.start()  # the camera comes back on the same address
@@ -242,6 +255,7 @@ def test_rtsp_camera_loss_raises_device_offline_and_reconnects(
         wait_for(lambda: worker.frames >= frames + 10, 10, "frames again after the reconnection")
         assert len(offline_events(EventState.RAISED)) == 2 and len(offline_events(EventState.CLEARED)) == 2
         assert source.connects >= 2 and not worker.offline and worker.error is None
+        wait_for(lambda: cameras_offline_in_heartbeat() == 0, 5, "a heartbeat counting the camera online")
         print(
             f"device_offline {froze_took:.1f} s after a freeze, {took:.1f} s after the server died; "
             f"frames and the clear {reconnect:.1f} s after it came back ({source.connects} connects)"
@@ -254,3 +268,26 @@ def test_rtsp_camera_loss_raises_device_offline_and_reconnects(
         sub.stop()
     assert not runner.is_alive()
     assert agent.dropped == 0
+
+
+def test_camera_offline_before_a_restart_clears_with_its_id(compound: Compound) -> None:
+    """Test that a device_offline open for a camera when the agent stopped is re-armed and cleared by the camera's
+    first frame with the original event id."""
+    cameras = EdgeCameras.for_edge(compound, "b2", WallClock(), sources={LIFT_CAM: "sim:lift-pram:3", LANE_CAM: "off"})
+    assert cameras is not None
+    condition = OpenCondition(LIFT_CAM, EventKind.DEVICE_OFFLINE, "raised-before-restart", Severity.WARNING)
+    assert cameras.restore([condition]) == 1 and cameras.offline() == 1
+    drafts: list[VisionDraft] = []
+
+    def taken() -> list[VisionDraft]:
+        drafts.extend(cameras.take())
+        return drafts
+
+    cameras.start()
+    try:
+        wait_for(taken, 10, "the clear of the restored device_offline")
+    finally:
+        cameras.stop()
+    cleared = drafts[0]
+    assert (cleared.verdict.kind, cleared.verdict.state) == (EventKind.DEVICE_OFFLINE, EventState.CLEARED)
+    assert cleared.raised_id == "raised-before-restart" and cleared.condition is None and cameras.offline() == 0
