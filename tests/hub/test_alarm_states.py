@@ -16,7 +16,7 @@ from hub.db import Alarm, AlarmHistory, Database
 from hub.ingest import Inbound, MessagePipeline
 from tests.hub.helpers import event_topic, make_event
 
-VALUES = ["raised", "notified", "acknowledged", "resolved"]
+VALUES = ["raised", "notified", "acknowledged", "on_my_way", "on_site", "resolved"]
 
 
 def test_the_states_are_the_four_of_the_lifecycle() -> None:
@@ -45,7 +45,7 @@ def test_state_columns_are_the_enum_stored_as_its_value() -> None:
 
 
 def test_stored_states_are_plain_strings(hub_db: Database, compound: Compound, alarm_service: AlarmService) -> None:
-    """Test that the database holds 'notified' (not 'NOTIFIED') and reads it back as the enum."""
+    """Test that the database holds 'acknowledged' (not 'ACKNOWLEDGED') and reads it back as the enum."""
     msg = make_event(compound, "b2-u1-1502-smoke", seq=1)
     MessagePipeline(hub_db, compound).process([Inbound(event_topic(compound, msg), wire.dump(msg), datetime.now(UTC))])
     [alarm] = alarm_service.list_alarms()
@@ -55,6 +55,6 @@ def test_stored_states_are_plain_strings(hub_db: Database, compound: Compound, a
         steps = session.execute(text("SELECT from_state, to_state FROM alarm_history ORDER BY id")).all()
         loaded = session.scalars(select(Alarm)).one()
     assert raw == ["acknowledged"]
-    assert [tuple(s) for s in steps] == [(None, "raised"), ("raised", "notified"), ("notified", "acknowledged")]
+    assert [tuple(s) for s in steps] == [(None, "raised"), ("raised", "raised"), ("raised", "acknowledged")]
     assert loaded.state is AlarmState.ACKNOWLEDGED
     assert alarm_service.list_alarms(state=PseudoState.OPEN) == alarm_service.list_alarms(state="acknowledged")

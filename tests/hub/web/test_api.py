@@ -39,7 +39,7 @@ def test_anonymous_reads_and_writes_are_refused(web: WebHub) -> None:
         assert response.status_code == 401, (method, path, response.text)
         assert response.headers["www-authenticate"] == "Bearer"
     detail = web.service.get_alarm(alarm_id)
-    assert detail is not None and detail.state == "notified" and detail.acknowledged_at is None
+    assert detail is not None and detail.state == "raised" and detail.acknowledged_at is None
 
 
 def _tampered(token: str, person: str, other: str) -> str:
@@ -84,8 +84,8 @@ def test_worker_cannot_read_or_act_on_another_grids_alarm(web: WebHub) -> None:
         # Same answer as for an id that does not exist: existence is not revealed.
         assert web.client.get("/api/v1/alarms/999999", headers=headers).json() == {"detail": "alarm 999999 not found"}
     detail = web.service.get_alarm(alarm_id)
-    assert detail is not None and detail.state == "notified"
-    assert [h.action for h in detail.history] == ["raise", "notify"]
+    assert detail is not None and detail.state == "raised"
+    assert [h.action for h in detail.history] == ["raise", "route"]
     # The worker of the alarm's own grid and the grid leader above it do see it.
     for insider in (B2U1_WORKER, NORTH_LEADER):
         assert web.client.get(f"/api/v1/alarms/{alarm_id}", headers=web.auth(insider)).status_code == 200
@@ -100,7 +100,7 @@ def test_resolve_without_a_note_is_refused(web: WebHub) -> None:
     for body in ({}, {"note": ""}, {"note": "   "}, {"note": None}):
         assert web.client.post(path, json=body, headers=headers).status_code == 422, body
     detail = web.service.get_alarm(alarm_id)
-    assert detail is not None and detail.state == "notified" and detail.resolved_at is None
+    assert detail is not None and detail.state == "raised" and detail.resolved_at is None
 
 
 def test_household_is_shown_only_to_people_responsible_for_the_flat(web: WebHub) -> None:
@@ -169,7 +169,7 @@ def test_list_filters(web: WebHub) -> None:
 
     assert ids() == {smoke, gas, battery}
     assert ids(state="acknowledged") == {gas}
-    assert ids(state="notified") == {smoke, battery}
+    assert ids(state="raised") == {smoke, battery}
     assert ids(severity="info") == {battery}
     assert ids(kind="gas") == {gas}
     assert ids(grid="mg-b2-u1") == {smoke}
