@@ -78,7 +78,7 @@ def test_without_personal_links_only_the_alarm_link() -> None:
 def test_a_drill_is_marked_everywhere(lang: str, mark: str) -> None:
     card = make_card(drill=True, lang=lang)
     for fmt in ("text", "markdown"):
-        text = render([card], fmt=fmt)  # type: ignore[arg-type]
+        text = render([card], fmt=fmt)
         assert text.lstrip("*").startswith(mark), text[:40]
         assert text.count(mark) >= 2  # the note and the title
     assert title([card]).startswith(mark)
