@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.mqtt.constants import QOS_1, QOS_2
 from amqtt.plugins.authentication import FileAuthPlugin
 from amqtt.plugins.topic_checking import TopicAccessControlListPlugin
 from amqtt.session import Session
@@ -77,8 +79,75 @@ class IdentityAuthPlugin(FileAuthPlugin):  # type: ignore[misc]
         return ok
 
 
+BROADCAST_BATCH = 1000
+"""At most this many queued messages routed per turn of the event loop (then the loop runs everything else)."""
+
+
 class EmbeddedBroker(Broker):  # type: ignore[misc]
-    """amqtt's broker, with topic checks only where the ACL has something to say (publish, subscribe)."""
+    """amqtt's broker, with topic checks only where the ACL has something to say (publish, subscribe), and a
+    broadcast loop that keeps up with its readers (``_broadcast_loop``)."""
+
+    async def _broadcast_loop(self) -> None:
+        """Route every queued message in one turn of the event loop.
+
+        amqtt 0.12's own loop routes one message per pass, and each pass costs about three turns of the event loop
+        (a task for the message, ``asyncio.wait`` on it, its wake-up), while a client's reader takes in every
+        PUBLISH its socket holds in one turn. Five edges publishing together outran it by thousands of messages,
+        and a hub's ``cmd/`` request waited behind all of them (bench/broker_backlog.py: 5 700 queued, commands
+        1.5-3 s late at 2 000 msg/s; README, "Broker identity"). Here one pass takes the whole queue (up to
+        ``BROADCAST_BATCH``) and routes each message without yielding: the subscriptions are read before anything
+        is awaited (amqtt awaits inside its loop over them, and a SUBSCRIBE meanwhile broke that loop), each
+        delivery is its own task as in amqtt, so they stay in order per client."""
+        running = self._tasks_queue
+        try:
+            while True:
+                self._reap(running)
+                get = asyncio.ensure_future(self._broadcast_queue.get())
+                shutdown = self._broadcast_shutdown_waiter
+                done, _ = await asyncio.wait([get, shutdown], return_when=asyncio.FIRST_COMPLETED)
+                if shutdown in done:
+                    get.cancel()
+                    await asyncio.gather(get, return_exceptions=True)
+                    break
+                batch = [get.result()]
+                while len(batch) < BROADCAST_BATCH:
+                    try:
+                        batch.append(self._broadcast_queue.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
+                for broadcast in batch:
+                    await self._route(broadcast, running)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(list(running), timeout=5)
+
+    def _reap(self, running: deque[asyncio.Task[Any]]) -> None:
+        """Forget the finished deliveries at the head of ``running`` (a failed one is logged, as amqtt does)."""
+        while running and running[0].done():
+            task = running.popleft()
+            if not task.cancelled() and task.exception() is not None:
+                log.info("delivery failed: %s", task.exception())
+
+    async def _route(self, broadcast: dict[str, Any], running: deque[asyncio.Task[Any]]) -> None:
+        """Hand one message to every matching subscription: a delivery task per connected session, amqtt's
+        offline queue for a persistent non-anonymous one (none here: see ``IdentityAuthPlugin``)."""
+        topic = broadcast["topic"]
+        targets = [
+            (session, broadcast.get("qos", qos))
+            for a_filter, subscriptions in self._subscriptions.items()
+            if self._matches(topic, a_filter)
+            for session, qos in subscriptions
+        ]
+        for session, qos in targets:
+            if session.transitions.state != "connected":
+                if not session.clean_session and qos in (QOS_1, QOS_2) and not session.is_anonymous:
+                    await self._retain_broadcast_message(broadcast, qos, session)
+                continue
+            handler = self._get_handler(session)
+            if handler is not None:
+                running.append(asyncio.ensure_future(handler.mqtt_publish(topic, broadcast["data"], qos, retain=False)))
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         # No receive ACL here (a subscription is checked when made). And amqtt 0.12 awaits this inside its
@@ -86,8 +155,54 @@ class EmbeddedBroker(Broker):  # type: ignore[misc]
         # dict, the loop dies ("dictionary changed size during iteration") and the message is lost.
         if action == Action.RECEIVE:
             return True
+        if action == Action.PUBLISH:
+            # Checked here without yielding: amqtt runs each plugin as a task and gathers them, two turns of the
+            # event loop per PUBLISH, which is what let an edge's inbound queue grow under load.
+            grants = self._publish_grants()
+            if grants is not None:
+                allowed_topics = grants.get(session.username or "anonymous", [])
+                return any(TopicAccessControlListPlugin.topic_ac(topic, t) for t in allowed_topics)
         allowed: bool = await super()._topic_filtering(session, topic, action)
         return allowed
+
+    def _publish_grants(self) -> dict[str, list[str]] | None:
+        """The publish ACL of the ``TopicGrantsPlugin`` in use, or None without one (anonymous broker)."""
+        for plugin in self.plugins_manager.plugins:
+            if isinstance(plugin, TopicGrantsPlugin):
+                grants: dict[str, list[str]] = plugin.config.publish_acl
+                return grants
+        return None
+
+    async def _handle_message_delivery(self, client_session: Session, handler: Any, wait_deliver: Any) -> bool:
+        """amqtt hands the broadcast one PUBLISH per pass of a client's loop (four or five turns of the event loop),
+        but PUBACKs each as it reads it: five edges publishing together built thousands of acknowledged messages
+        in their sessions' queues, dropped when the client disconnected. Take every PUBLISH already read."""
+        ok: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
+        return ok and await self._deliver_read(client_session, handler)
+
+    async def _deliver_read(self, session: Session, handler: Any) -> bool:
+        """Route the PUBLISHes ``session`` has sent and the broker has acknowledged but not yet routed. Nothing
+        here yields (the publish check above is synchronous; queue puts are unbounded), so no other reader of the
+        queue can take one meanwhile."""
+        queue = session.delivered_message_queue
+        loop = asyncio.get_running_loop()
+        for _ in range(BROADCAST_BATCH):
+            try:
+                message = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return True
+            ready = loop.create_future()
+            ready.set_result(message)
+            if not await super()._handle_message_delivery(session, handler, ready):
+                return False
+        return True
+
+    async def _handle_disconnect(self, client_session: Session, handler: Any, disconnect_waiter: Any) -> None:
+        # What the client sent before it left was acknowledged: route it before its session ends (amqtt drops it).
+        while not client_session.delivered_message_queue.empty():
+            if not await self._deliver_read(client_session, handler):
+                break
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
 
     async def _handle_client_session(self, *args: Any) -> None:
         await super()._handle_client_session(*args)
