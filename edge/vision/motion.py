@@ -8,14 +8,64 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+Box = tuple[float, float, float, float]
+
+BACKGROUND_S = 20.0
+"""Time constant of the gate's background (a running average of what the camera sees): a thing that stands
+still fades into it over about this long; something that moves or appears stands out from it at once."""
+
+GLOBAL_CHANGE = 0.5
+"""A frame in which this fraction of the picture changed at once (lights switched, exposure jumped, the camera
+knocked) is motion for the gate, but says nothing about what is new in the scene: the background restarts."""
+
+
+class ForegroundMap:
+    """Where the picture differs from the scene the camera has been watching: the gate's small grid, True where
+    a cell differs from the background by more than the pixel threshold.
+
+    Pixel evidence for the tracker: a detector box on an object that is moving, or has just appeared or been
+    wheeled in, covers foreground; a box on something the model imagines in a still picture (a poster, a
+    photo, an object that stood there when the camera started) covers none, however confident the model is.
+    """
+
+    __slots__ = ("mask",)
+
+    def __init__(self, mask: NDArray[np.bool_]) -> None:
+        self.mask = mask
+
+    @classmethod
+    def empty(cls, size: tuple[int, int] = (64, 48)) -> ForegroundMap:
+        """A map with no foreground: a scene in which nothing has changed."""
+        return cls(np.zeros((size[1], size[0]), np.bool_))
+
+    def with_box(self, box: Box) -> ForegroundMap:
+        """A copy with the cells under ``box`` (normalized x1, y1, x2, y2) in the foreground (for tests)."""
+        mask = self.mask.copy()
+        mask[self._cells(box)] = True
+        return ForegroundMap(mask)
+
+    def fraction(self, box: Box) -> float:
+        """Fraction of the cells under ``box`` (normalized x1, y1, x2, y2) that are foreground."""
+        cells = self.mask[self._cells(box)]
+        return float(np.count_nonzero(cells)) / cells.size if cells.size else 0.0
+
+    def _cells(self, box: Box) -> tuple[slice, slice]:
+        h, w = self.mask.shape
+        x1 = min(max(int(np.floor(box[0] * w)), 0), w - 1)
+        y1 = min(max(int(np.floor(box[1] * h)), 0), h - 1)
+        x2 = min(max(int(np.ceil(box[2] * w)), x1 + 1), w)
+        y2 = min(max(int(np.ceil(box[3] * h)), y1 + 1), h)
+        return slice(y1, y2), slice(x1, x2)
+
 
 @dataclass(frozen=True, slots=True)
 class MotionDecision:
-    """Whether to run the detector on this frame, and why."""
+    """Whether to run the detector on this frame, and why; ``foreground`` is what stands out from the scene."""
 
     run: bool
     reason: str
     changed: float
+    foreground: ForegroundMap | None = None
 
 
 class MotionGate:
@@ -27,6 +77,11 @@ class MotionGate:
     A still object (a parked car, an e-bike left in the lift) stops moving but must still be seen:
     the gate lets one frame through every ``recheck_s`` seconds even without motion, and keeps
     letting frames through for ``hold_s`` seconds after the last motion.
+
+    Beside the frame difference the gate keeps a background: a running average of the small grey frames
+    with time constant ``background_s``, started from the first frame. Each decision carries the
+    ``ForegroundMap`` of the frame against it. What the camera sees when it starts is background (it was
+    not seen arriving); a frame that changed wholesale (``GLOBAL_CHANGE``) restarts the background from it.
     """
 
     def __init__(
@@ -38,6 +93,7 @@ class MotionGate:
         recheck_s: float = 2.0,
         hold_s: float = 1.0,
         max_shift: float = 4.0,
+        background_s: float = BACKGROUND_S,
     ) -> None:
         self.size = size
         self.pixel_threshold = pixel_threshold
@@ -49,6 +105,9 @@ class MotionGate:
         self._prev: NDArray[np.uint8] | None = None
         self._last_run = -1e18
         self._last_motion = -1e18
+        self.background_s = background_s
+        self._background: NDArray[np.float32] | None = None
+        self._last_t = 0.0
 
     def check(self, image: NDArray[np.uint8], t: float) -> MotionDecision:
         """Decide for a frame taken at ``t`` seconds (any monotonic time base)."""
@@ -58,6 +117,7 @@ class MotionGate:
         changed = 1.0
         if prev is not None:
             changed = self._changed(prev, grey)
+        foreground = self._foreground(grey, t, wholesale=prev is not None and changed >= GLOBAL_CHANGE)
         if changed >= self.min_changed:
             self._last_motion = t
             reason = "motion"
@@ -66,9 +126,24 @@ class MotionGate:
         elif t - self._last_run >= self.recheck_s:
             reason = "recheck"
         else:
-            return MotionDecision(False, "still", changed)
+            return MotionDecision(False, "still", changed, foreground)
         self._last_run = t
-        return MotionDecision(True, reason, changed)
+        return MotionDecision(True, reason, changed, foreground)
+
+    def _foreground(self, grey: NDArray[np.uint8], t: float, *, wholesale: bool) -> ForegroundMap:
+        """The cells of ``grey`` that differ from the background; then fold the frame into the background."""
+        frame = grey.astype(np.float32)
+        bg = self._background
+        if bg is None or wholesale:
+            self._background, self._last_t = frame, t
+            return ForegroundMap(np.zeros(grey.shape, np.bool_))
+        b = self.border
+        mask = np.zeros(grey.shape, np.bool_)
+        mask[b:-b, b:-b] = np.abs(frame[b:-b, b:-b] - bg[b:-b, b:-b]) > self.pixel_threshold
+        rate = 1.0 - float(np.exp(-max(t - self._last_t, 0.0) / self.background_s))
+        bg += rate * (frame - bg)
+        self._last_t = t
+        return ForegroundMap(mask)
 
     def _changed(self, prev: NDArray[np.uint8], grey: NDArray[np.uint8]) -> float:
         """Fraction of changed pixels after undoing a global shift (camera shake) between the frames."""

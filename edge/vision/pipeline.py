@@ -130,7 +130,7 @@ class CameraPipeline:
             dets = self.detector.detect(frame.image)
             self.stats.detector_runs += 1
             self.stats.last_detections = dets
-            tracks = self.tracker.update(dets, frame.t)
+            tracks = self.tracker.update(dets, frame.t, decision.foreground)  # sightings carry the pixel evidence
         else:
             tracks = list(self.tracker.tracks)
         drafts = [self._draft(v, frame) for v in self.rule.update(tracks, frame.t, decision.run)]

@@ -1,4 +1,9 @@
-"""SORT-style multi-object tracker: constant-velocity prediction, IoU matching by the Hungarian method."""
+"""SORT-style multi-object tracker: constant-velocity prediction, IoU matching by the Hungarian method.
+
+Each track keeps its path: one ``Observation`` per detector run that saw it, with the pixel evidence of
+the motion gate's ``ForegroundMap`` under its box (does it stand out from the scene the camera has been
+watching). What a path means (seen entering through a door, arrived) is ``edge/vision/tracks.py``'s.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,35 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from edge.vision.detector import Detection
+from edge.vision.motion import ForegroundMap
 
 Box = tuple[float, float, float, float]
+
+PATH_LENGTH = 64
+"""Observations kept per track (about 13 s of detector runs at 5 fps): enough to see an entry through."""
+
+FOREGROUND_FRACTION = 0.15
+"""A sighting stands out from the scene (``Observation.new``) when this fraction of its box is foreground."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One detector run's sighting of a track: when, where, and how much of the box stands out from the scene."""
+
+    t: float
+    box: Box
+    foreground: float = 0.0
+    """Fraction of the box's cells that differ from the motion gate's background (``ForegroundMap``)."""
+
+    @property
+    def ground(self) -> tuple[float, float]:
+        """Where the object stands: the middle of the box's bottom edge."""
+        return (self.box[0] + self.box[2]) / 2, self.box[3]
+
+    @property
+    def new(self) -> bool:
+        """The box stands out from the scene the camera has been watching (``FOREGROUND_FRACTION``)."""
+        return self.foreground >= FOREGROUND_FRACTION
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,6 +74,12 @@ class Track:
     last_detection: Detection | None = None
     still_since: float = 0.0
     anchor: np.ndarray | None = None
+    path: deque[Observation] = field(default_factory=lambda: deque(maxlen=PATH_LENGTH))
+    """The last ``PATH_LENGTH`` sightings, oldest first."""
+    origin: Observation | None = None
+    """The first sighting (kept after it leaves ``path``)."""
+    moved: float = 0.0
+    """Furthest its ground point has been from the origin's on a sighting that stood out from the scene."""
 
     @property
     def cls(self) -> str:
@@ -76,8 +114,12 @@ class SortTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, detections: list[Detection], t: float) -> list[Track]:
-        """Feed one detector run at time ``t``; return the confirmed tracks seen in this run."""
+    def update(self, detections: list[Detection], t: float, foreground: ForegroundMap | None = None) -> list[Track]:
+        """Feed one detector run at time ``t``; return the confirmed tracks seen in this run.
+
+        ``foreground`` is the motion gate's map of what stands out from the scene; without one (a caller
+        with no gate) no sighting stands out.
+        """
         for tr in self.tracks:
             tr.box = tr.box + tr.velocity
         dets = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
@@ -89,6 +131,7 @@ class SortTracker:
             for r, c in zip(rows, cols, strict=True):
                 if ious[r, c] >= self.iou_threshold:
                     self._apply(self.tracks[r], detections[c], t)
+                    _observe(self.tracks[r], t, foreground)
                     matched_t.add(r)
                     matched_d.add(c)
         for i, tr in enumerate(self.tracks):
@@ -102,6 +145,7 @@ class SortTracker:
                 tr.last_detection = det
                 tr.still_since = t
                 tr.anchor = tr.box.copy()
+                _observe(tr, t, foreground)
                 self._next_id += 1
                 self.tracks.append(tr)
         self.tracks = [tr for tr in self.tracks if tr.misses <= self.max_age]
@@ -129,3 +173,15 @@ class SortTracker:
     def reset(self) -> None:
         """Forget all tracks."""
         self.tracks.clear()
+
+
+def _observe(tr: Track, t: float, foreground: ForegroundMap | None) -> None:
+    """Append this run's sighting of ``tr`` to its path, with how much of its box stands out from the scene."""
+    box = tr.bbox
+    obs = Observation(t, box, foreground.fraction(box) if foreground is not None else 0.0)
+    tr.path.append(obs)
+    if tr.origin is None:
+        tr.origin = obs
+    elif obs.new:
+        (x0, y0), (x1, y1) = tr.origin.ground, obs.ground
+        tr.moved = max(tr.moved, float(np.hypot(x1 - x0, y1 - y0)))

@@ -1,4 +1,4 @@
-"""The fire-lane camera: an object standing still in the fire lane past a dwell time raises an alarm."""
+"""The fire-lane camera: an object that arrived and stands still in the fire lane past a dwell time raises an alarm."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from compound.wire import EventKind, EventState, Severity
 from edge.vision.camera_types import CameraKind, CameraSetup, register_camera_kind
 from edge.vision.rules import VisionVerdict
 from edge.vision.tracker import Track, iou_matrix
+from edge.vision.tracks import arrived
 from edge.vision.zones import Zone
 
 __all__ = ["FIRE_LANE", "NEVER_BLOCKING", "FireLaneRule", "FireLaneRuleConfig", "StillSpot"]
@@ -39,6 +40,10 @@ class StillSpot:
     """Since when an object stands here (carried over tracker id switches)."""
     seen: float
     """When an object was last seen here."""
+    arrived: bool = False
+    """The object here was seen arriving (``edge.vision.tracks.arrived``), by the track that made the spot."""
+    track: int = 0
+    """The track id that made the spot."""
 
 
 class FireLaneRuleConfig(BaseModel):
@@ -53,15 +58,20 @@ class FireLaneRuleConfig(BaseModel):
 
 @dataclass
 class FireLaneRule:
-    """Alarm when a non-person object stands still in the lane zone for ``dwell_s``; clear when free.
+    """Alarm when a non-person object that arrived stands still in the lane zone for ``dwell_s``; clear when free.
 
     Moving traffic never counts (a track's still time restarts whenever it moves), nor do people
-    and pets; a brief stop shorter than the dwell never alarms.
+    and pets; a brief stop shorter than the dwell never alarms. Only an object seen **arriving** counts
+    (``edge.vision.tracks.arrived``: it moved in, or appeared where the picture had just changed): what the
+    model sees in a still picture (markings, a poster, a photo) or what stood there when the camera started
+    never dwells, however it scores.
 
     The dwell belongs to the object, not to a tracker id: when a passer-by hides a parked car for a
     detection and the tracker gives it a new id, the new track standing where a still object was
     seen within ``SPOT_MEMORY_S`` keeps that object's still time (``StillSpot``). Without this the
     raised condition cleared with the car still there and the first raise came a full dwell late.
+    It keeps the spot's arrival too: a track re-made where a passer-by uncovered an object that never
+    arrived "appears" in changing pixels, but it is that object again.
     """
 
     zone: Zone = field(default_factory=Zone.whole_frame)
@@ -85,7 +95,8 @@ class FireLaneRule:
     def update(self, tracks: list[Track], t: float, detected: bool) -> list[VisionVerdict]:
         """Raise once an object has dwelt past ``dwell_s``; clear after the lane is free ``clear_after_s``."""
         live = [tr for tr in tracks if tr.misses == 0] if detected else tracks
-        dwelling = [(tr, d) for tr, d in self._carry_dwell(self.blocking(live, t), t) if d >= self.dwell_s]
+        carried = self._carry_dwell(self.blocking(live, t), t)
+        dwelling = [(tr, d) for tr, d, came in carried if came and d >= self.dwell_s]
         if dwelling:
             self._last_blocked = t
         if not self.active and dwelling:
@@ -116,12 +127,14 @@ class FireLaneRule:
             ]
         return []
 
-    def _carry_dwell(self, blocking: list[tuple[Track, float]], t: float) -> list[tuple[Track, float]]:
-        """Blocking tracks with the still time of the spot they stand on, whatever their tracker id.
+    def _carry_dwell(self, blocking: list[tuple[Track, float]], t: float) -> list[tuple[Track, float, bool]]:
+        """Blocking tracks with the still time of the spot they stand on, whatever their tracker id, and whether
+        the object on it arrived.
 
         A spot is where a blocking object first stood still (its box then, fixed), since when, and when an
         object was last seen on it. A track on a spot seen within ``SPOT_MEMORY_S`` takes the spot's still
-        time; a track on no spot starts one with its own. An object that moves off its spot's box starts anew.
+        time and arrival (only the spot's own track can add its arrival); a track on no spot starts one with
+        its own. An object that moves off its spot's box starts anew.
         """
         memory = min(SPOT_MEMORY_S, self.clear_after_s)
         spots = [s for s in self._spots if t - s.seen <= memory]
@@ -131,12 +144,14 @@ class FireLaneRule:
             on = [i for i, s in enumerate(spots) if _iou(s.box, box) >= SAME_SPOT_IOU]
             if on:
                 since = min(spots[i].since for i in on)
+                came = any(spots[i].arrived or (spots[i].track == tr.id and arrived(tr)) for i in on)
                 for i in on:
-                    spots[i] = replace(spots[i], seen=t)
+                    spots[i] = replace(spots[i], seen=t, arrived=came)
             else:
                 since = t - still
-                spots.append(StillSpot(box, since, t))
-            out.append((tr, t - since))
+                came = arrived(tr)
+                spots.append(StillSpot(box, since, t, came, tr.id))
+            out.append((tr, t - since, came))
         self._spots = spots
         return out
 

@@ -12,7 +12,7 @@ from compound.wire import EventKind, EventState, Location
 from edge.vision import CameraPipeline, FireLaneRule, MotionGate, OnnxDetector, Zone
 from edge.vision.config import VisionFile
 from edge.vision.pipeline import CameraDevice, VisionDraft
-from edge.vision.tracker import Track
+from edge.vision.tracker import Observation, Track
 from simulators.camera import SimulatedCamera, build
 
 LANE_CAM = "b2-fire-lane-cam"
@@ -64,10 +64,14 @@ def test_stop_longer_than_dwell_alarms_then_clears_when_the_car_leaves(
     assert events[1][0] > 33.0, "cleared only after the car left at t=33 s"
 
 
-def _still_track(track_id: int, box: tuple[float, float, float, float], since: float, t: float) -> Track:
-    """A confirmed car track standing still at ``box`` since ``since``, seen at ``t``."""
+def _still_track(
+    track_id: int, box: tuple[float, float, float, float], since: float, t: float, *, arrived: bool = True
+) -> Track:
+    """A confirmed car track standing still at ``box`` since ``since``, seen at ``t``; first seen standing out
+    from the scene (it arrived) unless ``arrived`` is False (it stood there when the camera started)."""
     tr = Track(track_id, np.array(box, dtype=np.float64), since, t, still_since=since)
     tr.votes.append(("car", 0.9))
+    tr.origin = Observation(since, box, foreground=0.6 if arrived else 0.0)
     return tr
 
 

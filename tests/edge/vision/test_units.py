@@ -25,6 +25,7 @@ from edge.vision import (
 )
 from edge.vision.decoders import decode_yolov5, decode_yolov8, nms
 from edge.vision.detector import Detector
+from edge.vision.motion import ForegroundMap
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
@@ -110,6 +111,12 @@ def test_vision_config_errors_are_specific(tmp_path: Path) -> None:
         build_pipelines(load_config(CONFIGS), load_vision_config(bad), "b2", detector=det)
 
 
+def _wheeled_in(k: int, cls: str) -> tuple[list[Detection], ForegroundMap]:
+    """Detector run ``k`` of an object wheeled in through the default door (far wall), 0.03 of the frame deeper
+    into the car each run, standing out from the scene the camera had been watching."""
+    box = (0.4, 0.25 + 0.03 * k, 0.6, 0.45 + 0.03 * k)
+    return [Detection(cls, 0.9, box)], ForegroundMap.empty().with_box(box)
+
 
 def test_lift_rule_needs_confirmation_and_releases_after_the_gap() -> None:
     """Test that one e-bike sighting does not hold, three in a window do, and release follows clear_after_s."""
@@ -120,7 +127,8 @@ def test_lift_rule_needs_confirmation_and_releases_after_the_gap() -> None:
     verdicts = []
     for k, cls in enumerate(seq):
         lift.now = k * 0.2
-        verdicts += rule.update(tracker.update([_det(0.4, cls)], k * 0.2), k * 0.2, True)
+        dets, foreground = _wheeled_in(k, cls)
+        verdicts += rule.update(tracker.update(dets, k * 0.2, foreground), k * 0.2, True)
     assert [v.state for v in verdicts] == [EventState.RAISED]
     assert lift.first("hold") is not None and lift.first("hold").t == pytest.approx(1.2)  # type: ignore[union-attr]
     for k in range(7, 30):
