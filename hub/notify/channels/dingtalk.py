@@ -6,9 +6,10 @@ webhook as ``&timestamp=…&sign=…``; DingTalk refuses a timestamp more than a
 (each message must contain one: when the text holds none, the first is added as its last line).
 
 The robot answers HTTP 200 with ``errcode``: 0 sent; 130101 "send too fast" (20 a minute; DingTalk then
-blocks the robot for 10 minutes: throttled for 600 s); 310000 keyword / signature / timestamp / IP refused
-(not retryable). Buttons are plain links (a custom robot gets no callback): both open the alarm on the
-console, where 确认 acknowledges after sign-in. A group channel: ``group_card`` only, no personal links.
+blocks the robot for 10 minutes: throttled for 600 s); 310000 keyword / signature / timestamp / IP refused and
+300001 an unknown access_token (neither retryable). Buttons are plain links (a custom robot gets no callback):
+both open the alarm on the console, where 确认 acknowledges after sign-in. A group channel: ``group_card``
+only, no personal links.
 
 ```yaml
 - id: dingtalk-property
@@ -42,6 +43,7 @@ __all__ = ["DingTalkChannel", "DingTalkConfig", "dingtalk_sign"]
 DINGTALK_URL = "https://oapi.dingtalk.com/robot/send"
 TOO_FAST = 130101
 REFUSED = 310000
+UNKNOWN_TOKEN = 300001
 BLOCK_S = 600.0
 """DingTalk blocks a robot for 10 minutes after it sent more than 20 messages in a minute."""
 
@@ -154,7 +156,11 @@ class DingTalkChannel(HttpChannel):
         rate = self._config.effective_rate()
         block = rate.cooldown_s if rate else BLOCK_S
         return robot_result(
-            answer, code_key="errcode", message_key="errmsg", throttled={TOO_FAST: block}, fatal=frozenset({REFUSED})
+            answer,
+            code_key="errcode",
+            message_key="errmsg",
+            throttled={TOO_FAST: block},
+            fatal=frozenset({REFUSED, UNKNOWN_TOKEN}),
         )
 
 

@@ -5,10 +5,10 @@ Signing as Feishu documents it (``secret``): ``timestamp`` in seconds and
 timestamp more than an hour off. The whole body stays under 20 KB.
 
 The bot answers ``{"code": 0, "msg": "success"}``; 11232, and 9499 "too many request" (with HTTP 400), are
-its rate limit (100 a minute and 5 a second per bot: throttled, retryable); 19021 a bad signature, 19022 an IP
-outside the allow-list, 19024 a missing keyword and 9499 with any other message (a body it cannot take) are
-not retryable. Buttons are plain links (a custom bot gets no callback). A group channel: ``group_card`` only,
-no personal links.
+its rate limit (100 a minute and 5 a second per bot: throttled, retryable); 19001 an unknown hook, 19021 a bad
+signature, 19022 an IP outside the allow-list, 19024 a missing keyword and 9499 with any other message (a body
+it cannot take) are not retryable. Buttons are plain links (a custom bot gets no callback). A group channel:
+``group_card`` only, no personal links.
 
 ```yaml
 - id: feishu-duty
@@ -41,8 +41,8 @@ __all__ = ["FeishuChannel", "FeishuConfig", "feishu_sign"]
 
 FEISHU_URL = "https://open.feishu.cn/open-apis/bot/v2/hook/"
 TOO_FAST = frozenset({11232, 9499})
-FATAL = frozenset({19021, 19022, 19024})
-"""Bad signature, IP not allowed, keyword missing: a retry cannot fix them."""
+FATAL = frozenset({19001, 19021, 19022, 19024})
+"""Unknown hook, bad signature, IP not allowed, keyword missing: a retry cannot fix them."""
 COOLDOWN_S = 10.0
 """Feishu documents no block after "too fast"; a short pause lets its per-second window pass."""
 

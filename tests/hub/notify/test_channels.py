@@ -294,6 +294,18 @@ def test_dingtalk_wrong_secret_is_310000_not_retryable(dingtalk: DingTalkRobot, 
     assert dingtalk.accepted() == []
 
 
+def test_dingtalk_unknown_token_is_not_retryable(dingtalk: DingTalkRobot, context: ChannelContext) -> None:
+    result = dingtalk_channel(dingtalk, context, url=f"{dingtalk.base_url}/robot/send?access_token=nope").send(
+        group_message()
+    )
+    assert result.code == "300001" and not result.retryable and "nope" not in result.detail
+
+
+def test_feishu_unknown_hook_is_not_retryable(feishu: FeishuBot, context: ChannelContext) -> None:
+    result = feishu_channel(feishu, context, url=f"{feishu.base_url}/open-apis/bot/v2/hook/nope").send(group_message())
+    assert result.code == "19001" and not result.retryable  # answered with HTTP 400: the body's code decides
+
+
 def test_dingtalk_stale_timestamp_is_refused(dingtalk: DingTalkRobot, context: ChannelContext) -> None:
     result = dingtalk_channel(dingtalk, context, clock=lambda: time.time() - 7200).send(group_message())
     assert not result.ok and result.code == "310000" and not result.retryable
