@@ -96,6 +96,8 @@ class PersonalWebhookConfig(WebhookConfig):
     """A webhook entry with ``personal: true``: messages for one recipient, with the full card."""
 
     group: ClassVar[bool] = False
+    needs_address: ClassVar[bool] = False
+    """The URL is the entry's: a recipient needs no address on it."""
 
 
 class WebhookChannel(HttpChannel):
