@@ -224,7 +224,10 @@ class LiveCaptureSource:
                 self.last_error = "cannot open"
                 delay = min(self.max_backoff_s, self.backoff_s * 2**failures)
                 failures += 1
-                log.warning("camera source %s: cannot open; retrying in %.1f s", self.name, delay)
+                # the first failure is a warning; a camera that stays down is reported as device_offline
+                (log.warning if failures == 1 else log.debug)(
+                    "camera source %s: cannot open; retrying in %.1f s", self.name, delay
+                )
                 self._stop.wait(delay)
                 continue
             self.connects += 1
