@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
     TOKEN_REVOKE = "token_revoke"
+    EXPORT = "export"
 
 
 class AuditEntryPublic(BaseModel):

@@ -95,6 +95,8 @@ NO_DATA_ROUTES = {
     "GET /api/v1/push/key": "the hub's VAPID public key",
     "POST /api/v1/push/subscriptions": "answers the caller's id and the endpoint they sent",
     "DELETE /api/v1/push/subscriptions": "answers 204 or 404, no body",
+    "GET /api/v1/metrics/response": "response times and shares per grid and worker: names, no household",
+    "GET /api/v1/metrics/response.csv": "the same figures as CSV",
 }
 
 
