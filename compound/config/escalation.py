@@ -55,10 +55,13 @@ class Level(Strict):
     def _repeats_fit(self) -> Level:
         if self.repeats and self.repeat_every_s is None:
             raise ValueError("repeats needs repeat_every_s")
-        if self.repeats and self.repeat_every_s is not None and self.repeats * self.repeat_every_s >= self.ack_timeout_s:
-            raise ValueError(
-                f"{self.repeats} repeats every {self.repeat_every_s:g} s do not fit in ack_timeout_s {self.ack_timeout_s:g}"
-            )
+        if (
+            self.repeats
+            and self.repeat_every_s is not None
+            and self.repeats * self.repeat_every_s >= self.ack_timeout_s
+        ):
+            every, timeout = self.repeat_every_s, self.ack_timeout_s
+            raise ValueError(f"{self.repeats} repeats every {every:g} s do not fit in ack_timeout_s {timeout:g}")
         if not self.channels and not self.groups:
             raise ValueError("a level needs at least one channel or group")
         return self

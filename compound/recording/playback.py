@@ -26,7 +26,6 @@ __all__ = ["RecordedCamera", "RecordedDriver", "open_recorded_camera", "recordin
 log = logging.getLogger(__name__)
 
 
-
 class RecordedDriver:
     """The ``recording`` sensor driver: yields a recording's samples of one edge as the clock reaches them.
 

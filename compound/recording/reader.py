@@ -239,6 +239,7 @@ def _tally(channel: Any, n: int, topics: Counter[str], cameras: Counter[str], sa
     elif kind == "samples":
         sample_edges[channel.metadata.get("edge", "")] += n
 
+
 def _reading_sample(topic: str, payload: bytes, edge: str) -> Sample | None:
     """A wire Reading of ``edge`` as a Sample (None for other topics, battery readings, or bad payloads)."""
     parts = topic.split("/")

@@ -10,7 +10,16 @@ from hub.alarm_states import OPEN_STATES
 from hub.db.accounts import AuditEntry, RevokedToken, UsedLoginToken
 from hub.db.base import Base, UTCDateTime
 from hub.db.engine import Database, default_url, insert_ignore
-from hub.db.notify import DeliveryAttempt, EscalationStep, Incident, JobState, NotificationJob, Silence, StepState
+from hub.db.notify import (
+    AlarmPhoto,
+    DeliveryAttempt,
+    EscalationStep,
+    Incident,
+    JobState,
+    NotificationJob,
+    Silence,
+    StepState,
+)
 from hub.db.push import PushSubscription
 from hub.db.tables import (
     Alarm,
@@ -29,23 +38,24 @@ __all__ = [
     "Alarm",
     "AlarmAssignee",
     "AlarmHistory",
+    "AlarmPhoto",
     "AuditEntry",
     "Base",
     "Database",
     "DeadLetter",
     "DeliveryAttempt",
+    "EdgeRecord",
     "EscalationStep",
+    "EventRecord",
     "Incident",
     "JobState",
     "NotificationJob",
-    "Silence",
-    "StepState",
-    "EdgeRecord",
-    "EventRecord",
     "PushSubscription",
     "RevokedToken",
     "SeqGap",
+    "Silence",
     "Snapshot",
+    "StepState",
     "UTCDateTime",
     "UsedLoginToken",
     "default_url",

@@ -15,12 +15,21 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base
 
-__all__ = ["DeliveryAttempt", "EscalationStep", "Incident", "JobState", "NotificationJob", "Silence", "StepState"]
+__all__ = [
+    "AlarmPhoto",
+    "DeliveryAttempt",
+    "EscalationStep",
+    "Incident",
+    "JobState",
+    "NotificationJob",
+    "Silence",
+    "StepState",
+]
 
 
 class JobState(StrEnum):
@@ -144,3 +153,17 @@ class Silence(Base):
     drill: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class AlarmPhoto(Base):
+    """A photo taken on site (JPEG or PNG, checked by its bytes, at most ``MAX_PHOTO_BYTES``)."""
+
+    __tablename__ = "alarm_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -106,7 +106,9 @@ class CardMaker:
         unit = floor = None
         if alarm.unit:
             number = alarm.unit.lstrip("u")
-            unit = f"{number}单元" if zh and number.isdigit() else (f"unit {number}" if number.isdigit() else alarm.unit)
+            unit = (
+                f"{number}单元" if zh and number.isdigit() else (f"unit {number}" if number.isdigit() else alarm.unit)
+            )
         if alarm.floor is not None:
             floor = f"{alarm.floor}层" if zh else f"floor {alarm.floor}"
         spot = None if alarm.flat else (alarm.place or None)
@@ -135,8 +137,10 @@ class CardMaker:
             return ()
         lines = []
         for resident in household.residents:
-            age = f"，{resident.age} 岁" if zh and resident.age is not None else (
-                f", {resident.age}" if resident.age is not None else ""
+            age = (
+                f"，{resident.age} 岁"
+                if zh and resident.age is not None
+                else (f", {resident.age}" if resident.age is not None else "")
             )
             note = f"：{resident.notes}" if zh and resident.notes else (f": {resident.notes}" if resident.notes else "")
             lines.append(f"{resident.name}{age}{note}")

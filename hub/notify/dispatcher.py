@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
@@ -162,7 +162,7 @@ class Dispatcher:
                     )
                     if step is None:
                         return
-                    claimed = session.execute(
+                    claimed = session.execute(  # type: ignore[attr-defined]  # an UPDATE's CursorResult
                         update(EscalationStep)
                         .where(EscalationStep.id == step.id, EscalationStep.state == StepState.PENDING)
                         .values(state=StepState.DONE, taken_by=self.hub_id)
@@ -211,7 +211,7 @@ class Dispatcher:
             groups: dict[tuple[str, str | None], list[NotificationJob]] = defaultdict(list)
             for job in jobs:
                 groups[(job.channel, job.person_id)].append(job)
-            for (channel_id, person_id), group in groups.items():
+            for (channel_id, _person), group in groups.items():
                 channel = self.channels.get(channel_id)
                 if channel is None:
                     for job in group:
@@ -231,7 +231,9 @@ class Dispatcher:
                         job.state = JobState.SENDING
                         job.claimed_by = self.hub_id
                         job.lease_until = now + timedelta(seconds=LEASE_S)
-                    outgoing.append(_Outgoing([j.id for j in batch], channel_id, self._message(session, channel, batch)))
+                    outgoing.append(
+                        _Outgoing([j.id for j in batch], channel_id, self._message(session, channel, batch))
+                    )
                     if len(batch) > 1:
                         report.digests += 1
         return outgoing
@@ -239,7 +241,7 @@ class Dispatcher:
     def _message(self, session: Session, channel: Channel, jobs: list[NotificationJob]) -> Message:
         config = channel.config
         personal = not config.group
-        lang = "en" if config.lang == "en" else "zh"
+        lang: Literal["zh", "en"] = "en" if config.lang == "en" else "zh"
         cards = []
         seen: set[int] = set()
         for job in jobs:

@@ -182,11 +182,11 @@ class Escalation:
         taken_on = alarm.acknowledged_at is not None and alarm.acknowledged_at >= step.created_at
         if taken_on or alarm.on_site_at is not None:
             return self._finish(step, alarm, 0, "已有人确认，停止升级")
-        level = policy.levels[step.level]
+        spec = policy.levels[step.level]
         if step.repeat == 0:
             note = self._timeout_note(session, alarm, policy, step.level)
             alarm.escalation_level = step.level
-            self._note(session, alarm, now, f"升级到第 {step.level} 级（{level.role_label()}）：{note}")
+            self._note(session, alarm, now, f"升级到第 {step.level} 级（{spec.role_label()}）：{note}")
         else:
             note = f"第 {step.level} 级第 {step.repeat} 次提醒：仍无人确认"
         jobs = self._write_level(session, alarm, policy, step.level, step.repeat, now, note)

@@ -48,7 +48,7 @@ class ActionClaims:
     expires_at: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActionTokens:
     """Issues and checks action links for one hub (its secret key and public address)."""
 

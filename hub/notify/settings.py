@@ -38,7 +38,7 @@ class ChannelSet:
 
 
 def _builtin() -> None:
-    import hub.notify.channels.builtin  # noqa: F401  (registers the built-in types)
+    import hub.notify.channels.builtin
     import hub.notify.channels.inbox  # noqa: F401
 
 
@@ -52,7 +52,9 @@ def load_channel_configs(compound: Compound) -> list[ChannelConfig]:
         data = read_yaml(path, issues)
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("channels"), list) or set(data) != {"channels"}:
-                issues.append(ConfigIssue(CHANNELS_FILE, "", "top level must be a mapping with one key, 'channels' (a list)"))
+                issues.append(
+                    ConfigIssue(CHANNELS_FILE, "", "top level must be a mapping with one key, 'channels' (a list)")
+                )
                 entries = []
             else:
                 entries = data["channels"]
@@ -62,7 +64,9 @@ def load_channel_configs(compound: Compound) -> list[ChannelConfig]:
         kind = entry.get("type") if isinstance(entry, dict) else None
         if kind not in CHANNEL_TYPES:
             known = ", ".join(sorted(CHANNEL_TYPES))
-            issues.append(ConfigIssue(CHANNELS_FILE, f"{where}.type", f"unknown channel type {kind!r} (known: {known})"))
+            issues.append(
+                ConfigIssue(CHANNELS_FILE, f"{where}.type", f"unknown channel type {kind!r} (known: {known})")
+            )
             continue
         try:
             configs.append(CHANNEL_TYPES[kind].config.model_validate(entry))
@@ -86,13 +90,19 @@ def _check(compound: Compound, configs: list[ChannelConfig], issues: list[Config
     for p, policy in enumerate(esc.policies):
         for k, kind in enumerate(policy.kinds):
             if kind not in kinds:
-                issues.append(ConfigIssue("escalation.yaml", f"policies[{p}].kinds[{k}]", f"unknown alarm kind {kind!r}"))
+                issues.append(
+                    ConfigIssue("escalation.yaml", f"policies[{p}].kinds[{k}]", f"unknown alarm kind {kind!r}")
+                )
         for n, level in enumerate(policy.levels):
             for c, channel in enumerate(level.channels):
                 found = by_id.get(channel)
                 if found is None:
                     issues.append(
-                        ConfigIssue("escalation.yaml", f"policies[{p}].levels[{n}].channels[{c}]", f"no channel {channel!r} in {CHANNELS_FILE}")
+                        ConfigIssue(
+                            "escalation.yaml",
+                            f"policies[{p}].levels[{n}].channels[{c}]",
+                            f"no channel {channel!r} in {CHANNELS_FILE}",
+                        )
                     )
                 elif found.group:
                     issues.append(
@@ -126,13 +136,9 @@ def _check(compound: Compound, configs: list[ChannelConfig], issues: list[Config
 def build_channels(configs: list[ChannelConfig], context: ChannelContext) -> ChannelSet:
     """Build each configured channel."""
     channels = {c.id: CHANNEL_TYPES[c.type].build(c, context) for c in configs}
-    infos = {c.id: ChannelInfo(c.id, group=c.group, needs_address=c.needs_address and not c.group) for c in configs}
-    return ChannelSet(channels, infos)
+    return ChannelSet(channels, channel_infos(configs))
 
 
-def channel_infos(compound: Compound) -> dict[str, ChannelInfo]:
+def channel_infos(configs: list[ChannelConfig]) -> dict[str, ChannelInfo]:
     """What escalation needs of the configured channels, without building them."""
-    return {
-        c.id: ChannelInfo(c.id, group=c.group, needs_address=c.needs_address and not c.group)
-        for c in load_channel_configs(compound)
-    }
+    return {c.id: ChannelInfo(c.id, group=c.group, needs_address=c.needs_address and not c.group) for c in configs}

@@ -83,7 +83,9 @@ class Router:
         self._always_on_call = [p for p in compound.people_file.people if p.id not in rostered]
         # Who is rostered for which role in which grid: outside those shifts they are off duty for that grid.
         self._rostered_for = {
-            (shift.person, roster.role, roster.grid) for roster in compound.people_file.rosters for shift in roster.shifts
+            (shift.person, roster.role, roster.grid)
+            for roster in compound.people_file.rosters
+            for shift in roster.shifts
         }
 
     def route(self, kind: EventKind, device: Device, at: datetime) -> RoutingDecision:

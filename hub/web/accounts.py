@@ -37,6 +37,11 @@ class AuditAction(StrEnum):
     RESOLVE = "resolve"
     TOKEN_REVOKE = "token_revoke"
     EXPORT = "export"
+    ON_MY_WAY = "on_my_way"
+    ON_SITE = "on_site"
+    SILENCE = "silence"
+    SILENCE_END = "silence_end"
+    ACTION_LINK = "action_link"
 
 
 class AuditEntryPublic(BaseModel):

@@ -19,7 +19,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.web.assets import STATIC_DIR
 from hub.web.context import BackgroundJob, WebContext
 from hub.web.limits import BodySizeLimit
-from hub.web.routes import alarms, audit, auth, dead_letters, devices, health, metrics, pages, push, snapshots, stream
+from hub.web.routes import (
+    actions,
+    alarms,
+    audit,
+    auth,
+    dead_letters,
+    devices,
+    health,
+    metrics,
+    pages,
+    push,
+    response,
+    snapshots,
+    stream,
+)
 from hub.web.security import OriginCheck
 
 __all__ = ["create_app"]
@@ -181,5 +195,7 @@ def create_app(context: WebContext) -> FastAPI:
         app.include_router(module.router)
     app.include_router(push.router)
     app.include_router(metrics.router)
+    app.include_router(response.router)
+    app.include_router(actions.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

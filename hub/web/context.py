@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from compound.config import Compound
 from hub.alarms.service import AlarmService
+from hub.notify.links import ActionTokens
 from hub.web.accounts import AccountStore, PeopleWatch
 from hub.web.auth import DEFAULT_SESSION_TTL_S, TokenSigner
 from hub.web.security import RateLimiter
@@ -50,6 +51,8 @@ class WebContext:
     people: PeopleWatch | None = None
     """Who is in ``people.yaml`` now (a removed person is refused at once); by default watches the compound's."""
     sign_in_limit: RateLimiter = field(default_factory=RateLimiter)
+    action_links: ActionTokens | None = None
+    """Verifies the signed links in pushed messages (``/a/<token>``); ``None``: such links are refused."""
     """Per-client limit on sign-in and token endpoints."""
 
     def __post_init__(self) -> None:

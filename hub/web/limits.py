@@ -7,12 +7,17 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_BODY_BYTES", "BodySizeLimit"]
+__all__ = ["MAX_BODY_BYTES", "MAX_PHOTO_BYTES", "UPLOAD_SUFFIX", "BodySizeLimit"]
 
 MAX_BODY_BYTES: Final = 64 * 1024
 """Largest request body accepted. The biggest legitimate one is a resolve note (2 000 characters, up to 8 000
-bytes of UTF-8) or the login form (a 4 096-character token); no route takes uploads (camera snapshots come
-over MQTT, bounded by ``wire.MAX_SNAPSHOT_BYTES``)."""
+bytes of UTF-8) or the login form (a 4 096-character token). The one upload is the on-site photo (below);
+camera snapshots come over MQTT, bounded by ``wire.MAX_SNAPSHOT_BYTES``."""
+
+MAX_PHOTO_BYTES: Final = 5 * 1024 * 1024
+"""Largest on-site photo (``POST /api/v1/alarms/{id}/on-site``); its request may be this plus 64 KiB of form."""
+UPLOAD_SUFFIX: Final = "/on-site"
+"""Paths ending so take the photo limit instead of ``MAX_BODY_BYTES``."""
 
 
 class BodySizeLimit:
@@ -29,13 +34,16 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        limit = self.max_bytes
+        if str(scope.get("path", "")).endswith(UPLOAD_SUFFIX):
+            limit = max(limit, MAX_PHOTO_BYTES + MAX_BODY_BYTES)
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 await _refuse(send, 400, f"Content-Length is not a number: {declared[:40]!r}")
                 return
-            if int(declared) > self.max_bytes:
-                await _refuse(send, 413, self._too_large(int(declared)))
+            if int(declared) > limit:
+                await _refuse(send, 413, self._too_large(int(declared), limit))
                 return
             await self.app(scope, receive, send)
             return
@@ -49,8 +57,8 @@ class BodySizeLimit:
             if message["type"] != "http.request":
                 return  # the client went away
             body.extend(message.get("body", b""))
-            if len(body) > self.max_bytes:
-                await _refuse(send, 413, self._too_large(None))
+            if len(body) > limit:
+                await _refuse(send, 413, self._too_large(None, limit))
                 return
             if not message.get("more_body", False):
                 break
@@ -65,9 +73,10 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    def _too_large(self, size: int | None) -> str:
+    @staticmethod
+    def _too_large(size: int | None, limit: int) -> str:
         of = "" if size is None else f" of {size} bytes"
-        return f"request body{of} is larger than the {self.max_bytes} bytes allowed"
+        return f"request body{of} is larger than the {limit} bytes allowed"
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
+from hub.notify.channels import ChannelConfig
+from hub.notify.runtime import NotifyRuntime
+from hub.notify.settings import load_channel_configs
 from hub.web.auth import DEFAULT_SESSION_TTL_S, DEFAULT_TOKEN_MAX_AGE_S, TokenSigner, load_secret_key
 from hub.web.context import HealthSource, IngestHealth, WebContext
 
@@ -47,6 +50,9 @@ class HubServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        notify = getattr(self.config.app.state, "notify", None) if isinstance(self.config.app, FastAPI) else None
+        if self.started and notify is not None:
+            notify.set_public_url(self.url)
         if self.started and self.on_started is not None:
             self.on_started(self.url)
 
@@ -102,6 +108,8 @@ def hub_app(
     token_max_age_s: float = DEFAULT_TOKEN_MAX_AGE_S,
     cookie_secure: bool = False,
     series: TimeSeries | None = None,
+    channels: list[ChannelConfig] | None = None,
+    public_url: str | None = None,
 ) -> FastAPI:
     """The whole hub as one app: ``ingestor`` runs in the app's lifespan, the API and console beside it.
 
@@ -117,20 +125,36 @@ def hub_app(
     from hub.web.routes.push import attach_vapid
 
     ingestor.db.create()  # the API may be asked before ingest has started
-    service = AlarmService(ingestor.db, ingestor.compound, changes=ingestor.changes, clock=ingestor.clock)
+    secret_key = load_secret_key(data_dir)
+    notify = NotifyRuntime(
+        ingestor.db,
+        ingestor.compound,
+        load_channel_configs(ingestor.compound) if channels is None else channels,
+        data_dir=data_dir,
+        secret_key=secret_key,
+        clock=ingestor.clock,
+        changes=ingestor.changes,
+        public_url=public_url,
+        hub_id=ingestor.client_id,
+    )
+    service = AlarmService(
+        ingestor.db, ingestor.compound, changes=ingestor.changes, clock=ingestor.clock, channels=notify.infos
+    )
     health: dict[str, HealthSource] = {"ingest": IngestHealth(ingestor)}
     if series is not None:
         health["timeseries"] = series
     context = WebContext(
         compound=ingestor.compound,
         service=service,
-        signer=TokenSigner(load_secret_key(data_dir), max_age_s=token_max_age_s),
+        signer=TokenSigner(secret_key, max_age_s=token_max_age_s),
         session_ttl_s=session_ttl_s,
         cookie_secure=cookie_secure,
-        background=[ingestor.run],
+        background=[ingestor.run, notify.run],
+        action_links=notify.links,
         health_sources=health,
     )
     app = create_app(context)
+    app.state.notify = notify
     attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:
         attach_series(app, series.reader)

@@ -36,7 +36,6 @@ def _iso(value: str) -> datetime:
     return moment
 
 
-
 def _non_negative(value: str) -> float:
     try:
         number = float(value)

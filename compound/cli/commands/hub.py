@@ -136,6 +136,12 @@ def add_web_options(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=8080, help="console/API port (default 8080; 0 picks a free port, printed at start)"
     )
     parser.add_argument(
+        "--public-url",
+        default=None,
+        help="the hub's address as people's phones reach it, for links in pushed messages "
+        "(default: the address the console is bound to)",
+    )
+    parser.add_argument(
         "--session-hours",
         type=float,
         default=DEFAULT_SESSION_TTL_S / 3600,
@@ -192,12 +198,18 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     """Open the database, build ingest and the app, and serve until stopped."""
     from hub.db import Database, default_url
     from hub.ingest import Ingestor, IngestSettings
+    from hub.notify.settings import channel_infos, load_channel_configs
     from hub.web import hub_app, make_server
 
     try:
         username, password = mqtt_credentials(args, HUB)
     except (OSError, ValueError) as exc:
         print(f"cannot read the hub's MQTT password: {exc}", file=sys.stderr)
+        return 1
+    try:
+        channels = load_channel_configs(compound)
+    except ConfigError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
         return 1
     db = Database(args.db or default_url(args.data_dir))
     settings = IngestSettings(replica=args.replica, username=username, password=password)
@@ -212,6 +224,7 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         settings=settings,
         clock=clock,
         series=series.sink,
+        channels=channel_infos(channels),
     )
     try:
         app = hub_app(
@@ -220,6 +233,8 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
             session_ttl_s=args.session_hours * 3600,
             token_max_age_s=args.token_max_age_days * 86400,
             series=series,
+            channels=channels,
+            public_url=args.public_url,
         )
     except (OSError, ValueError) as exc:
         print(f"cannot start the console: {exc}", file=sys.stderr)

@@ -73,7 +73,6 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-
 def _moment(value: str | None, origin_ns: int) -> int | None:
     """``T`` as nanoseconds: seconds from ``origin_ns``, or an ISO 8601 time with an offset."""
     if value is None:

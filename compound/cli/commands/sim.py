@@ -80,7 +80,6 @@ def register(sub: Any) -> None:
     running.set_defaults(func=run_scenario)
 
 
-
 def _seed(value: str) -> int:
     """argparse type: a non-negative integer seed."""
     try:

@@ -26,7 +26,7 @@ class InboxChannel:
     """Delivers by having the alarm in the person's list (the hub's own store): it always succeeds."""
 
     def __init__(self, config: InboxConfig) -> None:
-        self.config = config
+        self.config: ChannelConfig = config
 
     def send(self, message: Message) -> DeliveryResult:
         alarms = ", ".join(str(card.alarm_id) for card in message.cards)

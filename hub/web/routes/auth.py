@@ -57,7 +57,18 @@ def _sign_in(
             context.account_store.claim_login(claims)
     except InvalidToken as exc:
         return _refused(context, request, exc.reason, target)
-    session = context.signer.issue(person.id, context.session_ttl_s, use=TokenUse.SESSION, via=claims.token_id or None)
+    response = session_redirect(context, person.id, claims.token_id or None, target)
+    how = "login link" if claims.use is TokenUse.LOGIN else "token"
+    context.account_store.record(
+        person.id, AuditAction.SIGN_IN, target=claims.token_id or None, client=client_address(request), detail=how
+    )
+    log.info("%s signed in to the console with a %s", person.id, how)
+    return response
+
+
+def session_redirect(context: WebContext, person_id: str, via: str | None, target: str) -> RedirectResponse:
+    """A redirect to ``target`` that sets a fresh session cookie for ``person_id`` (``via``: the token exchanged)."""
+    session = context.signer.issue(person_id, context.session_ttl_s, use=TokenUse.SESSION, via=via)
     response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
@@ -69,11 +80,6 @@ def _sign_in(
         path="/",
     )
     response.headers["Cache-Control"] = "no-store"
-    how = "login link" if claims.use is TokenUse.LOGIN else "token"
-    context.account_store.record(
-        person.id, AuditAction.SIGN_IN, target=claims.token_id or None, client=client_address(request), detail=how
-    )
-    log.info("%s signed in to the console with a %s", person.id, how)
     return response
 
 

@@ -62,9 +62,7 @@ class Bench:
         }
         for group in groups:
             self.channels[group] = RecordingChannel(GroupRecordingConfig(id=group))
-        infos = {
-            cid: ChannelInfo(cid, group=ch.config.group, needs_address=False) for cid, ch in self.channels.items()
-        }
+        infos = {cid: ChannelInfo(cid, group=ch.config.group, needs_address=False) for cid, ch in self.channels.items()}
         self.pipeline = MessagePipeline(db, compound, clock=self.clock, channels=infos)
         self.service = AlarmService(db, compound, clock=self.clock, channels=infos)
         self.dispatcher = Dispatcher(
@@ -85,7 +83,9 @@ class Bench:
 
     def clear_event(self, device: str, kind: str = "smoke") -> None:
         self.seq += 1
-        msg = make_event(self.compound, device, seq=self.seq, kind=kind, state=wire.EventState.CLEARED, at=self.clock.now())
+        msg = make_event(
+            self.compound, device, seq=self.seq, kind=kind, state=wire.EventState.CLEARED, at=self.clock.now()
+        )
         feed(self.pipeline, self.compound, msg, at=self.clock.now())
 
     def tick(self, advance_s: float = 0.0) -> TickReport:

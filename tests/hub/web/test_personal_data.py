@@ -63,6 +63,16 @@ ROUTES = [
         lambda w, a, h: w.client.post(f"/api/v1/alarms/{a}/resolve", json={"note": "checked"}, headers=h),
         True,
     ),
+    RouteCase(
+        "POST /api/v1/alarms/{alarm_id}/on-my-way",
+        lambda w, a, h: w.client.post(f"/api/v1/alarms/{a}/on-my-way", json={"note": "5 min"}, headers=h),
+        True,
+    ),
+    RouteCase(
+        "POST /api/v1/alarms/{alarm_id}/on-site",
+        lambda w, a, h: w.client.post(f"/api/v1/alarms/{a}/on-site", data={"note": "here"}, headers=h),
+        True,
+    ),
     RouteCase("GET /api/v1/alarms", lambda w, a, h: w.client.get("/api/v1/alarms", headers=h), False),
     RouteCase(
         "GET /api/v1/alarms/{alarm_id}/evidence",
@@ -97,6 +107,10 @@ NO_DATA_ROUTES = {
     "DELETE /api/v1/push/subscriptions": "answers 204 or 404, no body",
     "GET /api/v1/metrics/response": "response times and shares per grid and worker: names, no household",
     "GET /api/v1/metrics/response.csv": "the same figures as CSV",
+    "GET /api/v1/alarms/{alarm_id}/notifications": "jobs name staff ids and channels; cards are never stored",
+    "GET /api/v1/silences": "silences name devices, places and staff",
+    "POST /api/v1/silences": "answers the silence it stored",
+    "DELETE /api/v1/silences/{silence_id}": "answers the silence it ended",
 }
 
 
