@@ -12,7 +12,8 @@ with their JPEG snapshot) go to a bounded queue that the agent drains on each ti
 Pacing: ``sim:`` sources and recorded files are paced by the agent's clock (a ``ScaledClock`` at speed
 60 plays a 60 s scene in one second); a camera that falls behind skips to the frame that is due instead
 of queueing (simulated frames that are not due are never rendered). Live sources (RTSP, device index)
-are read as they come and stamped with the clock's time.
+are read as they come, at most the camera's ``fps`` a second (frames in between are skipped), and stamped
+with the clock's time.
 
 Health: a live camera that sends no frame for its ``offline_after_s`` (``vision.yaml``, default 10 s of real
 time; the source reconnects meanwhile) raises ``device_offline`` for that camera device, as a camera event
@@ -284,7 +285,11 @@ class EdgeCameras:
             log.exception("camera %s stopped", worker.device)
 
     def _live_loop(self, worker: CameraWorker, source: LiveSource) -> None:
-        """Process a live camera's frames as they come; raise ``device_offline`` while it is silent."""
+        """Process a live camera's frames as they come, at most ``fps`` a second (a 25 fps camera analysed at
+        5 fps: the frames in between are skipped, counted in ``skipped``); raise ``device_offline`` while it
+        is silent."""
+        period = 1.0 / worker.fps
+        due = float("-inf")  # arrival time (``frame.t``) of the next frame to analyse, on a grid of ``period``
         while not self._stop.is_set():
             frame = source.next_frame(POLL_S)
             if frame is None:
@@ -294,6 +299,10 @@ class EdgeCameras:
                 continue
             if worker.offline:
                 self._offline(worker, EventState.CLEARED, 0.0)
+            if frame.t < due - period / 2:  # half a period of slack for network jitter
+                worker.skipped += 1
+                continue
+            due = frame.t + period if frame.t > due + period else due + period
             frame.at = self.clock.now()
             worker.frames += 1
             for draft in worker.pipeline.process(frame):

@@ -24,13 +24,14 @@ from numpy.typing import NDArray
 from compound import wire
 from compound.clock import WallClock
 from compound.config import Compound, load_config
+from compound.frames import CAMERA_SOURCES, Frame, register_camera_source
 from compound.wire import Event, EventKind, EventState, MessageType, Severity
 from edge.agent import AgentOptions, EdgeAgent
 from edge.cameras import EdgeCameras
 from edge.engine import OpenCondition
 from edge.vision.config import CameraConfig, VisionFile
 from edge.vision.pipeline import VisionDraft
-from edge.vision.sources import LiveCaptureSource, open_source
+from edge.vision.sources import LiveCaptureSource, LiveSource, open_source
 from simulators.camera import build
 from tests.edge.support import ROOT, Collector
 from tests.servers import MosquittoServer, ServerProcess
@@ -292,3 +293,52 @@ def test_camera_offline_before_a_restart_clears_with_its_id(compound: Compound) 
     cleared = drafts[0]
     assert (cleared.verdict.kind, cleared.verdict.state) == (EventKind.DEVICE_OFFLINE, EventState.CLEARED)
     assert cleared.raised_id == "raised-before-restart" and cleared.condition is None and cameras.offline() == 0
+
+
+class _FastCamera:
+    """A live source (``LiveSource``) that sends a rendered frame every 1/25 s, as a 25 fps IP camera does."""
+
+    live = True
+
+    def __init__(self, image: NDArray[np.uint8]) -> None:
+        self.name, self.fps = "test-live:25fps", 25.0
+        self.image = image
+        self.sent = 0
+        self._t0 = time.monotonic()
+
+    def next_frame(self, timeout: float) -> Frame | None:
+        t = self.sent / self.fps
+        time.sleep(max(0.0, t - (time.monotonic() - self._t0)))
+        self.sent += 1
+        return Frame(self.image, t, datetime.now(UTC), self.sent - 1)
+
+    def read(self) -> Frame | None:
+        return self.next_frame(1.0)
+
+    def silent_s(self) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        pass
+
+
+def test_fast_live_camera_is_analysed_at_the_configured_fps(compound: Compound, clip: list[NDArray[np.uint8]]) -> None:
+    """Test that a 25 fps live camera is analysed at its vision.yaml fps (5): the frames in between are skipped."""
+    camera = _FastCamera(clip[0])
+    register_camera_source("test-live", lambda rest: camera)
+    try:
+        cameras = EdgeCameras.for_edge(
+            compound, "b2", WallClock(), sources={LIFT_CAM: "test-live:25fps", LANE_CAM: "off"}
+        )
+        assert cameras is not None
+        [worker] = cameras.workers
+        assert isinstance(worker.source, LiveSource) and worker.fps == 5.0
+        cameras.start()
+        time.sleep(3.0)
+        cameras.stop()
+    finally:
+        CAMERA_SOURCES.pop("test-live", None)
+    rate = worker.frames / (camera.sent / camera.fps)
+    print(f"25 fps camera analysed at {rate:.2f} fps ({worker.frames} of {camera.sent} frames)")
+    assert 4.0 <= rate <= 6.0, (worker.frames, camera.sent)
+    assert worker.skipped >= camera.sent - worker.frames - 1 and not worker.offline
