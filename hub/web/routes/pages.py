@@ -1,4 +1,5 @@
-"""The console pages: ``/`` (alarm console), ``/worker`` (phone page), ``/devices/{id}``; sign-in required."""
+"""The console pages: ``/`` (alarm console), ``/worker`` (phone page), ``/devices/{id}``, ``/metrics``; sign-in
+required."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def worker(user: OptionalUser, request: Request) -> HTMLResponse | RedirectRespo
 def dead_letters(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """Messages the hub refused and why (the data itself is for property managers only)."""
     return _page("dead-letters.html", user, request)
+
+
+@router.get("/metrics", response_class=HTMLResponse, response_model=None)
+def metrics(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """响应统计: response times per grid and worker over a period, with a CSV export (figures of visible grids)."""
+    return _page("metrics.html", user, request)
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse, response_model=None)

@@ -60,6 +60,26 @@ const DICT = {
     "type.smoke_detector": "烟雾探测器", "type.gas_detector": "可燃气体探测器", "type.door_contact": "门磁",
     "type.lift_camera": "电梯摄像头", "type.fire_lane_camera": "消防通道摄像头",
     "quantity.smoke": "烟雾浓度", "quantity.gas": "燃气浓度", "quantity.door": "开关状态", "quantity.battery": "电量",
+    "state.on_my_way": "在路上", "state.on_site": "已到场", "change.on_my_way": "在路上", "change.on_site": "已到场",
+    "action.on_my_way": "在路上", "action.on_site": "已到场", "action.go": "在路上", "action.arrive": "已到场",
+    "action.photo": "现场照片（可选，JPEG/PNG，≤ 5 MB）", "action.photo.big": "照片超过 5 MB",
+    "action.site.note": "到场说明（可选）", "action.note.close": "处理说明（必填）",
+    metrics: "响应统计", "m.title": "响应统计", "m.from": "开始", "m.to": "结束", "m.grid": "网格", "m.apply": "查询",
+    "m.csv": "导出 CSV", "m.total": "合计", "m.by_grid": "按网格", "m.by_worker": "按人员（确认人）",
+    "m.range.1d": "近 24 小时", "m.range.7d": "近 7 天", "m.range.30d": "近 30 天",
+    "m.col.name": "名称", "m.col.alarms": "告警数", "m.col.drills": "演练（不计入）",
+    "m.col.ack": "确认用时 p50 / p90", "m.col.on_site": "到场用时 p50 / p90", "m.col.resolve": "关闭用时 p50 / p90",
+    "m.col.level1": "首级内确认", "m.col.in_time": "按时到场", "m.col.closed": "24 小时内关闭",
+    "m.empty": "该时段没有告警", "m.period": "统计时段", "m.bad": "查询失败",
+    "m.help": "统计该时段内发生的告警（不含演练）。用时从告警发生算起，p50 为中位数，p90 为 90% 的告警不超过的用时。首级内确认：在升级到第 1 级之前有人确认；按时到场：火警和燃气告警在确认后按升级策略规定的时间内到场；24 小时内关闭：发生后 24 小时内处理完成。",
+    "m.sec": "秒", "m.min": "分", "m.hour": "小时", "m.day": "天",
+    "esc.title": "升级与通知", "esc.level": "升级级别", "esc.next": "下一步", "esc.policy": "升级策略",
+    "esc.flapping": "抖动", "esc.silenced": "已静默", "esc.drill": "演练", "esc.incident": "事件",
+    "esc.level.n": "第 {n} 级", "esc.rule": "规则", "esc.none": "尚无通知记录", "esc.unavailable": "通知记录暂不可用",
+    "esc.attempts": "投递记录", "esc.jobs": "条通知",
+    "job.pending": "待发送", "job.sending": "发送中", "job.delivered": "已送达", "job.failed": "失败", "job.cancelled": "已取消",
+    "job.alert": "通知", "job.reminder": "提醒", "job.update": "更新", "job.fallback": "备用渠道",
+    "try.ok": "成功", "try.fail": "失败", "esc.group": "群",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -117,6 +137,26 @@ const DICT = {
     "type.smoke_detector": "Smoke detector", "type.gas_detector": "Gas detector", "type.door_contact": "Door contact",
     "type.lift_camera": "Lift camera", "type.fire_lane_camera": "Fire-lane camera",
     "quantity.smoke": "Smoke", "quantity.gas": "Gas", "quantity.door": "Door", "quantity.battery": "Battery",
+    "state.on_my_way": "On my way", "state.on_site": "On site", "change.on_my_way": "On my way", "change.on_site": "On site",
+    "action.on_my_way": "On my way", "action.on_site": "On site", "action.go": "On my way", "action.arrive": "On site",
+    "action.photo": "Photo (optional, JPEG/PNG, ≤ 5 MB)", "action.photo.big": "The photo is over 5 MB",
+    "action.site.note": "Note (optional)", "action.note.close": "Resolution note (required)",
+    metrics: "Response", "m.title": "Response metrics", "m.from": "From", "m.to": "To", "m.grid": "Grid", "m.apply": "Show",
+    "m.csv": "Export CSV", "m.total": "Total", "m.by_grid": "By grid", "m.by_worker": "By worker (who acknowledged)",
+    "m.range.1d": "Last 24 h", "m.range.7d": "Last 7 days", "m.range.30d": "Last 30 days",
+    "m.col.name": "Name", "m.col.alarms": "Alarms", "m.col.drills": "Drills (not counted)",
+    "m.col.ack": "To acknowledge p50 / p90", "m.col.on_site": "To on site p50 / p90", "m.col.resolve": "To resolve p50 / p90",
+    "m.col.level1": "Acked within level 1", "m.col.in_time": "On site in time", "m.col.closed": "Closed within 24 h",
+    "m.empty": "No alarms in this period", "m.period": "Period", "m.bad": "Could not load",
+    "m.help": "Alarms raised in the period, drills left out. Times run from the raise; p50 is the median, p90 the time 90% of alarms stayed within. Acked within level 1: acknowledged before escalation reached level 1. On site in time: fire and gas alarms marked on site within the policy's time after the acknowledgement. Closed within 24 h: resolved within 24 h of the raise.",
+    "m.sec": "s", "m.min": "min", "m.hour": "h", "m.day": "d",
+    "esc.title": "Escalation and notifications", "esc.level": "Level", "esc.next": "Next step", "esc.policy": "Policy",
+    "esc.flapping": "Flapping", "esc.silenced": "Silenced", "esc.drill": "Drill", "esc.incident": "Incident",
+    "esc.level.n": "level {n}", "esc.rule": "rule", "esc.none": "No notifications yet", "esc.unavailable": "Notifications unavailable",
+    "esc.attempts": "Delivery attempts", "esc.jobs": "notifications",
+    "job.pending": "pending", "job.sending": "sending", "job.delivered": "delivered", "job.failed": "failed", "job.cancelled": "cancelled",
+    "job.alert": "alert", "job.reminder": "reminder", "job.update": "update", "job.fallback": "fallback",
+    "try.ok": "ok", "try.fail": "failed", "esc.group": "group",
   },
 };
 
@@ -202,6 +242,20 @@ export function fmtAxis(date, spanMs = 0) {
   }).formatToParts(date).map((p) => [p.type, p.value]));
   const clock = `${parts.hour}:${parts.minute}`;
   return spanMs > 86_400_000 ? `${parts.month}-${parts.day} ${clock}` : clock;
+}
+
+/** A duration in seconds, for people: "45 秒", "3 分 20 秒", "2.5 小时", "3.2 天" ("—" for none). */
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.round(Number(seconds));
+  const sp = lang() === "en" ? " " : "";
+  if (s < 60) return `${s}${sp}${t("m.sec")}`;
+  if (s < 3600) {
+    const m = Math.floor(s / 60); const r = s % 60;
+    return r ? `${m}${sp}${t("m.min")} ${r}${sp}${t("m.sec")}` : `${m}${sp}${t("m.min")}`;
+  }
+  if (s < 86400) return `${(s / 3600).toFixed(1)}${sp}${t("m.hour")}`;
+  return `${(s / 86400).toFixed(1)}${sp}${t("m.day")}`;
 }
 
 /** "3 分钟前" / "3 min ago". */
