@@ -119,21 +119,18 @@ Planner = Callable[[Plan], list[ChildSpec]]
 
 
 def broker_children(plan: Plan) -> list[ChildSpec]:
-    """The embedded amqtt broker, unless --broker points elsewhere; anonymous unless --broker-auth."""
+    """The embedded amqtt broker, unless --broker points elsewhere; authenticated unless --broker-anonymous."""
     if not plan.embedded_broker:
         return []
     b = plan.broker
     argv = python_module("compound.broker", "--bind", f"{b.host}:{b.port}")
-    if not plan.args.broker_auth:
-        # Anonymous by default: a loaded amqtt 0.12 queues thousands of messages (one broadcast per loop turn), and
-        # with authentication's ACL check on every PUBLISH a crashed hub's resend requests reached the edges after
-        # they had stopped half the time (README, "Broker identity"). Children still send their own identities.
+    if plan.args.broker_anonymous:  # for debugging: any client may connect and publish anywhere
         return [
             ChildSpec(
                 "broker",
                 "broker",
                 argv,
-                where=f"{b} (embedded amqtt)",
+                where=f"{b} (embedded amqtt, ANONYMOUS)",
                 ready_port=(b.host, b.port),
                 ready_mqtt=True,
                 essential=True,
@@ -261,11 +258,11 @@ def register(sub: Any) -> None:
         help="after the edges stop, wait up to this long (real seconds) for their last events to reach the hub",
     )
     parser.add_argument(
-        "--broker-auth",
+        "--broker-anonymous",
         action="store_true",
-        help="run the embedded amqtt broker with authentication (anonymous refused, topics granted per identity, "
-        "as `compound keys` provisions them); off by default: on amqtt 0.12 it can delay a crashed hub's resend "
-        "requests past the edges' end (README: Broker identity). For an authenticated broker use Mosquitto",
+        help="run the embedded amqtt broker without authentication, for debugging: any client may connect and "
+        "publish anywhere (by default anonymous clients are refused and topics granted per identity, as "
+        "`compound keys` provisions them)",
     )
     add_broker_option(parser, embedded_default=True)
     add_config_option(parser)
@@ -349,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # With --json, stdout carries the report alone: the banner and the children's output go to stderr.
     say: TextIO = sys.stderr if args.json else sys.stdout
-    try:  # every child gets its own broker identity (the embedded broker enforces them with --broker-auth)
+    try:  # every child gets its own broker identity (the embedded broker enforces them)
         provision_for(args)
     except (OSError, ValueError) as exc:
         print(f"compound up: cannot provision broker credentials in {plan.data_dir}: {exc}", file=sys.stderr)

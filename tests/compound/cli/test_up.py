@@ -210,7 +210,7 @@ def test_hub_sigkill_mid_scenario_loses_and_doubles_nothing(
         proc = up(*scenario, "--json", "--port", "0", "--mqtt-port", str(port), "--data-dir", str(data), stderr=log)
         # The embedded broker comes up first; subscribe before the hub is ready (the edges start after it).
         wait_for(lambda: mqtt_ready("127.0.0.1", port) or proc.poll() is not None, 60, "the embedded broker")
-        # Listen with the hub's identity that `compound up` provisioned (the embedded broker is anonymous by default).
+        # The embedded broker refuses anonymous clients: listen with the hub's identity that `compound up` provisioned.
         hub_secret = read_secret(secret_path(data, HUB))
         collector = Collector(
             port, topic, "it-up-kill", filter_prefix=("compound/v1/sunrise-garden/",), credentials=(HUB, hub_secret)

@@ -32,7 +32,8 @@ def test_headless_up_against_an_external_broker(mosquitto: MosquittoServer, tmp_
     log = tmp_path / "up.log"
     proc = up(
         "--scenario", "kitchen-fire-night", "--duration", "420", "--speed", "30", "--edges", "b2,kg",
-        "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"), "--no-hub", log=log,
+        "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"), "--no-hub",
+        log=log,
     )  # fmt: skip
     try:
         assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
@@ -49,17 +50,17 @@ def test_headless_up_against_an_external_broker(mosquitto: MosquittoServer, tmp_
 
 
 def test_sigterm_stops_broker_and_edges(tmp_path: Path) -> None:
-    """Test that `compound up` with the embedded broker (authenticated: --broker-auth) runs until SIGTERM, then stops
+    """Test that `compound up` with the embedded broker (authenticated by default) runs until SIGTERM, then stops
     every child and exits 0."""
     port = free_port()
     log = tmp_path / "up.log"
     proc = up(
         "--mqtt-port", str(port), "--edges", "kg", "--speed", "10", "--data-dir", str(tmp_path / "d"), "--no-hub",
-        "--broker-auth", log=log,
+        log=log,
     )  # fmt: skip
     try:
         wait_for(lambda: "edge kg:" in log.read_text(), 60, "the edge to start")
-        hub = (HUB, read_secret(secret_path(tmp_path / "d", HUB)))  # --broker-auth: anonymous clients are refused
+        hub = (HUB, read_secret(secret_path(tmp_path / "d", HUB)))  # anonymous clients are refused
         collector = Collector(port, "compound/v1/sunrise-garden/kg/status", "it-up-status", credentials=hub)
         collector.start()
         wait_for(lambda: any(b'"online"' in p for _, p in collector.messages), 30, "the retained online status")
