@@ -82,6 +82,7 @@ def to_public(alarm: Alarm) -> AlarmPublic:
         on_site_at=alarm.on_site_at,
         incident_id=alarm.incident_id,
         escalation_level=alarm.escalation_level,
+        policy=alarm.policy,
         next_step_at=alarm.next_step_at,
         flapping=bool(alarm.flapping),
         silenced_by=alarm.silenced_by,

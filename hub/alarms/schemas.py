@@ -66,6 +66,7 @@ class AlarmPublic(_Public):
     on_site_at: datetime | None = None
     incident_id: int | None = Field(default=None, description="The incident (place and time) the alarm belongs to.")
     escalation_level: int | None = Field(default=None, description="Escalation level reached (0: routed people).")
+    policy: str | None = Field(default=None, description="Its escalation policy (None: in an incident, or silenced).")
     next_step_at: datetime | None = Field(default=None, description="When the next escalation step is due.")
     flapping: bool = False
     silenced_by: int | None = Field(default=None, description="The silence that kept it from being pushed.")

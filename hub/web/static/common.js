@@ -79,7 +79,7 @@ const DICT = {
     "esc.attempts": "投递记录", "esc.jobs": "条通知",
     "job.pending": "待发送", "job.sending": "发送中", "job.delivered": "已送达", "job.failed": "失败", "job.cancelled": "已取消",
     "job.alert": "通知", "job.reminder": "提醒", "job.update": "更新", "job.fallback": "备用渠道",
-    "try.ok": "成功", "try.fail": "失败", "esc.group": "群",
+    "try.ok": "成功", "try.fail": "失败", "esc.group": "群", "action.escalation": "升级", "action.route": "派单",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -156,7 +156,7 @@ const DICT = {
     "esc.attempts": "Delivery attempts", "esc.jobs": "notifications",
     "job.pending": "pending", "job.sending": "sending", "job.delivered": "delivered", "job.failed": "failed", "job.cancelled": "cancelled",
     "job.alert": "alert", "job.reminder": "reminder", "job.update": "update", "job.fallback": "fallback",
-    "try.ok": "ok", "try.fail": "failed", "esc.group": "group",
+    "try.ok": "ok", "try.fail": "failed", "esc.group": "group", "action.escalation": "Escalation", "action.route": "Routed",
   },
 };
 

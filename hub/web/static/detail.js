@@ -1,8 +1,8 @@
 // The alarm detail view and its actions, shared by the console and the grid-worker page.
 
 import {
-  ACKNOWLEDGEABLE, OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName, severityBadge, stateChips,
-  t,
+  ACKNOWLEDGEABLE, AlarmState, ApiError, OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName,
+  severityBadge, stateChips, t,
 } from "/static/common.js";
 import { loadSeries } from "/static/series.js";
 
@@ -197,7 +197,78 @@ function eventsView(events) {
   return section("detail.events", el("ol", { class: "events" }, items));
 }
 
-function actionsView(alarm, onDone) {
+/** The photo the on-site step may carry: the hub refuses more than this (and anything but JPEG or PNG). */
+const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
+
+/** POST a multipart form (the on-site photo) with the session cookie; errors like ``api``. */
+async function postForm(path, form) {
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }, body: form });
+  if (response.status === 401) {
+    location.href = `/login?next=${encodeURIComponent(location.pathname + location.hash)}`;
+    throw new ApiError(401, "not signed in");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : response.statusText;
+    throw new ApiError(response.status, detail);
+  }
+  return data;
+}
+
+/** Escalation state: drill / flapping / silenced / incident badges, level, next step, policy; then deliveries. */
+function escalationView(ctx, alarm) {
+  const badges = [
+    alarm.drill ? el("span", { class: "badge drill", id: "badge-drill" }, t("esc.drill")) : null,
+    alarm.flapping ? el("span", { class: "badge flapping", id: "badge-flapping" }, t("esc.flapping")) : null,
+    alarm.silenced_by !== null && alarm.silenced_by !== undefined
+      ? el("span", { class: "badge silenced", id: "badge-silenced" }, `${t("esc.silenced")} · ${t("esc.rule")} ${alarm.silenced_by}`) : null,
+    alarm.incident_id !== null && alarm.incident_id !== undefined
+      ? el("span", { class: "badge incident", id: "badge-incident" }, `${t("esc.incident")} #${alarm.incident_id}`) : null,
+  ].filter(Boolean);
+  const level = alarm.escalation_level;
+  const box = el("div", { class: "deliveries-box", id: "deliveries", "data-state": "loading" });
+  return {
+    box,
+    view: el("section", { class: "d-section escalation", id: "escalation", "data-level": level ?? "" },
+      el("h3", {}, t("esc.title")),
+      badges.length ? el("div", { class: "esc-badges" }, badges) : null,
+      el("div", { class: "d-facts" },
+        field("esc.level", level === null || level === undefined ? "—" : t("esc.level.n").replace("{n}", level), { id: "esc-level" }),
+        field("esc.next", alarm.next_step_at ? fmtTime(alarm.next_step_at) : "—", { id: "esc-next" }),
+        field("esc.policy", alarm.policy || "—", { id: "esc-policy" })),
+      el("h4", {}, t("esc.attempts")), box),
+  };
+}
+
+/** Fill ``box`` with the alarm's notification jobs and each delivery attempt (``GET .../notifications``). */
+async function loadDeliveries(box, ctx, alarm) {
+  let record;
+  try {
+    record = await api(`/api/v1/alarms/${alarm.id}/notifications`);
+  } catch (err) {
+    box.dataset.state = "error";
+    box.replaceChildren(el("p", { class: "muted" }, `${t("esc.unavailable")}${err.status ? ` (${err.status})` : ""}`));
+    return;
+  }
+  const jobs = record.jobs || [];
+  box.dataset.state = "ok";
+  box.dataset.jobs = String(jobs.length);
+  if (!jobs.length) { box.replaceChildren(el("p", { class: "muted" }, t("esc.none"))); return; }
+  box.replaceChildren(el("ul", { class: "deliveries" }, jobs.map((job) => el("li", {
+    class: "job", "data-job-id": job.id, "data-state": job.state, "data-channel": job.channel, "data-level": job.level,
+  },
+  el("span", { class: "mono" }, `L${job.level}${job.repeat ? `·${job.repeat}` : ""}`),
+  el("span", { class: "who" }, job.person_id ? personName(ctx, job.person_id) : `${t("esc.group")} ${job.channel}`),
+  el("span", { class: "muted" }, `${job.channel} · ${t(`job.${job.purpose}`)}`),
+  el("span", { class: `job-state s-${job.state}` }, t(`job.${job.state}`)),
+  el("time", {}, fmtTime(job.delivered_at || job.created_at)),
+  (job.tries || []).length ? el("ol", { class: "tries" }, job.tries.map((a) => el("li", {
+    class: a.ok ? "ok" : "fail", "data-ok": a.ok ? "1" : "0",
+  }, `${fmtTime(a.at)} · ${t(a.ok ? "try.ok" : "try.fail")}${a.code ? ` · ${a.code}` : ""} · ${Math.round(a.latency_ms)} ms`,
+  a.digest > 1 ? ` · ×${a.digest}` : "", a.detail && !a.ok ? ` · ${a.detail}` : ""))) : null))));
+}
+
+function actionsView(alarm, onDone, { fieldActions = false } = {}) {
   if (!OPEN_STATES.has(alarm.state)) return null;
   const box = el("section", { class: "actions" });
   const status = el("p", { class: "action-status", role: "alert" });
@@ -221,7 +292,38 @@ function actionsView(alarm, onDone) {
     button.addEventListener("click", () => run("acknowledge", note.value.trim() ? { note: note.value.trim() } : {}, button));
     box.append(el("div", { class: "action-row" }, note, button));
   }
-  const note = el("textarea", { class: "note-input", id: "resolve-note", rows: "2", maxlength: "2000", placeholder: t("action.note") });
+  if (fieldActions && (ACKNOWLEDGEABLE.has(alarm.state) || alarm.state === AlarmState.ACKNOWLEDGED)) {
+    const go = el("button", { class: "btn go", id: "on-my-way", type: "button" }, t("action.go"));
+    go.addEventListener("click", () => run("on-my-way", {}, go));
+    box.append(el("div", { class: "action-row" }, go));
+  }
+  if (fieldActions && alarm.state !== AlarmState.ON_SITE) {
+    const photo = el("input", { type: "file", id: "on-site-photo", accept: "image/jpeg,image/png", capture: "environment",
+      "aria-label": t("action.photo") });
+    const siteNote = el("input", { type: "text", class: "note-input", id: "on-site-note", maxlength: "500", placeholder: t("action.site.note") });
+    const arrive = el("button", { class: "btn arrive", id: "on-site", type: "button" }, t("action.arrive"));
+    arrive.addEventListener("click", async () => {
+      const file = photo.files && photo.files[0];
+      if (file && file.size > MAX_PHOTO_BYTES) { status.textContent = t("action.photo.big"); return; }
+      const form = new FormData();
+      if (siteNote.value.trim()) form.append("note", siteNote.value.trim());
+      if (file) form.append("photo", file, file.name);
+      arrive.disabled = true;
+      status.textContent = "";
+      try {
+        await postForm(`/api/v1/alarms/${alarm.id}/on-site`, form);
+        status.textContent = t("action.done");
+        if (onDone) await onDone();
+      } catch (err) {
+        status.textContent = `${t("action.failed")}: ${err.detail || err.message}`;
+        arrive.disabled = false;
+      }
+    });
+    box.append(el("div", { class: "action-row on-site-row" },
+      el("label", { class: "photo-label muted small" }, t("action.photo"), photo), siteNote, arrive));
+  }
+  const note = el("textarea", { class: "note-input", id: "resolve-note", rows: "2", maxlength: "2000",
+    placeholder: t(fieldActions ? "action.note.close" : "action.note") });
   const button = el("button", { class: "btn success", id: "resolve", type: "button" }, t("action.resolve"));
   button.addEventListener("click", () => {
     if (!note.value.trim()) { status.textContent = t("action.note.required"); note.focus(); return; }
@@ -232,20 +334,23 @@ function actionsView(alarm, onDone) {
 }
 
 /** Render an alarm's detail (``GET /api/v1/alarms/{id}``) into ``container``. */
-export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
+export function renderDetail(container, alarm, ctx, { onDone, onBack, fieldActions = false } = {}) {
   const loc = alarm.location || {};
   const sameAlarm = container.querySelector(`.d-head[data-alarm-id="${alarm.id}"]`);
   const previousChart = sameAlarm ? container.querySelector("#alarm-curve svg") : null;
   const camera = CAMERA_KINDS.has(alarm.kind);
   const curve = camera ? null : curveView(alarm, previousChart);
   const evidence = camera ? evidenceView(alarm) : null;
-  const times = ["raised", "notified", "acknowledged", "cleared", "resolved"]
+  const times = ["raised", "notified", "acknowledged", "on_my_way", "on_site", "cleared", "resolved"]
     .filter((k) => alarm[`${k}_at`])
-    .map((k) => field(`detail.${k}`, fmtTime(alarm[`${k}_at`])));
+    .map((k) => field(k === "on_my_way" || k === "on_site" ? `state.${k}` : `detail.${k}`, fmtTime(alarm[`${k}_at`]),
+      { "data-time": k }));
+  const escalation = escalationView(ctx, alarm);
   const parts = [
     el("div", { class: `d-head sevbar-${alarm.severity}`, "data-alarm-id": alarm.id, "data-state": alarm.state },
       onBack ? el("button", { class: "btn ghost small back", type: "button", onclick: onBack }, `‹ ${t("detail.back")}`) : null,
-      el("div", { class: "d-title" }, severityBadge(alarm.severity), el("h2", {}, t(`kind.${alarm.kind}`)), stateChips(alarm)),
+      el("div", { class: "d-title" }, severityBadge(alarm.severity), el("h2", {}, t(`kind.${alarm.kind}`)), stateChips(alarm),
+        alarm.drill ? el("span", { class: "badge drill", "data-drill": "1" }, t("esc.drill")) : null),
       el("p", { class: "d-loc" }, fmtLocation(loc, ctx.directory.buildings)),
       el("p", { class: "muted" }, `#${alarm.id} · ${gridName(ctx, alarm.grid)} · ${alarm.device}`)),
     alarm.message ? el("p", { class: "d-message" }, alarm.message) : null,
@@ -255,13 +360,17 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack } = {}) {
         ? field("detail.threshold", el("span", { class: "mono" }, fmtValue({ value: alarm.threshold, unit: alarm.unit }))) : null,
       ...times),
     camera ? evidence.view : curve.view,
-    actionsView(alarm, onDone),
+    actionsView(alarm, onDone, { fieldActions }),
+    escalation.view,
     householdView(alarm.household),
     routingView(ctx, alarm),
     historyView(ctx, alarm.history),
     eventsView(alarm.events),
   ];
+  const previousDeliveries = sameAlarm ? container.querySelector("#deliveries") : null;
+  if (previousDeliveries) escalation.box.replaceChildren(...previousDeliveries.childNodes);  // no flicker on reload
   container.replaceChildren(...parts.filter(Boolean));
+  loadDeliveries(escalation.box, ctx, alarm);
   clearInterval(curveTimer);
   if (camera) {
     loadEvidence(evidence.box, alarm);

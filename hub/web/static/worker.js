@@ -68,7 +68,7 @@ async function refreshDetail() {
   const focused = document.activeElement;
   if (focused && pane.contains(focused) && focused.value) return;
   try {
-    renderDetail(pane, await api(`/api/v1/alarms/${selected}`), ctx, { onDone: refreshDetail, onBack: back });
+    renderDetail(pane, await api(`/api/v1/alarms/${selected}`), ctx, { onDone: refreshDetail, onBack: back, fieldActions: true });
   } catch (err) {
     pane.replaceChildren(el("p", { class: "placeholder" }, err.detail || err.message));
   }
