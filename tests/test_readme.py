@@ -30,7 +30,7 @@ def readme_block(starting_with: str) -> str:
 
 def test_readme_mosquitto_pub_event_becomes_a_routed_alarm(mosquitto: MosquittoServer, tmp_path: Path) -> None:
     """Test that the README's mosquitto_pub command, run by bash against a real hub, raises a smoke alarm for
-    b2/u1/1502 with no dead letter."""
+    b2/u1/1502 with no dead letter, notified once the hub's dispatcher has delivered it (the in-app inbox)."""
     data_dir = tmp_path / "hub"
     hub = HubProcess(
         ["--broker", mosquitto.url, "--config", str(ROOT / "configs"), "--data-dir", str(data_dir)],
@@ -45,7 +45,7 @@ def test_readme_mosquitto_pub_event_becomes_a_routed_alarm(mosquitto: MosquittoS
 
         def smoke_alarms() -> list[dict[str, object]] | None:
             alarms = httpx.get(f"{hub.url}/api/v1/alarms", headers=headers, timeout=5).json()
-            return alarms or None
+            return alarms if alarms and alarms[0]["state"] == "notified" else None
 
         alarms = wait_for(smoke_alarms, timeout=30, interval=0.2, what="the README's alarm")
         assert alarms is not None and len(alarms) == 1
@@ -53,6 +53,8 @@ def test_readme_mosquitto_pub_event_becomes_a_routed_alarm(mosquitto: MosquittoS
         assert (alarm["kind"], alarm["device"], alarm["state"]) == ("smoke", "b2-u1-1502-smoke", "notified")
         assert alarm["location"] == {"building": "b2", "unit": "u1", "floor": 15, "flat": "1502", "place": None}
         assert alarm["assignees"], "the README's event must be routed to someone on duty"
+        sent = httpx.get(f"{hub.url}/api/v1/alarms/{alarm['id']}/notifications", headers=headers, timeout=5).json()
+        assert {(j["channel"], j["state"]) for j in sent["jobs"] if j["level"] == 0} >= {("inbox", "delivered")}
         dead = httpx.get(f"{hub.url}/api/v1/dead-letters", headers=headers, timeout=5).json()
         assert dead == []
     finally:
