@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from hub.alarms.lifecycle import to_public
 from hub.alarms.schemas import AlarmPublic
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
+from hub.notify.records import NotificationRecord, notification_record
 
 __all__ = ["EdgeFigures", "GapFigures", "RunSummary", "StoreMark", "events_received", "mark", "run_summary"]
 
@@ -68,6 +69,8 @@ class RunSummary:
     seq_gaps: list[GapFigures]
     edges: dict[str, EdgeFigures]
     """Every edge the hub knows, by id."""
+    notifications: dict[int, NotificationRecord] = field(default_factory=dict)
+    """Per alarm: every notification job with its delivery attempts, and the escalation steps."""
 
     @property
     def duplicates(self) -> int:
@@ -122,4 +125,5 @@ def run_summary(db: Database, since: StoreMark) -> RunSummary:
             e.edge: EdgeFigures(e.edge, e.duplicates - since.duplicates.get(e.edge, 0), e.max_seq, e.status)
             for e in session.scalars(select(EdgeRecord))
         }
-    return RunSummary(alarms, received, dead, gaps, edges)
+    notifications = {a.id: notification_record(db, a.id) for a in alarms}
+    return RunSummary(alarms, received, dead, gaps, edges, notifications)

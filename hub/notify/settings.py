@@ -26,7 +26,10 @@ from hub.notify.escalation import ChannelInfo
 __all__ = ["CHANNELS_FILE", "ChannelSet", "build_channels", "channel_infos", "load_channel_configs"]
 
 CHANNELS_FILE = "channels.yaml"
-_DEFAULT: list[dict[str, Any]] = [{"id": "inbox", "type": "inbox"}, {"id": "webpush", "type": "webpush"}]
+_DEFAULT: list[dict[str, Any]] = [
+    {"id": "inbox", "type": "inbox"},
+    {"id": "webpush", "type": "webpush", "contact": "mailto:ops@example.org"},
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from edge.outbox import Outbox, OutboxCounts, OutboxUnreadable
 from hub.db import Database
+from hub.notify.records import NotificationRecord
 from hub.report import StoreMark, events_received, mark, run_summary
 
 __all__ = ["RunReport"]
@@ -93,7 +94,9 @@ class RunReport:
             figures["status"] = known.status if known else None
         gaps = summary.seq_gaps
         return {
-            "alarms": [a.model_dump(mode="json") for a in summary.alarms],
+            "alarms": [
+                {**a.model_dump(mode="json"), **_notifications(summary.notifications.get(a.id))} for a in summary.alarms
+            ],
             "events": {
                 "received": summary.events_received,
                 "produced": sum(f["produced"] for f in edges.values()),
@@ -109,3 +112,38 @@ class RunReport:
             },
             "edges": edges,
         }
+
+
+def _notifications(record: NotificationRecord | None) -> dict[str, Any]:
+    """An alarm's notifications (level, person, channel, when, result) and escalation timeline, for the report."""
+    if record is None:
+        return {"notifications": [], "escalation": []}
+    return {
+        "notifications": [
+            {
+                "level": job.level,
+                "repeat": job.repeat,
+                "purpose": job.purpose,
+                "person": job.person_id,
+                "channel": job.channel,
+                "at": job.created_at.isoformat(),
+                "result": job.state,
+                "delivered_at": job.delivered_at.isoformat() if job.delivered_at else None,
+                "attempts": job.attempts,
+                "code": job.last_code,
+            }
+            for job in record.jobs
+        ],
+        "escalation": [
+            {
+                "action": step.action,
+                "level": step.level,
+                "repeat": step.repeat,
+                "due_at": step.due_at.isoformat(),
+                "state": step.state,
+                "taken_at": step.taken_at.isoformat() if step.taken_at else None,
+                "outcome": step.outcome,
+            }
+            for step in record.steps
+        ],
+    }

@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -49,6 +49,8 @@ class WebPushConfig(ChannelConfig):
     """A ``channels.yaml`` entry of type ``webpush``."""
 
     type: Literal["webpush"]
+    needs_address: ClassVar[bool] = False
+    """Its addresses are the browsers a person subscribed (``push_subscriptions``), not ``people.yaml``."""
     contact: str = Field(
         description="VAPID 'sub' claim: how a push service reaches the hub's operator ('mailto:ops@example.org')."
     )
