@@ -131,6 +131,7 @@ def assert_kitchen_fire(report: dict[str, Any], speed: int = 100) -> None:
     assert alarm["grid"] == "mg-b2-u1"
     assert alarm["assignees"] == NIGHT_CREW
     assert alarm["cleared_at"] is not None and alarm["state"] in ("raised", "notified")
+    assert_escalated(alarm)
     assert alarm["raised_at"].startswith("2026-11-23T18:0")  # 02:0x local: the shared simulated timeline
     assert report["dead_letters"] == {"total": 0, "by_reason": {}}
     assert report["events"]["produced"] > 0
@@ -142,6 +143,19 @@ def assert_kitchen_fire(report: dict[str, Any], speed: int = 100) -> None:
     params = report["parameters"]
     assert (params["scenario"], params["duration_s"], params["speed"]) == ("kitchen-fire-night", 1300, speed)
     assert params["edges"] == ["b1", "b2", "b3", "b4", "kg"]
+
+
+def assert_escalated(alarm: dict[str, Any]) -> None:
+    """Nobody acknowledges in a headless run: the night crew is told at once, reminded, then the grid leader, the
+    full-time grid worker and the manager on duty, each step taken once, each told on the in-app inbox."""
+    told = {(n["level"], n["repeat"], n["person"]) for n in alarm["notifications"] if n["channel"] == "inbox"}
+    assert {(0, 0, p) for p in NIGHT_CREW} | {(0, 1, p) for p in NIGHT_CREW} <= told
+    assert {(1, 0, "p-gao-ming"), (2, 0, "p-xu-hong"), (3, 0, "p-feng-yu")} <= told
+    assert all(n["result"] == "delivered" for n in alarm["notifications"] if n["channel"] == "inbox")
+    done = [(s["action"], s["level"], s["repeat"]) for s in alarm["escalation"] if s["state"] == "done"]
+    assert done[:4] == [("level", 0, 1), ("level", 1, 0), ("level", 2, 0), ("level", 3, 0)]
+    assert len(done) == len(set(done))
+    assert alarm["escalation_level"] == 3
 
 
 def hub_events(data_dir: Path) -> list[tuple[str, str, int]]:
