@@ -29,6 +29,7 @@ from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.drivers import Sample, SensorDriver
+from compound.tls import MqttTLS
 from compound.wire import EdgeState, EventKind, MessageType, Severity
 from edge.engine import Draft, OpenCondition, RuleEngine
 from edge.outbox import Lane, Outbox, OutboxError
@@ -91,6 +92,7 @@ class EdgeAgent:
         options: AgentOptions | None = None,
         username: str | None = None,
         password: str | None = None,
+        tls: MqttTLS | None = None,
     ) -> None:
         self.compound = compound
         self.edge = edge
@@ -141,6 +143,7 @@ class EdgeAgent:
             on_command=self.resend.handle,
             username=username,
             password=password,
+            tls=tls,
         )
         self.backlog: deque[Draft | VisionDraft] = deque()
         self.dropped_events = 0

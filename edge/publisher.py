@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from compound.tls import MqttTLS
 from edge.outbox import Lane, Outbox
 
 __all__ = ["LastWill", "Publisher"]
@@ -54,6 +55,7 @@ class Publisher:
         on_command: Callable[[str, bytes], object] | None = None,
         username: str | None = None,
         password: str | None = None,
+        tls: MqttTLS | None = None,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -71,6 +73,8 @@ class Publisher:
         self._client.will_set(status.topic, status.offline(), qos=1, retain=True)
         if username is not None:  # the edge's broker identity (compound keys); its ACL admits only its own topics
             self._client.username_pw_set(username, password)
+        if tls is not None:  # the broker's TLS listener: its CA, this edge's client certificate (CN edge-<id>)
+            tls.apply(self._client)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish

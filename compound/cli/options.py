@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from compound.tls import MqttTLS
 
 __all__ = [
     "BrokerURL",
@@ -14,35 +18,38 @@ __all__ = [
     "add_data_dir_option",
     "add_mqtt_auth_options",
     "mqtt_credentials",
+    "mqtt_tls",
     "parse_broker",
     "positive_number",
 ]
 
 
 class BrokerURL:
-    """``mqtt://host:port`` parsed."""
+    """``mqtt://host:port`` parsed; ``mqtts://host:port`` (``tls``): the broker speaks TLS."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, tls: bool = False) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
 
     def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def __repr__(self) -> str:
-        return f"BrokerURL({self.host!r}, {self.port})"
+        return f"BrokerURL({self.host!r}, {self.port}{', tls=True' if self.tls else ''})"
 
 
 def parse_broker(value: str) -> BrokerURL:
-    """Parse ``mqtt://host[:port]`` (argparse type); a clear error otherwise."""
+    """Parse ``mqtt://host[:port]`` or ``mqtts://host[:port]`` (TLS, port 8883 by default; argparse type)."""
     parts = urlsplit(value if "://" in value else f"mqtt://{value}")
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"broker must look like mqtt://host:port, got {value!r}")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"broker must look like mqtt://host:port or mqtts://host:port, got {value!r}")
+    tls = parts.scheme in ("mqtts", "ssl")
     try:
-        port = parts.port or 1883
+        port = parts.port or (8883 if tls else 1883)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad port in broker URL {value!r}") from None
-    return BrokerURL(parts.hostname, port)
+    return BrokerURL(parts.hostname, port, tls)
 
 
 def add_broker_option(parser: argparse.ArgumentParser, *, embedded_default: bool = False) -> None:
@@ -100,6 +107,15 @@ def add_mqtt_auth_options(parser: argparse.ArgumentParser) -> None:
         help="file holding the MQTT password (default $COMPOUND_MQTT_PASSWORD_FILE, else $COMPOUND_MQTT_PASSWORD, "
         "else <data-dir>/keys/<username>.secret)",
     )
+    parser.add_argument(
+        "--mqtt-tls-dir",
+        type=Path,
+        default=Path(p) if (p := os.environ.get("COMPOUND_MQTT_TLS_DIR")) else None,
+        metavar="DIR",
+        help="connect over TLS with the CA and this identity's client certificate in DIR (`compound keys --tls`: "
+        "ca.pem, <username>.pem/.key; default $COMPOUND_MQTT_TLS_DIR; with an mqtts:// broker and no DIR: "
+        "<data-dir>/keys/tls)",
+    )
 
 
 def mqtt_credentials(args: argparse.Namespace, identity: str) -> tuple[str | None, str | None]:
@@ -116,6 +132,20 @@ def mqtt_credentials(args: argparse.Namespace, identity: str) -> tuple[str | Non
     if path.exists():
         return username or identity, read_secret(path)
     return username, None
+
+
+def mqtt_tls(args: argparse.Namespace, identity: str) -> MqttTLS | None:
+    """The TLS files of this process (``--mqtt-tls-dir``, or ``<data-dir>/keys/tls`` for an ``mqtts://`` broker),
+    for its username or ``identity``; None: plain TCP. ``OSError`` when a file is missing."""
+    from compound.tls import MqttTLS, TLSFiles
+
+    directory: Path | None = getattr(args, "mqtt_tls_dir", None)
+    broker = getattr(args, "broker", None)
+    if directory is None and broker is not None and broker.tls:
+        directory = TLSFiles.under(args.data_dir).directory
+    if directory is None:
+        return None
+    return MqttTLS.from_dir(directory, getattr(args, "mqtt_username", None) or identity)
 
 
 def positive_number(value: str) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from compound.tls import MqttTLS
+
 __all__ = ["IngestSettings"]
 
 
@@ -32,6 +34,8 @@ class IngestSettings:
     username: str | None = None
     """MQTT username. amqtt 0.12 keeps sessions (offline queue) only for non-anonymous clients."""
     password: str | None = None
+    tls: MqttTLS | None = None
+    """The broker's TLS listener: the CA and the hub's client certificate (``compound keys --tls``); None: TCP."""
     resend_min_interval_s: float = 10.0
     """No seq range is asked of an edge again within this many seconds."""
     resend_sweep_s: float = 5.0

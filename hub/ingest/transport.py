@@ -26,6 +26,7 @@ from compound import wire
 from compound.broker import supports_shared_subscriptions
 from compound.clock import Clock
 from compound.config import Compound
+from compound.tls import MqttTLS
 from hub.alarms.changes import AlarmChanges
 from hub.db import Database
 from hub.ingest.inbound import Inbound
@@ -237,6 +238,8 @@ class Ingestor:
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         if self.settings.username is not None:
             client.username_pw_set(self.settings.username, self.settings.password)
+        if self.settings.tls is not None:
+            self.settings.tls.apply(client)
         return client
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -283,6 +286,7 @@ class Ingestor:
                 self.compound.prefix,
                 username=self.settings.username,
                 password=self.settings.password,
+                tls=self.settings.tls,
             )
             if found is not None:
                 log.info(
@@ -307,6 +311,7 @@ def probe_shared_subscriptions(
     *,
     username: str | None = None,
     password: str | None = None,
+    tls: MqttTLS | None = None,
 ) -> bool | None:
     """Whether the broker delivers ``$share/`` subscriptions (amqtt 0.12 acknowledges them, then delivers
     nothing): subscribe shared to a private probe topic and publish to it. ``None``: broker unreachable."""
@@ -317,6 +322,8 @@ def probe_shared_subscriptions(
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"hub-probe-{token}")
     if username is not None:  # the hub's identity may use <prefix>/probe/# (compound.identity)
         client.username_pw_set(username, password)
+    if tls is not None:
+        tls.apply(client)
     client.on_subscribe = lambda *_args: subscribed.set()
     client.on_message = lambda _c, _u, msg: delivered.set() if msg.topic == probe_topic else None
     try:

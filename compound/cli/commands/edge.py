@@ -17,6 +17,7 @@ from compound.cli.options import (
     add_data_dir_option,
     add_mqtt_auth_options,
     mqtt_credentials,
+    mqtt_tls,
     positive_number,
 )
 from compound.clock import ScaledClock
@@ -202,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         username, password = mqtt_credentials(args, edge_username(args.edge))
+        tls = mqtt_tls(args, edge_username(args.edge))
     except (OSError, ValueError) as exc:
-        print(f"compound edge: cannot read the MQTT password: {exc}", file=sys.stderr)
+        print(f"compound edge: cannot read the MQTT password or TLS files: {exc}", file=sys.stderr)
         return 2
     try:
         agent = EdgeAgent(
@@ -217,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
             options=agent_options,
             username=username,
             password=password,
+            tls=tls,
         )
     except OutboxInUse as exc:
         print(f"compound edge: {exc}; is another `compound edge --edge {args.edge}` running?", file=sys.stderr)

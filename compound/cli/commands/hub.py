@@ -17,6 +17,7 @@ from compound.cli.options import (
     add_data_dir_option,
     add_mqtt_auth_options,
     mqtt_credentials,
+    mqtt_tls,
 )
 from compound.clock import Clock, ScaledClock, WallClock
 from compound.config import ConfigError, load_config
@@ -136,6 +137,13 @@ def add_web_options(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=8080, help="console/API port (default 8080; 0 picks a free port, printed at start)"
     )
     parser.add_argument(
+        "--drill",
+        metavar="REASON",
+        default=None,
+        help="run as a drill (演练): from start, for 7 days or until stopped, every alarm is pushed marked as a "
+        "drill and kept out of the response metrics",
+    )
+    parser.add_argument(
         "--public-url",
         default=None,
         help="the hub's address as people's phones reach it, for links in pushed messages "
@@ -198,13 +206,15 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     """Open the database, build ingest and the app, and serve until stopped."""
     from hub.db import Database, default_url
     from hub.ingest import Ingestor, IngestSettings
+    from hub.notify.records import start_drill
     from hub.notify.settings import channel_infos, load_channel_configs
     from hub.web import hub_app, make_server
 
     try:
         username, password = mqtt_credentials(args, HUB)
+        tls = mqtt_tls(args, HUB)
     except (OSError, ValueError) as exc:
-        print(f"cannot read the hub's MQTT password: {exc}", file=sys.stderr)
+        print(f"cannot read the hub's MQTT password or TLS files: {exc}", file=sys.stderr)
         return 1
     try:
         channels = load_channel_configs(compound)
@@ -212,7 +222,10 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 1
     db = Database(args.db or default_url(args.data_dir))
-    settings = IngestSettings(replica=args.replica, username=username, password=password)
+    if args.drill:
+        db.create()
+        start_drill(db, args.drill, clock.now())
+    settings = IngestSettings(replica=args.replica, username=username, password=password, tls=tls)
     if args.max_skew is not None:
         settings = replace(settings, max_skew=args.max_skew)
     ingestor = Ingestor(
