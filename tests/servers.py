@@ -79,6 +79,15 @@ class MosquittoServer(BrokerServer):
 
     kind = "mosquitto"
 
+    def __init__(
+        self, workdir: Path, port: int | None = None, auth_dir: Path | None = None, tls_dir: Path | None = None
+    ) -> None:
+        super().__init__(workdir, port, auth_dir)
+        self.tls_dir = tls_dir
+        """``<data-dir>/keys/tls`` of ``compound keys --tls``: a second listener on ``tls_port``, TLS with client
+        certificates only (the lines of its ``mosquitto-tls.conf``)."""
+        self.tls_port = free_port() if tls_dir is not None else None
+
     def command(self) -> list[str]:
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
@@ -101,8 +110,10 @@ class MosquittoServer(BrokerServer):
             "max_queued_messages 0\n"
             "log_dest stdout\n"
         )
+        if self.tls_dir is not None:
+            with conf.open("a") as out:
+                out.write(f"listener {self.tls_port} 127.0.0.1\n" + (self.tls_dir / "mosquitto-tls.conf").read_text())
         return [MOSQUITTO, "-c", str(conf)]
-
 
     def stop(self) -> None:
         """Stop, then make sure persistence worked: a broker that could not save would forget sessions."""
