@@ -204,7 +204,8 @@ async function main() {
   });
   await loadList();
   setInterval(() => { if (selected === null) renderList(); }, 30000);
-  const match = location.hash.match(/^#\/alarms\/(\d+)$/);
+  // "#/alarms/12" (this page's own links) or "#alarm-12" (where an "open" action link from a message lands).
+  const match = location.hash.match(/^#(?:\/alarms\/|alarm-)(\d+)$/);
   if (match) await open(Number(match[1]));
 }
 
