@@ -189,6 +189,10 @@ class Scenario(BaseModel):
     duration_s: float = Field(gt=0, le=30 * 86400, description="Simulated length of the scenario, seconds.")
     seed: int = Field(default=0, ge=0, le=2**63 - 1, description="Random seed: same seed, same samples.")
     routines: bool = Field(default=True, description="Residents open and close doors by their daily routines.")
+    drill: bool = Field(
+        default=False,
+        description="A drill (演练): `compound up` has the hub push its alarms marked as drills, kept out of metrics.",
+    )
     timeline: list[Step] = Field(default_factory=list, max_length=10000, description="Steps, in any order.")
     source: str | None = Field(default=None, exclude=True, description="File the scenario was read from.")
 

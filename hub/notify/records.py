@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,6 +24,7 @@ __all__ = [
     "list_silences",
     "notification_record",
     "photo_type",
+    "start_drill",
 ]
 
 MAX_SILENCE_S: Final = 7 * 86400
@@ -156,6 +157,12 @@ def create_silence(db: Database, body: SilenceCreate, author: str, now: datetime
         session.add(silence)
         session.flush()
         return SilencePublic.model_validate(silence)
+
+
+def start_drill(db: Database, reason: str, now: datetime) -> SilencePublic:
+    """A drill over the whole compound from ``now`` for the longest silence allowed (``compound hub --drill``)."""
+    body = SilenceCreate(starts_at=now, ends_at=now + timedelta(seconds=MAX_SILENCE_S), reason=reason, drill=True)
+    return create_silence(db, body, "system", now)
 
 
 def list_silences(db: Database, *, active_at: datetime | None = None) -> list[SilencePublic]:

@@ -89,6 +89,8 @@ class AlarmDetailView(AlarmDetail):
         description="Residents, care flag and emergency contact; present only for the flat's micro-grid "
         "workers, its grid leader and property managers.",
     )
+    plan: list[str] = Field(default_factory=list, description="The response plan (预案) for this kind, in order.")
+    resources: list[str] = Field(default_factory=list, description="Nearest extinguishers, hydrants, exits.")
 
 
 class PersonPublic(BaseModel):

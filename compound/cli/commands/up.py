@@ -50,6 +50,8 @@ class Plan:
     real_start: float
     hub_port: int | None = None
     """Console/API port of the hub (``None``: no hub, ``--no-hub``)."""
+    drill: str | None = None
+    """Why this run is a drill (``--drill``, or a scenario marked ``drill: true``); ``None``: not a drill."""
 
     @property
     def data_dir(self) -> Path:
@@ -159,6 +161,8 @@ def hub_children(plan: Plan) -> list[ChildSpec]:
     argv = python_module("compound.cli", *plan.verbose(), "hub", "--broker-kind", kind, "--db", plan.db_url)
     argv += ["--host", plan.args.host, "--port", str(plan.hub_port), *plan.clock_args(), *plan.common_args()]
     argv += ["--max-skew", SIMULATED_MAX_SKEW, *plan.auth_args(HUB)]
+    if plan.drill:
+        argv += ["--drill", plan.drill]
     health = f"{plan.console_url}/healthz"
     return [
         ChildSpec(
@@ -245,6 +249,12 @@ def register(sub: Any) -> None:
         help="run the camera devices' vision pipelines on their edges (lift hold, fire lane; CPU-heavy)",
     )
     parser.add_argument(
+        "--drill",
+        action="store_true",
+        help="a drill (演练): every alarm of the run is pushed marked as a drill and kept out of the response "
+        "metrics (a scenario with `drill: true` is one anyway)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="with --duration: print one JSON report on stdout at the end (alarms, events, duplicates, dead "
@@ -290,10 +300,14 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.json and args.no_hub:
         raise ValueError("--json reads the hub's database: it cannot be combined with --no-hub")
     scenario_start = None
+    drill = "演练：compound up --drill" if args.drill else None
     if args.scenario:
         import simulators
 
-        scenario_start = simulators.load_scenario(args.scenario).start
+        scenario = simulators.load_scenario(args.scenario)
+        scenario_start = scenario.start
+        if scenario.drill or args.drill:
+            drill = f"演练：场景 {scenario.name}"
     embedded = args.broker is None
     broker = args.broker or BrokerURL("127.0.0.1", args.mqtt_port or free_port())
     hub_port: int | None = None
@@ -309,7 +323,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     # A lead lets the broker, the hub and every edge start and connect before simulated time starts to run.
     lead = START_LEAD_S + (HUB_LEAD_S if hub_port is not None else 0.0)
     real_start = args.real_start if args.real_start is not None else time.time() + lead
-    return Plan(args, compound, broker, embedded, sim_start, real_start, hub_port)
+    return Plan(args, compound, broker, embedded, sim_start, real_start, hub_port, drill)
 
 
 # ---- the --json report

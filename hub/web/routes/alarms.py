@@ -34,7 +34,13 @@ def view_of(detail: AlarmDetail, viewer: Viewer, compound: Compound) -> AlarmDet
     if loc.unit is not None and loc.flat is not None and viewer.responsible_for_flat(detail, compound):
         found = compound.household(loc.building, loc.unit, loc.flat)
         household = HouseholdPublic.of(found) if found is not None else None
-    return AlarmDetailView(**detail.model_dump(), household=household)
+    escalation = compound.escalation
+    return AlarmDetailView(
+        **detail.model_dump(),
+        household=household,
+        plan=list(escalation.plans.get(detail.kind, ())),
+        resources=escalation.resources_for(loc.building, loc.unit),
+    )
 
 
 def _not_found(alarm_id: int) -> HTTPException:

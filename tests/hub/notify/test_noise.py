@@ -129,3 +129,19 @@ def test_over_the_rate_limit_alarms_go_as_one_digest(hub_db: Database, compound:
     bench.tick(60)
     assert [len(m.cards) for m in robot.sent] == [5, 1, 1, 1]
     assert sorted(c.alarm_id for m in robot.sent for c in m.cards) == sorted(a.id for a in _alarms(bench))
+
+
+def test_a_drill_is_pushed_marked_as_one(hub_db: Database, compound: Compound) -> None:
+    """Test that during a drill (`compound hub --drill`) a fire alarm is still pushed, to the same people, with
+    every card marked 演练, and the alarm is stored as a drill."""
+    from hub.notify.records import start_drill
+
+    bench = Bench(hub_db, compound)
+    start_drill(hub_db, "演练：消防演习", bench.clock.now())
+    bench.raise_event(SMOKE)
+    bench.tick()
+    [alarm] = _alarms(bench)
+    assert alarm.drill and alarm.silenced_by is None
+    sent = bench.channels["inbox"].sent
+    assert {m.recipient.person for m in sent if m.recipient} == {"p-li-qiang", "p-song-kai"}
+    assert all(card.drill and card.title.startswith("【演练】") for m in sent for card in m.cards)
