@@ -263,7 +263,7 @@ class Escalation:
         tag: str = "",
     ) -> int:
         """Jobs for one level (or reminder): each person on each of the level's personal channels they can be
-        reached on (their first fallback when none), and each group channel once."""
+        reached on (their first fallback when none; a reminder adds all their fallbacks), and each group once."""
         level = policy.levels[level_index]
         purpose = "alert" if repeat == 0 else "reminder"
         people = self.compound.people
@@ -271,8 +271,10 @@ class Escalation:
         for person_id in self._people_for(alarm, level, now):
             person = people.get(person_id)
             usable = [c for c in level.channels if self._reachable(c, person_id)]
-            if not usable and person is not None:
-                usable = [c for c in person.fallback if self._reachable(c, person_id)][:1]
+            if person is not None and (repeat > 0 or not usable):
+                # Unanswered (a reminder) or unreachable on the level's channels: add the person's fallbacks.
+                extra = [c for c in person.fallback if c not in usable and self._reachable(c, person_id)]
+                usable += extra if repeat > 0 else extra[:1]
             if not usable:
                 self._note(session, alarm, now, f"{person_id} 在第 {level_index} 级的渠道上都无法联系")
                 continue

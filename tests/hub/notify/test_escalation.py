@@ -77,3 +77,16 @@ def test_acknowledge_stops_it_and_not_on_site_resumes(hub_db: Database, compound
     with hub_db.session() as session:
         pending = session.scalars(select(EscalationStep).where(EscalationStep.state == "pending")).all()
     assert pending == []
+
+
+def test_off_duty_worker_is_covered_by_the_stand_in(hub_db: Database, compound: Compound) -> None:
+    """Test that a kindergarten kitchen fire at 02:00, when its micro-grid worker (p-tang-li, weekdays 07–19) is
+    off duty, is sent at level 0 to the stand-in on duty for that grid (full-time grid worker p-xu-hong)."""
+    bench = Bench(hub_db, compound)
+    bench.raise_event("kg-kitchen-smoke")
+    bench.tick()
+    alarm = _alarm(bench)
+    told = _people(bench.told(alarm.id, 0))
+    assert "p-xu-hong" in told and "p-tang-li" not in told
+    detail = bench.service.get_alarm(alarm.id)
+    assert detail is not None and any("no micro_grid_worker on duty" in r for r in detail.routing["reasons"])
