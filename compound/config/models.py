@@ -36,6 +36,7 @@ __all__ = [
     "ALL_DAYS",
     "AnyDeviceType",
     "Building",
+    "BuildingLayout",
     "CameraType",
     "CareFlag",
     "CareRule",
@@ -80,6 +81,25 @@ __all__ = [
 # --------------------------------------------------------------------------- compound.yaml
 
 
+class BuildingLayout(Strict):
+    """Where a building or site stands on the console's site plan (optional; absent: laid out automatically).
+
+    Coordinates are metres on the plan, x to the east and y to the south of the plan's top-left corner; the
+    footprint is the rectangle ``width`` × ``depth`` centred on (x, y), turned by ``rotation``. Only the
+    drawing uses it: nothing about alarms or routing depends on it.
+    """
+
+    x: float = Field(ge=0, le=5000, description="Centre of the footprint, metres east of the plan's left edge.")
+    y: float = Field(ge=0, le=5000, description="Centre of the footprint, metres south of the plan's top edge.")
+    width: float = Field(
+        default=60, gt=0, le=1000, description="Footprint along the building's front (its units side by side), metres."
+    )
+    depth: float = Field(default=16, gt=0, le=1000, description="Footprint from front to back, metres.")
+    rotation: float = Field(
+        default=0, ge=-360, le=360, description="Orientation: degrees clockwise from a front facing south."
+    )
+
+
 class Building(Strict):
     """A residential building: units (entrances) × floors × flats per floor."""
 
@@ -89,6 +109,10 @@ class Building(Strict):
     floors: int = Field(ge=1, le=120, description="Number of residential floors, numbered from 1.")
     flats_per_floor: int = Field(ge=1, le=12, description="Flats on each floor of each unit.")
     edge: Id | None = Field(default=None, description="Edge agent serving the building; default: the building id.")
+    layout: BuildingLayout | None = Field(
+        default=None,
+        description="Position, footprint and orientation on the console's site plan; default: an automatic layout.",
+    )
 
     @field_validator("units")
     @classmethod
@@ -114,6 +138,10 @@ class Site(Strict):
     name: Name
     kind: Literal["kindergarten", "school", "clinic", "market", "other"] = Field(description="What the site is.")
     edge: Id = Field(description="Edge agent serving the site.")
+    layout: BuildingLayout | None = Field(
+        default=None,
+        description="Position, footprint and orientation on the console's site plan; default: an automatic layout.",
+    )
 
 
 class CompoundInfo(Strict):

@@ -25,12 +25,14 @@ from hub.web.routes import (
     audit,
     auth,
     dead_letters,
+    device_health,
     devices,
     health,
     metrics,
     pages,
     push,
     response,
+    siteplan,
     snapshots,
     stream,
 )
@@ -197,5 +199,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(response.router)
     app.include_router(actions.router)
+    app.include_router(siteplan.router)
+    app.include_router(device_health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

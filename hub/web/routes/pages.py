@@ -46,6 +46,18 @@ def metrics(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResp
     return _page("metrics.html", user, request)
 
 
+@router.get("/siteplan", response_class=HTMLResponse, response_model=None)
+def siteplan(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """平面图: the compound drawn from its config, live alarm markers, a building's floors, a flat."""
+    return _page("siteplan.html", user, request)
+
+
+@router.get("/device-health", response_class=HTMLResponse, response_model=None)
+def device_health(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """设备状态: devices offline, low on battery, stuck, noisy or stale, per building and type; CSV export."""
+    return _page("device-health.html", user, request)
+
+
 @router.get("/devices/{device_id}", response_class=HTMLResponse, response_model=None)
 def device(device_id: str, user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """A device's recent history (1 h, 24 h, 7 d); the page asks the API, which applies the grid rules."""
