@@ -172,6 +172,10 @@ def apply_event(
             change = "cleared"
         if msg.value is not None:
             alarm.value = msg.value
+    elif alarm.cleared_at is not None and msg.occurred_at.astimezone(UTC) < alarm.cleared_at:
+        # An update from before the clear that arrives after it (resent when a restarted hub asked for the seqs it
+        # missed, while the clear came live): it neither reopens the alarm nor overwrites what the clear reported.
+        _history(alarm, now, actor, "update", alarm.state, f"late, from before the clear ({_describe(msg)})")
     else:
         notes = []
         if alarm.cleared_at is not None:

@@ -57,6 +57,27 @@ def test_acknowledge_then_resolve_with_note(
     assert [a.person for a in done.assigned] == ["p-li-qiang", "p-song-kai"]
 
 
+def test_update_from_before_a_clear_arriving_after_it_does_not_reopen(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
+) -> None:
+    """Test that an update older than the device's clear, arriving after it (a resend the restarted hub asked for
+    while the clear came live), leaves the alarm cleared with the clear's value; a newer one reopens it."""
+
+    def later(seconds: int) -> datetime:
+        return NIGHT + timedelta(seconds=seconds)
+
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=1, at=NIGHT))
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=3, state="cleared", value=0.06, at=later(60)))
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=2, state="updated", value=0.4, at=later(30)))
+    [alarm] = alarm_service.list_alarms()
+    assert alarm.cleared_at is not None and alarm.value == 0.06
+    detail = alarm_service.get_alarm(alarm.id)
+    assert detail is not None and "late, from before the clear" in (detail.history[-1].note or "")
+    feed(pipeline, compound, make_event(compound, SMOKE, seq=4, state="updated", value=0.5, at=later(90)))
+    [alarm] = alarm_service.list_alarms()
+    assert alarm.cleared_at is None and alarm.value == 0.5
+
+
 def test_invalid_steps_raise_specific_errors(
     pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
 ) -> None:
