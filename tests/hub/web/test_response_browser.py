@@ -3,7 +3,8 @@ notification dispatcher, SQLite, uvicorn): a smoke alarm published over MQTT is 
 opens the acknowledge link of the message (``/a/<token>``, signed by ``ActionTokens`` with the hub's own secret
 key), sees the confirmation page and presses its button; on the worker page they mark 在路上, then 已到场 with a
 photo, then resolve with a note. The 响应统计 page then shows that alarm's times (the same seconds the database
-holds), and a drill alarm (a drill silence, created through the API) is counted apart, not in the figures.
+holds), and a drill alarm (a drill silence, created through the API) is counted apart, not in the figures; the
+console's detail of the drill shows the 演练 badge and its escalation state.
 
 Screenshots: ``test-artifacts/response-worker.png`` (the detail with escalation and deliveries) and
 ``test-artifacts/response-metrics.png``.
@@ -272,6 +273,17 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         csv_href = page.locator("#m-csv").get_attribute("href") or ""
         assert csv_href.startswith("/api/v1/metrics/response.csv?from=")
         page.screenshot(path=str(artifacts_dir / "response-metrics.png"), full_page=True)
+
+        # The console's detail of the drill: the 演练 badge and its escalation state.
+        page.goto(f"{hub.url}/")
+        drill_row = page.locator(f'#alarm-rows tr[data-alarm-id="{drill.id}"]')
+        expect(drill_row).to_be_visible(timeout=WAIT_MS)
+        drill_row.click()
+        expect(page.locator("#badge-drill")).to_have_text("演练", timeout=WAIT_MS)
+        expect(page.locator("#esc-level")).to_contain_text("第 0 级")
+        expect(page.locator("#deliveries")).to_have_attribute("data-state", "ok", timeout=WAIT_MS)
+        page.goto(f"{hub.url}/metrics")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "1", timeout=WAIT_MS)
 
         # English switch: the same page, the labels translated.
         page.click("#lang")
