@@ -142,6 +142,9 @@ class EventKind(StrEnum):
     NOISY_SIGNAL = "noisy_signal"
     EBIKE_IN_LIFT = "ebike_in_lift"
     FIRE_LANE_BLOCKED = "fire_lane_blocked"
+    EDGE_OFFLINE = "edge_offline"
+    """Raised by the hub only (no edge sends it): an edge went silent, its last will said offline, or a gap in
+    its seqs stayed unfilled; the alarm's device is the edge id, its place the edge's building."""
 
     @property
     def is_fault(self) -> bool:
@@ -150,7 +153,13 @@ class EventKind(StrEnum):
 
 
 _FAULT_KINDS: Final = frozenset(
-    {EventKind.DEVICE_OFFLINE, EventKind.LOW_BATTERY, EventKind.STUCK_VALUE, EventKind.NOISY_SIGNAL}
+    {
+        EventKind.DEVICE_OFFLINE,
+        EventKind.LOW_BATTERY,
+        EventKind.STUCK_VALUE,
+        EventKind.NOISY_SIGNAL,
+        EventKind.EDGE_OFFLINE,
+    }
 )
 
 

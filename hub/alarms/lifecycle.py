@@ -33,11 +33,14 @@ __all__ = [
     "Transition",
     "acknowledge",
     "apply_event",
+    "clear",
     "mark_notified",
     "on_my_way",
     "on_site",
     "open_alarm",
     "open_alarms",
+    "raise_routed",
+    "reraise",
     "resolve",
     "to_public",
 ]
@@ -213,6 +216,12 @@ def _raise(
         AlarmHistory(at=now, actor=actor, action="raise", from_state=None, to_state=AlarmState.RAISED, note=note)
     )
     decision = router.route(msg.kind, device, msg.occurred_at)
+    return raise_routed(session, alarm, decision, now, f"event_id={msg.id}")
+
+
+def raise_routed(session: Session, alarm: Alarm, decision: RoutingDecision, now: datetime, cause: str) -> Transition:
+    """Route a new alarm (its ``raise`` history written) to the people ``decision`` picked, add it and flush it;
+    ``cause`` names what raised it in the log (an event id, or the hub's own check)."""
     alarm.routing = decision.as_dict()
     for position, routed in enumerate(decision.people):
         alarm.assignees.append(
@@ -226,14 +235,28 @@ def _raise(
     session.add(alarm)
     session.flush()
     log.info(
-        "alarm %d raised: %s at %s, routed to %s (event_id=%s)",
+        "alarm %d raised: %s at %s, routed to %s (%s)",
         alarm.id,
         alarm.kind,
         alarm.device,
         decision.person_ids,
-        msg.id,
+        cause,
     )
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="raised"), decision)
+
+
+def clear(alarm: Alarm, actor: str, note: str, now: datetime) -> Transition:
+    """The condition is gone (a device's clear, or the hub's own check): ``cleared_at`` set, the alarm stays open."""
+    alarm.cleared_at = now
+    _history(alarm, now, actor, "clear", alarm.state, note)
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="cleared"))
+
+
+def reraise(alarm: Alarm, actor: str, note: str, now: datetime) -> Transition:
+    """The condition came back while its alarm is still open after a clear (flap detection counts these)."""
+    alarm.cleared_at = None
+    _history(alarm, now, actor, "update", alarm.state, f"condition back after a clear ({note})")
+    return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="updated"), reraised=True)
 
 
 def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: datetime) -> Transition | None:

@@ -31,6 +31,7 @@ __all__ = [
     "AlarmAssignee",
     "AlarmHistory",
     "DeadLetter",
+    "DeviceSeen",
     "EdgeRecord",
     "EventRecord",
     "SeqGap",
@@ -268,3 +269,16 @@ class Snapshot(Base):
     received_at: Mapped[datetime]
     size: Mapped[int] = mapped_column(Integer)
     jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeviceSeen(Base):
+    """When the hub last heard from a device (a reading or an event): the patrol's stale-device list.
+
+    Written once per supervision round from what ingest saw since (not per message); replicas each write what
+    they saw, and a later time never goes back."""
+
+    __tablename__ = "device_seen"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge: Mapped[str] = mapped_column(String(64))
+    last_at: Mapped[datetime]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from hub.ingest.inbound import Inbound
 from hub.ingest.sequence import tail_gap
 from hub.ingest.settings import IngestSettings
 from hub.ingest.store import EventStore, PendingEvent, dead_letter, edge_record, store_snapshot
+from hub.ingest.supervision import EdgeSupervisor
 from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, validate
 from hub.notify.escalation import ChannelInfo
 from hub.timeseries.base import SeriesSink
@@ -55,6 +56,10 @@ class MessagePipeline:
         self.clock: Clock = clock or WallClock()
         """The hub's clock: alarm step times and the detection time of a tail gap."""
         self.events = EventStore(compound, self.clock, channels)
+        self.supervisor = EdgeSupervisor(
+            compound, self.events.router, self.events.escalation, self.clock, self.settings
+        )
+        """Supervised links: ``edge_offline`` alarms and the stale-device patrol (``supervise``)."""
         self.processed = 0
         self.on_resend: ResendCallback | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
@@ -81,9 +86,26 @@ class MessagePipeline:
                 self._handle(session, item, edges, outcome, events)
             if events:
                 self.events.store(session, events, outcome)
+            liveness: dict[str, EdgeRecord] = {}
             for msg in outcome.series:  # after the batch's events: a heartbeat counts the events sent before it
                 if isinstance(msg, wire.Heartbeat):
                     tail_gap(session, edges[msg.edge], msg, self.clock.now(), outcome.resends)
+                if isinstance(msg, wire.Heartbeat | wire.Status):
+                    liveness[msg.edge] = edges[msg.edge]
+            if liveness and self.settings.supervise_edges:  # a last will raises at once, a return clears
+                self.supervisor.observe(session, liveness.values(), self.clock.now(), outcome)
+        return outcome
+
+    def supervise(self, *, heard_since: datetime | None = None) -> BatchOutcome:
+        """One supervision round on the hub clock (``hub.ingest.supervision``), in its own transaction; the alarm
+        changes it made are published once committed. ``heard_since``: when this hub's subscription began."""
+        outcome = BatchOutcome()
+        with self.db.session() as session:
+            if self.settings.supervise_edges:
+                self.supervisor.check(session, self.clock.now(), outcome, heard_since=heard_since)
+            else:
+                self.supervisor.patrol(session, self.clock.now())
+        fan_out(outcome, changes=self.changes, series=None, on_resend=None)
         return outcome
 
     def _store_one_with_retries(self, item: Inbound, outcome: BatchOutcome, attempts: int = 3) -> None:
@@ -127,6 +149,9 @@ class MessagePipeline:
             edge_record(session, checked.edge, edges).last_seen_at = item.received_at
             return
         self._apply(session, item, checked, edges, outcome, events)
+        msg = checked.message
+        if isinstance(msg, wire.Reading | wire.Event):
+            self.supervisor.saw(msg.device, item.received_at)
 
     @staticmethod
     def _apply(

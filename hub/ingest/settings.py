@@ -45,3 +45,18 @@ class IngestSettings:
     kept the session (Mosquitto) delivers its queue first, so only what it really lost is asked for."""
     resend_gap_max_age: timedelta = timedelta(days=8)
     """Gaps older than this are no longer asked for (the edge journal keeps 7 days by default)."""
+    supervise_edges: bool = True
+    """Raise ``edge_offline`` for a configured edge that went offline or lost events (``hub.ingest.supervision``);
+    ``compound hub --no-edge-supervision`` turns it off (``compound up --duration``, whose edges stop on purpose)."""
+    edge_offline_after_s: float | None = None
+    """Nothing heard from an edge that has reported before (heartbeat, reading, event, status) for this long on the
+    hub clock: ``edge_offline``. ``None``: 3 heartbeat intervals (``compound.yaml`` rules, 90 s by default). On a
+    scaled clock at least 15 real seconds (``15 × speed``): a fast simulated run's edges tick once a real second."""
+    edge_gap_after_s: float = 300.0
+    """A seq gap not filled (by resends) this long after it was detected: ``edge_offline`` (events unaccounted for)."""
+    supervise_every_s: float = 5.0
+    """How often (hub clock's monotonic seconds) edges are checked for silence and unfilled gaps; a last will's
+    ``offline`` status and the edge's return act at once, in the batch that carries them."""
+    device_stale_after_s: float | None = None
+    """Patrol: a sensor with no reading or event for this long is listed as stale (``/healthz``, ``stale_devices``).
+    ``None``: the compound's ``fault.offline_after_s`` (300 s by default)."""

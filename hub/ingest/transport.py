@@ -16,6 +16,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -97,6 +98,9 @@ class Ingestor:
         self._sweeps = SweepSchedule(
             self.clock, settle_s=self.settings.resend_settle_s, every_s=self.settings.resend_sweep_s
         )
+        self._next_supervision = self.clock.monotonic()
+        self.subscribed_at: datetime | None = None
+        """Hub-clock time of the current subscription: edges' silence is counted from it if later."""
 
     @property
     def topic_filter(self) -> str:
@@ -126,6 +130,7 @@ class Ingestor:
             log.error("broker refused subscription %s: %s", self.topic_filter, reasons)
             return
         log.info("hub ingest subscribed to %s", self.topic_filter)
+        self.subscribed_at = self.clock.now()
         self.subscribed.set()
         # Nothing can be missed any more: ask for what was (once the broker's own queue had time to arrive).
         self._sweeps.subscribed()
@@ -158,6 +163,7 @@ class Ingestor:
     def _work(self) -> None:
         while not self._stopping.is_set():
             self._maybe_sweep()
+            self._maybe_supervise()
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -189,6 +195,17 @@ class Ingestor:
             self.sweep(open_ended=open_ended)
         except Exception:  # the database may be down; ingest goes on and the next sweep tries again
             log.exception("resend sweep failed")
+
+    def _maybe_supervise(self) -> None:
+        """Every ``supervise_every_s`` while subscribed (a hub cut off from the broker hears nobody and must not
+        call the edges offline): one supervision round (``MessagePipeline.supervise``)."""
+        if not self.subscribed.is_set() or self.clock.monotonic() < self._next_supervision:
+            return
+        self._next_supervision = self.clock.monotonic() + self.settings.supervise_every_s
+        try:
+            self.pipeline.supervise(heard_since=self.subscribed_at)
+        except Exception:  # the database may be down; ingest goes on and the next round tries again
+            log.exception("supervision round failed")
 
     def sweep(self, *, open_ended: bool) -> int:
         """Ask for every open seq gap and every tail a heartbeat showed; ``open_ended``: also for anything

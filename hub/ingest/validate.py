@@ -133,6 +133,8 @@ def _check(
     ]
     if mismatched:
         return Rejected("topic_payload_mismatch", "; ".join(mismatched))
+    if isinstance(msg, wire.Event) and msg.kind is wire.EventKind.EDGE_OFFLINE:
+        return Rejected("invalid", "kind: edge_offline is raised by the hub only (hub.ingest.supervision)")
     if topic.device is not None:
         device = compound.devices.get(topic.device)
         if device is None:

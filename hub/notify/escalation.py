@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 SYSTEM: Final = "system"
 SEVERITY_RANK: Final = {"info": 0, "warning": 1, "critical": 2, "major": 3}
 """Incident severities, lowest first; ``major``: two or more critical fire/gas detectors in one place agree."""
+EDGE_OFFLINE: Final = "edge_offline"
+"""The hub-raised kind (``compound.wire.EventKind.EDGE_OFFLINE``): it leads its edge's fault incident."""
 MAX_FINAL_REPEATS: Final = 100
 """Reminders of the last level after its timeout (every ``final_repeat_every_s``) before the chain stops."""
 
@@ -385,14 +387,34 @@ class Escalation:
 
     @staticmethod
     def _is_fault(kind: str) -> bool:
-        return kind in {"device_offline", "low_battery", "stuck_value", "noisy_signal"}
+        return kind in {"device_offline", "low_battery", "stuck_value", "noisy_signal", EDGE_OFFLINE}
+
+    def _edge_incident(self, session: Session, alarm: Alarm) -> Incident | None:
+        """The incident an open, uncleared ``edge_offline`` alarm of the fault's edge leads (whatever its age):
+        while an edge is dark its devices' faults are its consequence, carried by its stream."""
+        lead_incident = session.scalar(
+            select(Alarm.incident_id)
+            .where(Alarm.device == alarm.edge, Alarm.kind == EDGE_OFFLINE, Alarm.state != AlarmState.RESOLVED)
+            .where(Alarm.cleared_at.is_(None), Alarm.incident_id.is_not(None), Alarm.policy.is_not(None))
+            .limit(1)
+        )
+        if lead_incident is None:
+            return None
+        return session.scalar(
+            select(Incident).where(Incident.id == lead_incident, Incident.closed_at.is_(None)).with_for_update()
+        )
 
     def _join_incident(self, session: Session, alarm: Alarm, now: datetime) -> bool:
-        """Attach to the place's open incident (True: the lead's stream carries it) or open a new one (False)."""
+        """Attach to the place's open incident (True: the lead's stream carries it) or open a new one (False).
+        An ``edge_offline`` alarm always leads its own; a fault of a dark edge joins that edge's."""
         key = self.place_key(alarm)
         window = self.config.incidents.window_s
         incident = None
-        if window > 0:
+        if alarm.kind == EDGE_OFFLINE:
+            window = 0  # never carried by a device fault's stream: the edge's own alarm leads
+        elif self._is_fault(alarm.kind):
+            incident = self._edge_incident(session, alarm)
+        if incident is None and window > 0:
             incident = session.scalar(
                 select(Incident)
                 .where(Incident.place_key == key, Incident.closed_at.is_(None))

@@ -24,6 +24,8 @@ _GRID = Route("grid_worker", (Role.MICRO_GRID_WORKER,))
 _FAULT = Route("device_fault", (Role.MAINTENANCE,))
 _SECURITY = Route("security", (Role.PROPERTY_SECURITY,))
 _FIRE_LANE = Route("fire_lane", (Role.PROPERTY_SECURITY, Role.MICRO_GRID_WORKER))
+_EDGE_LINK = Route("edge_link", (Role.MAINTENANCE, Role.PROPERTY_MANAGER))
+"""A building's edge gone dark: maintenance to fix it and the manager on duty (the building is unwatched)."""
 
 ROUTES: Final[dict[EventKind, Route]] = {
     EventKind.SMOKE: _FIRE_GAS,
@@ -35,6 +37,7 @@ ROUTES: Final[dict[EventKind, Route]] = {
     EventKind.EBIKE_IN_LIFT: _SECURITY,
     EventKind.FIRE_LANE_BLOCKED: _FIRE_LANE,
     **{kind: _FAULT for kind in EventKind if kind.is_fault},
+    EventKind.EDGE_OFFLINE: _EDGE_LINK,
 }
 
 

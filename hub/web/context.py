@@ -90,4 +90,6 @@ class IngestHealth:
             "subscribed": subscribed,
             "topic_filter": ingestor.topic_filter,
             "processed": ingestor.pipeline.processed,
+            "edges_offline": list(ingestor.pipeline.supervisor.offline),
+            "stale_devices": len(ingestor.pipeline.supervisor.stale),
         }

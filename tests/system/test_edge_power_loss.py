@@ -8,8 +8,8 @@ disconnect, no drain, no offline status of its own. What must happen, and what t
 - every event the edge had published before the cut is stored by the hub, once;
 - the smoke alarm stays open and not cleared: the clear never came, and nothing pretends it did.
 
-No alarm is raised for the dead edge itself: ``EventKind`` has no ``edge_offline`` yet; a supervised-link
-alarm (last will or missed heartbeats) is issue 11, item 3.
+- the hub raises ``edge_offline`` for the dead edge at once (the last will; ``hub.ingest.supervision``), at b2,
+  routed to maintenance and the manager on duty.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from tests.support import wait_for
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 SMOKE = "b2-u1-1502-smoke"
-MUST_RAISE = frozenset({EventKind.SMOKE})
-"""The library entry: raised before the cut (and still open after it)."""
+MUST_RAISE = frozenset({EventKind.SMOKE, EventKind.EDGE_OFFLINE})
+"""The library entry: smoke raised before the cut (and still open after it), edge_offline by the hub after it."""
 MUST_NOT: frozenset[EventKind] = frozenset()
 """No kind is tempted here; what must not happen is the smoke clear (checked: ``cleared_at`` stays None)."""
 STATUS = "compound/v1/sunrise-garden/b2/status"
@@ -83,6 +83,7 @@ def test_edge_power_loss_mid_fire(mosquitto: MosquittoServer, compound: Compound
         pending = {wire.parse(MessageType.EVENT, p).id for lane, _, p in outbox_rows(outbox) if lane == 0}
         produced = journal(outbox)
         wait_for(lambda: service.stats()["edges"]["b2"]["status"] == EdgeState.OFFLINE.value, 30, "offline at hub")
+        wait_for(lambda: service.list_alarms(kind=EventKind.EDGE_OFFLINE.value), 10, "edge_offline at the hub")
         published = set(produced.values()) - pending
         assert published, "nothing was published before the cut: the test proves nothing"
         wait_for(lambda: published <= {i for _, i in hub_events(service.db)}, 30, "the published events stored")
@@ -100,4 +101,6 @@ def test_edge_power_loss_mid_fire(mosquitto: MosquittoServer, compound: Compound
     alarms = service.list_alarms(kind=EventKind.SMOKE.value)
     assert [(a.device, a.cleared_at) for a in alarms] == [(SMOKE, None)], "one smoke alarm, never cleared"
     assert alarms[0].state in OPEN_STATES
-    assert not any(a.kind == "edge_offline" for a in service.list_alarms()), "no edge_offline kind yet (issue 11)"
+    (dark,) = service.list_alarms(kind=EventKind.EDGE_OFFLINE.value)
+    assert (dark.device, dark.location.building, dark.cleared_at) == ("b2", "b2", None), "the dead edge's own alarm"
+    assert dark.assignees, "routed to maintenance and the manager on duty"
