@@ -69,7 +69,11 @@ class MotionDecision:
 
 
 class MotionGate:
-    """Downscaled grey frame differencing against the previous frame, plus a periodic re-check.
+    """Downscaled grey frame differencing against the frame the detector last ran on, plus a periodic re-check.
+
+    Differencing against the last detector frame, not the previous frame, lets a slow mover add up: an
+    e-bike wheeled in slowly through a dim, low-contrast car changes too few pixels from one frame to the
+    next, but enough within a few frames.
 
     Camera shake is undone before differencing: the global shift between the two small frames is
     estimated by phase correlation and the previous frame moved back by it.
@@ -113,7 +117,7 @@ class MotionGate:
         """Decide for a frame taken at ``t`` seconds (any monotonic time base)."""
         small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         grey = np.asarray(cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0), np.uint8)
-        prev, self._prev = self._prev, grey
+        prev = self._prev  # what the detector last looked at: slow movers add up until they count
         changed = 1.0
         if prev is not None:
             changed = self._changed(prev, grey)
@@ -127,7 +131,7 @@ class MotionGate:
             reason = "recheck"
         else:
             return MotionDecision(False, "still", changed, foreground)
-        self._last_run = t
+        self._last_run, self._prev = t, grey
         return MotionDecision(True, reason, changed, foreground)
 
     def _foreground(self, grey: NDArray[np.uint8], t: float, *, wholesale: bool) -> ForegroundMap:

@@ -24,8 +24,9 @@ from edge.vision.zones import Zone
 __all__ = ["ENTRY_NEW", "ENTRY_TRAVEL", "MAX_GAP_S", "arrived", "seen_entering"]
 
 ENTRY_TRAVEL = 0.05
-"""How far (frame fractions) the ground point must get from the door zone's centre, beyond where it was
-seen in the door zone: an e-bike wheeled in covers this in about a third of a second."""
+"""How far (frame fractions) the ground point must have come into the car since it was seen in the door zone,
+along the way in (door zone's centre -> car zone's centre): an e-bike wheeled in covers this in about half a
+second."""
 
 ENTRY_NEW = 2
 """Sightings on the way in that stand out from the scene (``Observation.new``)."""
@@ -40,8 +41,11 @@ def _centre(zone: Zone) -> tuple[float, float]:
     return sum(xs) / len(xs), sum(ys) / len(ys)
 
 
-def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.hypot(a[0] - b[0], a[1] - b[1])
+def _way_in(door: Zone, inside: Zone) -> tuple[float, float]:
+    """Unit vector from the door zone's centre to the car zone's (straight down the picture if they coincide)."""
+    (dx, dy), (cx, cy) = _centre(door), _centre(inside)
+    norm = math.hypot(cx - dx, cy - dy)
+    return ((cx - dx) / norm, (cy - dy) / norm) if norm > 1e-6 else (0.0, 1.0)
 
 
 def seen_entering(
@@ -56,23 +60,25 @@ def seen_entering(
     """True when ``track`` stands ``inside`` now and was seen coming in from ``door`` to get there.
 
     Walking its path back from the latest sighting over consecutive sightings (``max_gap_s``), some
-    sighting stood in the door zone, the ground point is now at least ``min_travel`` further from the
-    door's centre than it was there, and at least ``min_new`` sightings since then stood out from the
-    scene. A still picture, however it scores, never passes.
+    sighting stood in the door zone, the ground point has since come at least ``min_travel`` into the car
+    (along the way in: from the door zone's centre towards the car zone's), and at least ``min_new``
+    sightings since then stood out from the scene. A still picture, however it scores, never passes.
     """
     path: list[Observation] = list(track.path)
     if not path or not inside.covers(path[-1].box):
         return False
-    centre = _centre(door)
-    now = _distance(path[-1].ground, centre)
+    ux, uy = _way_in(door, inside)
+    x, y = path[-1].ground
     new = 0
     for i in range(len(path) - 1, -1, -1):
         obs = path[i]
         if i < len(path) - 1 and path[i + 1].t - obs.t > max_gap_s:
             return False
         new += obs.new
-        if new >= min_new and door.contains(obs.ground) and now - _distance(obs.ground, centre) >= min_travel:
-            return True
+        if new >= min_new and door.contains(obs.ground):
+            gx, gy = obs.ground
+            if (x - gx) * ux + (y - gy) * uy >= min_travel:
+                return True
     return False
 
 

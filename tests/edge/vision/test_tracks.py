@@ -78,6 +78,23 @@ def test_an_object_that_appears_stands_out_until_it_fades_into_the_scene() -> No
     assert fg is not None and fg.fraction(box) == 0.0
 
 
+def test_a_slow_mover_adds_up_until_the_gate_looks() -> None:
+    """Test that a faint object creeping too slowly to change the small picture from one frame to the next (1 px
+    a frame) still gets the detector run within 2 s: the gate compares each frame with the one the detector
+    last looked at, not with the previous one (which never saw it move)."""
+    base = scene().astype(np.int16)
+
+    def creeping(x: int) -> np.ndarray:
+        image = base.copy()
+        image[100:180, x : x + 60] += 30
+        return np.clip(image, 0, 255).astype(np.uint8)
+
+    gate = MotionGate(recheck_s=100.0, hold_s=0.0)
+    assert gate.check(creeping(100), 0.0).run
+    runs = [k for k in range(1, 11) if gate.check(creeping(100 + k), 0.2 * k).run]
+    assert runs, "the creeping object was never looked at"
+
+
 def test_a_wholesale_change_restarts_the_scene() -> None:
     """Test that lights switched on (the whole picture brighter at once) make nothing stand out."""
     gate, image = MotionGate(), with_object(scene(), (0.3, 0.3, 0.6, 0.8))
