@@ -1,0 +1,398 @@
+// Shared by the console, the grid-worker page and the login page: i18n, API calls, formatting, live stream.
+// Plain ES module, no build step, no third-party code.
+
+// Alarm states come from the hub's enum (hub/alarm_states.py), served as a generated module; re-exported here.
+import { ACKNOWLEDGEABLE, AlarmState, OPEN_STATES, PseudoState, STATES } from "/static/states.js";
+
+export { ACKNOWLEDGEABLE, AlarmState, OPEN_STATES, PseudoState, STATES };
+
+const DICT = {
+  zh: {
+    product: "社区安全监控", console: "告警中心", worker: "我的告警", login: "登录", logout: "退出",
+    "login.title": "登录社区安全监控", "login.token": "访问令牌", "login.submit": "登录",
+    "login.help": "在服务器上运行 compound token 您的人员编号，把输出的令牌粘贴到这里。",
+    "login.invalid": "令牌无效或已过期，请重新获取。", "login.placeholder": "粘贴令牌…",
+    "login.used": "此登录链接已使用过（每个链接只能用一次），请重新获取。",
+    "login.revoked": "此令牌已被撤销，请联系物业经理。",
+    live: "实时", reconnecting: "重新连接中…", offline: "连接中断",
+    "filter.state": "状态", "filter.severity": "级别", "filter.kind": "类型", "filter.grid": "网格",
+    "filter.all": "全部", "filter.open": "未关闭", "filter.reset": "重置",
+    "col.severity": "级别", "col.kind": "类型", "col.location": "位置", "col.grid": "网格",
+    "col.state": "状态", "col.assignees": "负责人", "col.raised": "发生时间", "col.value": "测量值",
+    empty: "暂无告警", "empty.mine": "您负责的区域暂无告警", select: "选择一条告警查看详情",
+    "count.open": "未关闭", "count.critical": "紧急", "count.unacked": "待确认",
+    "detail.location": "位置", "detail.value": "测量值", "detail.threshold": "阈值", "detail.device": "设备",
+    "detail.routing": "派单", "detail.edge": "边缘网关", "detail.history": "处理记录", "detail.events": "设备事件",
+    "detail.household": "住户信息", "detail.care": "关爱对象", "detail.contact": "紧急联系人",
+    "detail.message": "说明", "detail.raised": "发生", "detail.acknowledged": "确认", "detail.resolved": "关闭",
+    "detail.cleared": "设备恢复", "detail.notified": "通知", "detail.reason": "原因", "detail.none": "无",
+    "detail.residents": "住户", "detail.age": "岁", "detail.back": "返回",
+    "action.ack": "确认接警", "action.resolve": "处理完成", "action.note": "处理说明",
+    "action.note.ack": "备注（可选）", "action.note.required": "请填写处理说明",
+    "action.done": "已完成", "action.failed": "操作失败", "action.ack.note": "确认备注",
+    "action.raise": "告警发生", "action.notify": "已通知", "action.update": "数值更新", "action.clear": "设备恢复",
+    "action.acknowledge": "确认接警", "action.resolve": "处理完成", "detail.rule": "派单规则",
+    "role.micro_grid_worker": "微网格员", "role.grid_leader": "网格长", "role.full_time_grid_worker": "专职网格员",
+    "role.property_security": "物业安保", "role.property_manager": "物业经理", "role.maintenance": "维修人员",
+    "state.raised": "新告警", "state.notified": "已通知", "state.acknowledged": "已确认",
+    "state.resolved": "已关闭", "state.cleared": "设备已恢复",
+    "severity.critical": "紧急", "severity.warning": "警告", "severity.info": "提示",
+    "kind.smoke": "烟雾报警", "kind.gas_pre_alarm": "燃气预警", "kind.gas": "燃气泄漏",
+    "kind.door_held_open": "防火门常开", "kind.door_forced": "门禁被强行打开", "kind.care_inactive": "关爱对象无活动",
+    "kind.device_offline": "设备离线", "kind.low_battery": "电量低", "kind.stuck_value": "读数卡滞",
+    "kind.noisy_signal": "信号异常", "kind.ebike_in_lift": "电动车进电梯", "kind.fire_lane_blocked": "消防通道占用", "kind.edge_offline": "边缘网关离线",
+    "change.raised": "新告警", "change.updated": "已更新", "change.notified": "已通知",
+    "change.acknowledged": "已确认", "change.resolved": "已关闭", "change.cleared": "设备已恢复",
+    "care.elderly_alone": "独居老人", "care.disabled": "残障", "care.ill": "患病", "care.other": "其他",
+    building: "楼", unit: "单元", floor: "层", flat: "室", by: "操作人", system: "系统",
+    "lang.switch": "EN", "dead_letters": "死信",
+    "dl.received": "接收时间", "dl.reason": "原因", "dl.topic": "主题", "dl.size": "大小", "dl.preview": "内容预览",
+    "dl.empty": "没有被拒收的消息", "dl.forbidden": "仅物业经理可查看死信",
+    "dl.help": "中心拒收的消息（格式错误、未知设备、超大、时间异常等），附原因与原始内容预览。",
+    "detail.curve": "传感器曲线", "detail.curve.help": "告警前 30 分钟至今；红色虚线为阈值，紫线为告警时刻",
+    "detail.curve.closed": "告警前 30 分钟至关闭；红色虚线为阈值，紫线为告警时刻",
+    "detail.device_page": "设备历史", "curve.empty": "该时段没有读数", "curve.unavailable": "曲线暂不可用",
+    "curve.none": "本中心未保存时间序列", "curve.notfound": "无此设备或无权查看",
+    "device.title": "设备", "device.type": "类型", "device.edge": "边缘网关", "device.grid": "网格",
+    "device.quantity": "测量量", "device.range": "时间范围", "device.back": "返回",
+    "device.history": "历史曲线", "device.range.1h": "1 小时", "device.range.24h": "24 小时", "device.range.7d": "7 天",
+    "device.latest": "最新读数", "device.points": "个读数", "device.updated": "更新于",
+    "type.smoke_detector": "烟雾探测器", "type.gas_detector": "可燃气体探测器", "type.door_contact": "门磁",
+    "type.lift_camera": "电梯摄像头", "type.fire_lane_camera": "消防通道摄像头",
+    "quantity.smoke": "烟雾浓度", "quantity.gas": "燃气浓度", "quantity.door": "开关状态", "quantity.battery": "电量",
+    "state.on_my_way": "在路上", "state.on_site": "已到场", "change.on_my_way": "在路上", "change.on_site": "已到场",
+    "action.on_my_way": "在路上", "action.on_site": "已到场", "action.go": "在路上", "action.arrive": "已到场",
+    "action.photo": "现场照片（可选，JPEG/PNG，≤ 5 MB）", "action.photo.big": "照片超过 5 MB",
+    "action.site.note": "到场说明（可选）", "action.note.close": "处理说明（必填）",
+    metrics: "响应统计", "m.title": "响应统计", "m.from": "开始", "m.to": "结束", "m.grid": "网格", "m.apply": "查询",
+    "m.csv": "导出 CSV", "m.total": "合计", "m.by_grid": "按网格", "m.by_worker": "按人员（确认人）",
+    "m.range.1d": "近 24 小时", "m.range.7d": "近 7 天", "m.range.30d": "近 30 天",
+    "m.col.name": "名称", "m.col.alarms": "告警数", "m.col.drills": "演练（不计入）",
+    "m.col.ack": "确认用时 p50 / p90", "m.col.on_site": "到场用时 p50 / p90", "m.col.resolve": "关闭用时 p50 / p90",
+    "m.col.level1": "首级内确认", "m.col.in_time": "按时到场", "m.col.closed": "24 小时内关闭",
+    "m.empty": "该时段没有告警", "m.period": "统计时段", "m.bad": "查询失败",
+    "m.help": "统计该时段内发生的告警（不含演练）。用时从告警发生算起，p50 为中位数，p90 为 90% 的告警不超过的用时。首级内确认：在升级到第 1 级之前有人确认；按时到场：火警和燃气告警在确认后按升级策略规定的时间内到场；24 小时内关闭：发生后 24 小时内处理完成。",
+    "m.sec": "秒", "m.min": "分", "m.hour": "小时", "m.day": "天",
+    "esc.title": "升级与通知", "esc.level": "升级级别", "esc.next": "下一步", "esc.policy": "升级策略",
+    "esc.flapping": "抖动", "esc.silenced": "已静默", "esc.drill": "演练", "esc.incident": "事件",
+    "esc.level.n": "第 {n} 级", "esc.rule": "规则", "esc.none": "尚无通知记录", "esc.unavailable": "通知记录暂不可用",
+    "esc.attempts": "投递记录", "esc.jobs": "条通知",
+    "job.pending": "待发送", "job.sending": "发送中", "job.delivered": "已送达", "job.failed": "失败", "job.cancelled": "已取消",
+    "job.alert": "通知", "job.reminder": "提醒", "job.update": "更新", "job.fallback": "备用渠道",
+    "try.ok": "成功", "try.fail": "失败", "esc.group": "群", "action.escalation": "升级", "action.route": "派单",
+  },
+  en: {
+    product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
+    "login.title": "Sign in to the safety monitor", "login.token": "Access token", "login.submit": "Sign in",
+    "login.help": "On the server run: compound token YOUR_PERSON_ID, then paste the printed token here.",
+    "login.invalid": "The token is invalid or has expired. Get a new one.", "login.placeholder": "Paste a token…",
+    "login.used": "This login link was already used (each works once). Get a new one.",
+    "login.revoked": "This token was revoked. Ask a property manager.",
+    live: "Live", reconnecting: "Reconnecting…", offline: "Disconnected",
+    "filter.state": "State", "filter.severity": "Severity", "filter.kind": "Kind", "filter.grid": "Grid",
+    "filter.all": "All", "filter.open": "Open", "filter.reset": "Reset",
+    "col.severity": "Severity", "col.kind": "Kind", "col.location": "Location", "col.grid": "Grid",
+    "col.state": "State", "col.assignees": "Assigned to", "col.raised": "Raised", "col.value": "Value",
+    empty: "No alarms", "empty.mine": "No alarms in your area", select: "Select an alarm to see its details",
+    "count.open": "Open", "count.critical": "Critical", "count.unacked": "Unacknowledged",
+    "detail.location": "Location", "detail.value": "Measured", "detail.threshold": "Threshold", "detail.device": "Device",
+    "detail.routing": "Routing", "detail.edge": "Edge", "detail.history": "History", "detail.events": "Device events",
+    "detail.household": "Household", "detail.care": "Care household", "detail.contact": "Emergency contact",
+    "detail.message": "Message", "detail.raised": "Raised", "detail.acknowledged": "Acknowledged",
+    "detail.resolved": "Resolved", "detail.cleared": "Cleared by device", "detail.notified": "Notified",
+    "detail.reason": "Why", "detail.none": "None", "detail.residents": "Residents", "detail.age": "y",
+    "detail.back": "Back",
+    "action.ack": "Acknowledge", "action.resolve": "Resolve", "action.note": "Resolution note",
+    "action.note.ack": "Note (optional)", "action.note.required": "A note is required to resolve",
+    "action.done": "Done", "action.failed": "Action failed", "action.ack.note": "Note",
+    "action.raise": "Raised", "action.notify": "Notified", "action.update": "Updated", "action.clear": "Cleared by device",
+    "action.acknowledge": "Acknowledged", "action.resolve": "Resolved", "detail.rule": "Routing rule",
+    "role.micro_grid_worker": "Micro-grid worker", "role.grid_leader": "Grid leader",
+    "role.full_time_grid_worker": "Full-time grid worker", "role.property_security": "Property security",
+    "role.property_manager": "Property manager", "role.maintenance": "Maintenance",
+    "state.raised": "Raised", "state.notified": "Notified", "state.acknowledged": "Acknowledged",
+    "state.resolved": "Resolved", "state.cleared": "Cleared",
+    "severity.critical": "Critical", "severity.warning": "Warning", "severity.info": "Info",
+    "kind.smoke": "Smoke", "kind.gas_pre_alarm": "Gas pre-alarm", "kind.gas": "Gas leak",
+    "kind.door_held_open": "Fire door held open", "kind.door_forced": "Door forced", "kind.care_inactive": "Care: no activity",
+    "kind.device_offline": "Device offline", "kind.low_battery": "Low battery", "kind.stuck_value": "Stuck value",
+    "kind.noisy_signal": "Noisy signal", "kind.ebike_in_lift": "E-bike in lift", "kind.fire_lane_blocked": "Fire lane blocked", "kind.edge_offline": "Edge offline",
+    "change.raised": "New alarm", "change.updated": "Updated", "change.notified": "Notified",
+    "change.acknowledged": "Acknowledged", "change.resolved": "Resolved", "change.cleared": "Cleared",
+    "care.elderly_alone": "Elderly, alone", "care.disabled": "Disabled", "care.ill": "Ill", "care.other": "Other",
+    building: "Bldg", unit: "Unit", floor: "Floor", flat: "Flat", by: "By", system: "System",
+    "lang.switch": "中文", "dead_letters": "Dead letters",
+    "dl.received": "Received", "dl.reason": "Reason", "dl.topic": "Topic", "dl.size": "Size", "dl.preview": "Preview",
+    "dl.empty": "No refused messages", "dl.forbidden": "Dead letters are for property managers",
+    "dl.help": "Messages the hub refused (malformed, unknown device, oversized, absurd time...) with the reason and a preview.",
+    "detail.curve": "Sensor curve", "detail.curve.help": "30 min before the alarm until now; dashed red: threshold, purple: raised",
+    "detail.curve.closed": "30 min before the alarm until it was resolved; dashed red: threshold, purple: raised",
+    "detail.device_page": "Device history", "curve.empty": "No readings in this window",
+    "curve.unavailable": "Curve unavailable", "curve.none": "This hub keeps no time series",
+    "curve.notfound": "No such device, or not yours to see",
+    "device.title": "Device", "device.type": "Type", "device.edge": "Edge", "device.grid": "Grid",
+    "device.quantity": "Quantity", "device.range": "Range", "device.back": "Back",
+    "device.history": "History", "device.range.1h": "1 h", "device.range.24h": "24 h", "device.range.7d": "7 days",
+    "device.latest": "Latest reading", "device.points": "readings", "device.updated": "Updated",
+    "type.smoke_detector": "Smoke detector", "type.gas_detector": "Gas detector", "type.door_contact": "Door contact",
+    "type.lift_camera": "Lift camera", "type.fire_lane_camera": "Fire-lane camera",
+    "quantity.smoke": "Smoke", "quantity.gas": "Gas", "quantity.door": "Door", "quantity.battery": "Battery",
+    "state.on_my_way": "On my way", "state.on_site": "On site", "change.on_my_way": "On my way", "change.on_site": "On site",
+    "action.on_my_way": "On my way", "action.on_site": "On site", "action.go": "On my way", "action.arrive": "On site",
+    "action.photo": "Photo (optional, JPEG/PNG, ≤ 5 MB)", "action.photo.big": "The photo is over 5 MB",
+    "action.site.note": "Note (optional)", "action.note.close": "Resolution note (required)",
+    metrics: "Response", "m.title": "Response metrics", "m.from": "From", "m.to": "To", "m.grid": "Grid", "m.apply": "Show",
+    "m.csv": "Export CSV", "m.total": "Total", "m.by_grid": "By grid", "m.by_worker": "By worker (who acknowledged)",
+    "m.range.1d": "Last 24 h", "m.range.7d": "Last 7 days", "m.range.30d": "Last 30 days",
+    "m.col.name": "Name", "m.col.alarms": "Alarms", "m.col.drills": "Drills (not counted)",
+    "m.col.ack": "To acknowledge p50 / p90", "m.col.on_site": "To on site p50 / p90", "m.col.resolve": "To resolve p50 / p90",
+    "m.col.level1": "Acked within level 1", "m.col.in_time": "On site in time", "m.col.closed": "Closed within 24 h",
+    "m.empty": "No alarms in this period", "m.period": "Period", "m.bad": "Could not load",
+    "m.help": "Alarms raised in the period, drills left out. Times run from the raise; p50 is the median, p90 the time 90% of alarms stayed within. Acked within level 1: acknowledged before escalation reached level 1. On site in time: fire and gas alarms marked on site within the policy's time after the acknowledgement. Closed within 24 h: resolved within 24 h of the raise.",
+    "m.sec": "s", "m.min": "min", "m.hour": "h", "m.day": "d",
+    "esc.title": "Escalation and notifications", "esc.level": "Level", "esc.next": "Next step", "esc.policy": "Policy",
+    "esc.flapping": "Flapping", "esc.silenced": "Silenced", "esc.drill": "Drill", "esc.incident": "Incident",
+    "esc.level.n": "level {n}", "esc.rule": "rule", "esc.none": "No notifications yet", "esc.unavailable": "Notifications unavailable",
+    "esc.attempts": "Delivery attempts", "esc.jobs": "notifications",
+    "job.pending": "pending", "job.sending": "sending", "job.delivered": "delivered", "job.failed": "failed", "job.cancelled": "cancelled",
+    "job.alert": "alert", "job.reminder": "reminder", "job.update": "update", "job.fallback": "fallback",
+    "try.ok": "ok", "try.fail": "failed", "esc.group": "group", "action.escalation": "Escalation", "action.route": "Routed",
+  },
+};
+
+export const SEVERITIES = ["critical", "warning", "info"];
+export const KINDS = [
+  "smoke", "gas", "gas_pre_alarm", "door_forced", "door_held_open", "care_inactive", "ebike_in_lift",
+  "fire_lane_blocked", "device_offline", "low_battery", "stuck_value", "noisy_signal", "edge_offline",
+];
+
+export function lang() {
+  const saved = localStorage.getItem("compound.lang");
+  return saved === "en" ? "en" : "zh";
+}
+
+export function t(key) {
+  const d = DICT[lang()];
+  return d[key] ?? DICT.zh[key] ?? key;
+}
+
+/** Translate every element with data-i18n (text) or data-i18n-placeholder. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang() === "en" ? "en" : "zh-CN";
+  root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+}
+
+/** Wire a language switch button; ``onChange`` re-renders dynamic content. */
+export function setupLangSwitch(button, onChange) {
+  const render = () => { button.textContent = t("lang.switch"); applyI18n(); };
+  button.addEventListener("click", () => {
+    localStorage.setItem("compound.lang", lang() === "en" ? "zh" : "en");
+    render();
+    if (onChange) onChange();
+  });
+  render();
+}
+
+export class ApiError extends Error {
+  constructor(status, detail) { super(`${status}: ${detail}`); this.status = status; this.detail = detail; }
+}
+
+/** Fetch JSON from the API with the session cookie; a 401 sends the browser to the login page. */
+export async function api(path, options = {}) {
+  const init = { credentials: "same-origin", headers: { Accept: "application/json" }, ...options };
+  if (options.body !== undefined) {
+    init.headers = { ...init.headers, "Content-Type": "application/json" };
+    init.body = JSON.stringify(options.body);
+  }
+  const response = await fetch(path, init);
+  if (response.status === 401) {
+    location.href = `/login?next=${encodeURIComponent(location.pathname + location.hash)}`;
+    throw new ApiError(401, "not signed in");
+  }
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : response.statusText;
+    throw new ApiError(response.status, detail);
+  }
+  return data;
+}
+
+let timeZone = "Asia/Shanghai";
+export function setTimeZone(tz) { timeZone = tz; }
+
+/** A timestamp in the compound's timezone: "11-23 21:04:05" (date omitted when ``short`` and today). */
+export function fmtTime(iso, { short = false } = {}) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone }).format(new Date());
+  const day = `${parts.year}-${parts.month}-${parts.day}`;
+  const clock = `${parts.hour}:${parts.minute}:${parts.second}`;
+  return short && day === today ? clock : `${parts.month}-${parts.day} ${clock}`;
+}
+
+/** A chart's time-axis label in the compound's time zone: "02:15", or "11-24 02:15" for windows over a day. */
+export function fmtAxis(date, spanMs = 0) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  const clock = `${parts.hour}:${parts.minute}`;
+  return spanMs > 86_400_000 ? `${parts.month}-${parts.day} ${clock}` : clock;
+}
+
+/** A duration in seconds, for people: "45 秒", "3 分 20 秒", "2.5 小时", "3.2 天" ("—" for none). */
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.round(Number(seconds));
+  const sp = lang() === "en" ? " " : "";
+  if (s < 60) return `${s}${sp}${t("m.sec")}`;
+  if (s < 3600) {
+    const m = Math.floor(s / 60); const r = s % 60;
+    return r ? `${m}${sp}${t("m.min")} ${r}${sp}${t("m.sec")}` : `${m}${sp}${t("m.min")}`;
+  }
+  if (s < 86400) return `${(s / 3600).toFixed(1)}${sp}${t("m.hour")}`;
+  return `${(s / 86400).toFixed(1)}${sp}${t("m.day")}`;
+}
+
+/** "3 分钟前" / "3 min ago". */
+export function fmtAgo(iso) {
+  if (!iso) return "";
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  const rtf = new Intl.RelativeTimeFormat(lang() === "en" ? "en" : "zh-CN", { numeric: "auto" });
+  if (seconds < 60) return rtf.format(-Math.round(seconds), "second");
+  if (seconds < 3600) return rtf.format(-Math.round(seconds / 60), "minute");
+  if (seconds < 86400) return rtf.format(-Math.round(seconds / 3600), "hour");
+  return rtf.format(-Math.round(seconds / 86400), "day");
+}
+
+/** "2号楼 1单元 15层 1502室" / "Bldg b2 · Unit u1 · Floor 15 · Flat 1502". */
+export function fmtLocation(loc, names = {}) {
+  if (!loc) return "—";
+  const bname = names[loc.building];
+  const parts = [];
+  if (lang() === "en") {
+    parts.push(bname && !/[\u4e00-\u9fff]/.test(bname) ? bname : `${t("building")} ${loc.building}`);
+    if (loc.unit) parts.push(`${t("unit")} ${loc.unit.replace(/^u/, "")}`);
+    if (loc.floor !== null && loc.floor !== undefined) parts.push(`${t("floor")} ${loc.floor}`);
+    if (loc.flat) parts.push(`${t("flat")} ${loc.flat}`);
+    if (loc.place) parts.push(fmtPlace(loc.place));
+    return parts.join(" · ");
+  }
+  parts.push(bname || `${loc.building}${t("building")}`);
+  if (loc.unit) parts.push(`${loc.unit.replace(/^u/, "")}${t("unit")}`);
+  if (loc.floor !== null && loc.floor !== undefined) parts.push(`${loc.floor}${t("floor")}`);
+  if (loc.flat) parts.push(`${loc.flat}${t("flat")}`);
+  if (loc.place) parts.push(fmtPlace(loc.place));
+  return parts.join(" ");
+}
+
+const PLACES = {
+  zh: { kitchen: "厨房", "flat-door": "入户门", entrance: "单元门", gate: "大门", "fire-door": "层防火门", lift: "号电梯" },
+  en: { kitchen: "kitchen", "flat-door": "flat door", entrance: "entrance", gate: "gate", "fire-door": "fire door", lift: "lift" },
+};
+
+/** "fire-door-15" → "15层防火门" / "fire door 15"; "kitchen" → "厨房". */
+export function fmtPlace(place) {
+  if (!place) return "";
+  const names = PLACES[lang()];
+  if (names[place]) return names[place];
+  const numbered = place.match(/^(.*)-(\d+)$/);
+  if (numbered && names[numbered[1]]) {
+    return lang() === "en" ? `${names[numbered[1]]} ${numbered[2]}` : `${numbered[2]}${names[numbered[1]]}`;
+  }
+  return place;
+}
+
+export function fmtValue(alarm) {
+  if (alarm.value === null || alarm.value === undefined) return "—";
+  if (alarm.unit === "s" && Math.abs(alarm.value) >= 3600) {
+    return `${(alarm.value / 3600).toFixed(1)} ${lang() === "en" ? "h" : "小时"}`;
+  }
+  if (alarm.unit === "s" && Math.abs(alarm.value) >= 120) {
+    return `${Math.round(alarm.value / 60)} ${lang() === "en" ? "min" : "分钟"}`;
+  }
+  const v = Number(alarm.value);
+  const shown = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(3);
+  return `${shown}${alarm.unit ? " " + alarm.unit : ""}`;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function severityBadge(severity) {
+  return el("span", { class: `sev sev-${severity}`, "data-severity": severity }, t(`severity.${severity}`));
+}
+
+export function stateChip(state) {
+  return el("span", { class: `state state-${state}`, "data-state": state }, t(`state.${state}`));
+}
+
+/** The state chip, plus a "cleared by device" chip while an alarm the device cleared is still open. */
+export function stateChips(alarm) {
+  const chips = [stateChip(alarm.state)];
+  if (alarm.cleared_at && OPEN_STATES.has(alarm.state)) {
+    chips.push(el("span", { class: "state state-cleared", "data-cleared": "1" }, t("state.cleared")));
+  }
+  return el("span", { class: "chips" }, chips);
+}
+
+/**
+ * Follow the server's push stream of alarm changes (server-sent events).
+ * ``onChange({alarm, change})`` per change; ``onStatus("live"|"reconnecting")``; ``onResync()`` after a reconnect.
+ */
+export function followAlarms({ onChange, onStatus, onResync, params = "" }) {
+  let source = null;
+  let everOpen = false;
+  const connect = () => {
+    source = new EventSource(`/api/v1/alarms/stream${params}`, { withCredentials: true });
+    source.addEventListener("open", () => {
+      onStatus("live");
+      if (everOpen && onResync) onResync();
+      everOpen = true;
+    });
+    source.addEventListener("alarm", (msg) => onChange(JSON.parse(msg.data)));
+    source.addEventListener("error", async () => {
+      onStatus("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        // The server refused the stream (e.g. the session expired): check, then retry later.
+        try { await api("/api/v1/me"); } catch (err) { return; }
+        setTimeout(connect, 3000);
+      }
+    });
+  };
+  connect();
+  return () => source && source.close();
+}
+
+/** The signed-in person, the compound and its directory (names of grids, people, buildings). */
+export async function loadContext() {
+  const me = await api("/api/v1/me");
+  setTimeZone(me.compound.timezone);
+  return me;
+}
+
+export function personName(ctx, id) {
+  const p = ctx.directory.people[id];
+  return p ? p.name : id;
+}
+
+export function gridName(ctx, id) {
+  return (ctx.directory.grids[id] && ctx.directory.grids[id].name) || id || "—";
+}
