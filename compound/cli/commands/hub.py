@@ -56,6 +56,26 @@ def register(sub: Any) -> None:
         "their own; compound up passes 400d",
     )
     parser.add_argument("--replica", default="1", help="replica name, part of the stable MQTT client id (default 1)")
+    parser.add_argument(
+        "--edge-offline-after",
+        type=duration,
+        default=None,
+        metavar="SPAN",
+        help="raise edge_offline for an edge heard from before and silent this long on the hub clock (default: 3 "
+        "heartbeat intervals, 90s); a last will's offline status raises at once",
+    )
+    parser.add_argument(
+        "--edge-gap-after",
+        type=duration,
+        default=None,
+        metavar="SPAN",
+        help="raise edge_offline for an edge whose seq gap is still unfilled this long after it was seen (default 5m)",
+    )
+    parser.add_argument(
+        "--no-edge-supervision",
+        action="store_true",
+        help="raise no edge_offline alarms (compound up --duration passes it: its edges stop on purpose)",
+    )
     add_mqtt_auth_options(parser)
     parser.add_argument(
         "--sim-start",
@@ -228,6 +248,12 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     settings = IngestSettings(replica=args.replica, username=username, password=password, tls=tls)
     if args.max_skew is not None:
         settings = replace(settings, max_skew=args.max_skew)
+    if args.edge_offline_after is not None:
+        settings = replace(settings, edge_offline_after_s=args.edge_offline_after.total_seconds())
+    if args.edge_gap_after is not None:
+        settings = replace(settings, edge_gap_after_s=args.edge_gap_after.total_seconds())
+    if args.no_edge_supervision:
+        settings = replace(settings, supervise_edges=False)
     ingestor = Ingestor(
         db,
         compound,
