@@ -215,6 +215,18 @@ async function postForm(path, form) {
   return data;
 }
 
+/** The response plan (预案) for the alarm's kind, in order, and the resources nearest its place. */
+function planView(alarm) {
+  const plan = alarm.plan || [];
+  const resources = alarm.resources || [];
+  if (!plan.length && !resources.length) return null;
+  return el("section", { class: "d-section plan", id: "plan" },
+    el("h3", {}, t("plan.title")),
+    plan.length ? el("ol", { class: "plan-steps", id: "plan-steps" }, plan.map((step) => el("li", {}, step))) : null,
+    resources.length ? el("div", { class: "plan-resources" }, el("h4", {}, t("plan.resources")),
+      el("ul", { id: "plan-resources" }, resources.map((item) => el("li", {}, item)))) : null);
+}
+
 /** Escalation state: drill / flapping / silenced / incident badges, level, next step, policy; then deliveries. */
 function escalationView(ctx, alarm) {
   const badges = [
@@ -361,6 +373,7 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack, fieldActio
       ...times),
     camera ? evidence.view : curve.view,
     actionsView(alarm, onDone, { fieldActions }),
+    planView(alarm),
     escalation.view,
     householdView(alarm.household),
     routingView(ctx, alarm),
