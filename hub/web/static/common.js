@@ -80,6 +80,7 @@ const DICT = {
     "job.pending": "待发送", "job.sending": "发送中", "job.delivered": "已送达", "job.failed": "失败", "job.cancelled": "已取消",
     "job.alert": "通知", "job.reminder": "提醒", "job.update": "更新", "job.fallback": "备用渠道",
     "try.ok": "成功", "try.fail": "失败", "esc.group": "群", "action.escalation": "升级", "action.route": "派单",
+    "plan.title": "处置预案", "plan.resources": "附近消防资源",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -157,6 +158,7 @@ const DICT = {
     "job.pending": "pending", "job.sending": "sending", "job.delivered": "delivered", "job.failed": "failed", "job.cancelled": "cancelled",
     "job.alert": "alert", "job.reminder": "reminder", "job.update": "update", "job.fallback": "fallback",
     "try.ok": "ok", "try.fail": "failed", "esc.group": "group", "action.escalation": "Escalation", "action.route": "Routed",
+    "plan.title": "Response plan", "plan.resources": "Nearest resources",
   },
 };
 
