@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from compound.config import Compound
+from compound.config.models import Person
 from compound.wire import EventKind, Severity
 from hub.alarm_states import StateFilter
 from hub.alarms.schemas import AlarmDetail, AlarmPublic
 from hub.errors import AlarmNotFound, InvalidTransition, NoteRequired
 from hub.web.accounts import AuditAction
-from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
+from hub.web.deps import Audit, AuditTrail, CompoundDep, CurrentUser, Service
 from hub.web.permissions import Viewer
 from hub.web.schemas import AcknowledgeRequest, AlarmDetailView, HouseholdPublic, ResolveRequest
 
@@ -101,16 +103,8 @@ def acknowledge(
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> AlarmDetailView:
     """Take the alarm on (raised or notified → acknowledged), with an optional note."""
-    viewer = Viewer.of(user, compound)
     note = body.note if body is not None and body.note else None
-    try:
-        detail = service.acknowledge(alarm_id, user.id, note, grids=viewer.grid_set)
-    except AlarmNotFound:
-        raise _not_found(alarm_id) from None
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    audit.record(AuditAction.ACKNOWLEDGE, f"alarm:{alarm_id}")
-    return view_of(detail, viewer, compound)
+    return perform(service.acknowledge, alarm_id, note, user, compound, audit, AuditAction.ACKNOWLEDGE)
 
 
 @router.post(
@@ -127,14 +121,30 @@ def resolve(
     alarm_id: int, body: ResolveRequest, user: CurrentUser, service: Service, compound: CompoundDep, audit: Audit
 ) -> AlarmDetailView:
     """Close the alarm with a note saying what was found and done."""
+    return perform(service.resolve, alarm_id, body.note, user, compound, audit, AuditAction.RESOLVE)
+
+
+def perform(
+    action: Callable[..., AlarmDetail],
+    alarm_id: int,
+    note: str | None,
+    user: Person,
+    compound: Compound,
+    audit: AuditTrail,
+    audited: str,
+    *,
+    detail: str | None = None,
+) -> AlarmDetailView:
+    """Run a person's action (``service.acknowledge`` …) on an alarm within their grids: 404 outside them or
+    missing, 409 for a step the alarm's state does not allow, 422 for a missing note; audit it; the view."""
     viewer = Viewer.of(user, compound)
     try:
-        detail = service.resolve(alarm_id, user.id, body.note, grids=viewer.grid_set)
+        done = action(alarm_id, user.id, note, grids=viewer.grid_set)
     except AlarmNotFound:
         raise _not_found(alarm_id) from None
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except NoteRequired as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    audit.record(AuditAction.RESOLVE, f"alarm:{alarm_id}")
-    return view_of(detail, viewer, compound)
+    audit.record(audited, f"alarm:{alarm_id}", detail=detail)
+    return view_of(done, viewer, compound)

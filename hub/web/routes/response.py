@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, File, Form, HTTPException, UploadFile, status
 
 from compound.config.models import Role
-from hub.errors import AlarmNotFound, InvalidTransition
 from hub.notify.records import (
     NotificationRecord,
     SilenceCreate,
@@ -24,7 +23,7 @@ from hub.web.accounts import AuditAction
 from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
 from hub.web.limits import MAX_PHOTO_BYTES
 from hub.web.permissions import Viewer
-from hub.web.routes.alarms import view_of
+from hub.web.routes.alarms import perform
 from hub.web.schemas import AcknowledgeRequest, AlarmDetailView, Note
 
 __all__ = ["router"]
@@ -57,15 +56,8 @@ def on_my_way(
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> AlarmDetailView:
     """The caller is going there (acknowledging first when nobody has)."""
-    viewer = Viewer.of(user, compound)
-    try:
-        detail = service.on_my_way(alarm_id, user.id, body.note if body else None, grids=viewer.grid_set)
-    except AlarmNotFound:
-        raise _not_found(alarm_id) from None
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    audit.record(AuditAction.ON_MY_WAY, f"alarm:{alarm_id}")
-    return view_of(detail, viewer, compound)
+    note = body.note if body is not None and body.note else None
+    return perform(service.on_my_way, alarm_id, note, user, compound, audit, AuditAction.ON_MY_WAY)
 
 
 @router.post(
@@ -89,7 +81,6 @@ async def on_site(
     photo: Annotated[UploadFile | None, File(description="JPEG or PNG, at most 5 MiB.")] = None,
 ) -> AlarmDetailView:
     """Someone is at the place, optionally with a photo: the on-site clock of fire and gas stops."""
-    viewer = Viewer.of(user, compound)
     data = b""
     content_type = None
     if photo is not None:
@@ -99,16 +90,11 @@ async def on_site(
         content_type = photo_type(data)
         if data and content_type is None:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "photo must be a JPEG or PNG image")
-    try:
-        detail = service.on_site(alarm_id, user.id, note, grids=viewer.grid_set)
-    except AlarmNotFound:
-        raise _not_found(alarm_id) from None
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    if data and content_type is not None:
+    photo_note = f"photo {len(data)} bytes" if data else None
+    view = perform(service.on_site, alarm_id, note, user, compound, audit, AuditAction.ON_SITE, detail=photo_note)
+    if data and content_type is not None:  # only once the step is taken: a refused step keeps no photo
         add_photo(service.db, alarm_id, user.id, data, content_type, service.clock.now())
-    audit.record(AuditAction.ON_SITE, f"alarm:{alarm_id}", detail=f"photo {len(data)} bytes" if data else None)
-    return view_of(detail, viewer, compound)
+    return view
 
 
 @router.get(
