@@ -273,3 +273,21 @@ def test_patrol_lists_devices_silent_past_their_interval(
     pipeline.supervise()
     (smoke,) = [s for s in pipeline.supervisor.stale if s.device == SMOKE]
     assert (smoke.edge, smoke.last_at) == (EDGE, NIGHT)
+
+
+def test_healthz_reports_the_broker_and_the_offline_edges(
+    hub_db: Database, compound: Compound, clock: ManualClock
+) -> None:
+    """Test that the ingest part of /healthz says whether the hub has its broker, which edges are offline and
+    how many devices are stale (what the console's banner reads)."""
+    from hub.ingest import Ingestor
+    from hub.web.context import IngestHealth
+
+    ingestor = Ingestor(hub_db, compound, clock=clock)
+    heartbeat(ingestor.pipeline, compound)
+    clock.advance(BOUND_S + 1)
+    ingestor.pipeline.supervise()
+    report = IngestHealth(ingestor).health()
+    assert report["subscribed"] is False and report["ok"] is False
+    assert report["edges_offline"] == [EDGE]
+    assert report["stale_devices"] == len([d for d in compound.devices.values() if not d.is_camera])
