@@ -57,6 +57,7 @@ class EdgeHealth(BaseModel):
     """An edge agent: its last status message, when it was last heard, and whether that is too long ago."""
 
     edge: str
+    names: list[str] = Field(description="Names of the buildings and sites it serves (from compound.yaml).")
     status: str | None = Field(description="'online' or 'offline' (its last will), None if it never said.")
     last_seen_at: datetime | None
     offline: bool = Field(description="It said offline, or nothing heard within the stale window.")
@@ -129,6 +130,11 @@ def health_report(
     seen = {e.edge: e for e in edges}
     edge_rows: list[EdgeHealth] = []
     edge_down: dict[str, bool] = {}
+    served: dict[str, list[str]] = {}
+    for building in compound.compound.buildings:
+        served.setdefault(building.edge_id, []).append(building.name)
+    for site in compound.compound.sites:
+        served.setdefault(site.edge, []).append(site.name)
     for edge in compound.edges():
         record = seen.get(edge)
         last = _utc(record.last_seen_at) if record else None
@@ -136,7 +142,7 @@ def health_report(
         down = said_offline or (last is not None and now - last > stale_after)
         edge_down[edge] = said_offline
         edge_rows.append(
-            EdgeHealth(edge=edge, status=record.status if record else None, last_seen_at=last, offline=down)
+            EdgeHealth(edge=edge, names=served.get(edge, []), status=record.status if record else None, last_seen_at=last, offline=down)
         )
     faults: dict[str, list[AlarmPublic]] = {}
     for alarm in open_alarms:

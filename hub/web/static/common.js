@@ -162,6 +162,58 @@ const DICT = {
   },
 };
 
+// ---- Site plan (平面图), attention (sound, title, banners) and device health (设备状态): issue 15's strings.
+Object.assign(DICT.zh, {
+  siteplan: "平面图", health: "设备状态",
+  "sp.title": "小区平面图", "sp.help": "点击楼栋查看各层住户与设备；标记颜色表示告警级别，闪烁表示尚未确认。",
+  "sp.fire_lane": "消防通道", "sp.lift": "电梯", "sp.gate": "大门", "sp.camera": "摄像头",
+  "sp.back": "返回平面图", "sp.back_building": "返回楼栋", "sp.devices": "设备", "sp.household": "住户信息",
+  "sp.household.hidden": "住户信息仅对负责该户的网格员、网格长和物业经理显示",
+  "sp.history": "告警记录", "sp.no_history": "没有告警记录", "sp.no_devices": "没有设备",
+  "sp.open": "未关闭告警", "sp.none_open": "暂无未关闭告警", "sp.other": "公共设备", "sp.select": "点击平面图上的楼栋",
+  "sp.dev.ok": "正常", "sp.dev.alarm": "告警", "sp.dev.fault": "故障", "sp.unacked": "待确认",
+  "sp.legend.critical": "紧急", "sp.legend.warning": "警告", "sp.legend.info": "提示", "sp.legend.pulse": "闪烁：待确认",
+  "sp.open_alarm": "查看告警", "sp.care": "关爱对象", "sp.phone": "电话",
+  "site.kindergarten": "幼儿园", "site.school": "学校", "site.clinic": "诊所", "site.market": "市场", "site.other": "场所",
+  "att.sound.enable": "开启声音", "att.sound.on": "声音已开启", "att.sound.help": "浏览器要求点击一次才能播放告警声音",
+  "att.title": "【紧急告警】", "att.pending": "条紧急告警待确认",
+  "att.broker": "中心与消息服务器的连接已中断，新告警可能无法送达", "att.edge": "边缘网关离线：",
+  "h.title": "设备状态", "h.help": "设备故障以告警形式上报（离线、电量低、读数卡滞、信号异常）；网关在两个上报周期内没有任何消息的设备记为超时未报。",
+  "h.counts": "按楼栋与类型", "h.list": "待处理设备", "h.edges": "边缘网关", "h.csv": "导出 CSV",
+  "h.building": "楼栋", "h.type": "类型", "h.total": "总数", "h.filter": "状态", "h.all": "全部问题",
+  "h.status.online": "在线", "h.status.offline": "离线", "h.status.low_battery": "电量低", "h.status.stuck": "读数卡滞",
+  "h.status.noisy": "信号异常", "h.status.stale": "超时未报",
+  "h.col.device": "设备", "h.col.location": "位置", "h.col.status": "状态", "h.col.value": "读数",
+  "h.col.since": "开始时间", "h.col.last": "最近上报", "h.col.edge": "网关", "h.col.alarm": "告警",
+  "h.empty": "没有需要处理的设备", "h.edge.never": "从未上报", "h.edge.online": "在线", "h.edge.offline": "离线",
+});
+Object.assign(DICT.en, {
+  siteplan: "Site plan", health: "Device health",
+  "sp.title": "Site plan", "sp.help": "Click a building for its floors, flats and devices; markers are coloured by severity and pulse until acknowledged.",
+  "sp.fire_lane": "Fire lane", "sp.lift": "Lift", "sp.gate": "Gate", "sp.camera": "Camera",
+  "sp.back": "Back to the plan", "sp.back_building": "Back to the building", "sp.devices": "Devices", "sp.household": "Household",
+  "sp.household.hidden": "The household is shown to the flat's grid workers, grid leaders and property managers",
+  "sp.history": "Alarms", "sp.no_history": "No alarms here", "sp.no_devices": "No devices",
+  "sp.open": "Open alarms", "sp.none_open": "No open alarms", "sp.other": "Shared devices", "sp.select": "Click a building on the plan",
+  "sp.dev.ok": "OK", "sp.dev.alarm": "Alarm", "sp.dev.fault": "Fault", "sp.unacked": "Unacknowledged",
+  "sp.legend.critical": "Critical", "sp.legend.warning": "Warning", "sp.legend.info": "Info", "sp.legend.pulse": "Pulsing: unacknowledged",
+  "sp.open_alarm": "Open the alarm", "sp.care": "Care household", "sp.phone": "Phone",
+  "site.kindergarten": "Kindergarten", "site.school": "School", "site.clinic": "Clinic", "site.market": "Market", "site.other": "Site",
+  "att.sound.enable": "Enable sound", "att.sound.on": "Sound on", "att.sound.help": "The browser needs one click before it may play the alarm sound",
+  "att.title": "[CRITICAL ALARM]", "att.pending": "critical alarms to acknowledge",
+  "att.broker": "The hub lost its message broker: new alarms may not arrive", "att.edge": "Edge offline: ",
+  "h.title": "Device health", "h.help": "Device faults arrive as alarms (offline, low battery, stuck value, noisy signal); a device whose edge has said nothing for two reporting intervals is stale.",
+  "h.counts": "By building and type", "h.list": "Devices to attend to", "h.edges": "Edges", "h.csv": "Export CSV",
+  "h.building": "Building", "h.type": "Type", "h.total": "Total", "h.filter": "Status", "h.all": "All problems",
+  "h.status.online": "Online", "h.status.offline": "Offline", "h.status.low_battery": "Low battery", "h.status.stuck": "Stuck",
+  "h.status.noisy": "Noisy", "h.status.stale": "Stale",
+  "h.col.device": "Device", "h.col.location": "Location", "h.col.status": "Status", "h.col.value": "Reading",
+  "h.col.since": "Since", "h.col.last": "Last report", "h.col.edge": "Edge", "h.col.alarm": "Alarm",
+  "h.empty": "No devices to attend to", "h.edge.never": "Never reported", "h.edge.online": "Online", "h.edge.offline": "Offline",
+});
+/** The translation tables (read-only use: tests check every visible string of a page against them). */
+export const I18N = DICT;
+
 export const SEVERITIES = ["critical", "warning", "info"];
 export const KINDS = [
   "smoke", "gas", "gas_pre_alarm", "door_forced", "door_held_open", "care_inactive", "ebike_in_lift",

@@ -5,10 +5,12 @@ import {
   fmtValue, followAlarms, gridName, loadContext, personName, setupLangSwitch, severityBadge, stateChips, t,
 } from "/static/common.js";
 import { renderDetail } from "/static/detail.js";
+import { createAttention } from "/static/attention.js";
 
 const alarms = new Map(); // id -> AlarmPublic, every alarm matching the server-side filters
 let ctx = null;
 let selected = null;
+let attention = null; // sound, title and favicon flashing for unacknowledged critical alarms; banners
 
 const $ = (id) => document.getElementById(id);
 
@@ -97,6 +99,7 @@ async function loadList() {
   alarms.clear();
   for (const [id, a] of fresh) alarms.set(id, a);
   renderList();
+  attention.reset(alarms.values());
 }
 
 async function select(id) {
@@ -142,7 +145,9 @@ async function main() {
   $("compound-name").textContent = ctx.compound.name;
   $("nav-dead-letters").hidden = !ctx.can_read_dead_letters;
   $("who").textContent = `${ctx.person.name} · ${t(`role.${ctx.person.role}`)}`;
+  attention = createAttention({ titleKey: "console" });
   setupLangSwitch($("lang"), () => {
+    attention.relabel();
     buildFilters();
     $("who").textContent = `${ctx.person.name} · ${t(`role.${ctx.person.role}`)}`;
     setLive($("live").dataset.status);
@@ -163,6 +168,7 @@ async function main() {
       const isNew = !alarms.has(alarm.id);
       alarms.set(alarm.id, alarm);
       renderList(alarm.id);
+      attention.update(alarm);
       if (isNew) toast(`${t(`severity.${alarm.severity}`)} · ${t(`kind.${alarm.kind}`)} · ${fmtLocation(alarm.location, ctx.directory.buildings)}`);
       if (alarm.id === selected) refreshDetail();
     },

@@ -1,0 +1,251 @@
+"""Browser tests of the site plan, attention (sound, title, favicon, banner) and device health (issue 15).
+
+Debian's Chromium through Playwright against a real hub (Mosquitto, ingest, SQLite, uvicorn), with the
+fixtures of ``test_browser``. Every visible string of the Chinese UI of these pages is checked against
+``common.js``'s zh table (``I18N.zh``), not by eye: what is left of the page's text once the table's values,
+the config's names (buildings, grids, people, the household shown) and numbers, times and punctuation are
+taken out must be empty. Screenshots of each page go to ``docs/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from compound import wire
+from tests.hub.web import test_browser
+from tests.hub.web.test_browser import WAIT_MS, LiveHub, _open_alarm_ids
+from tests.support import wait_for
+
+live_hub = test_browser.live_hub
+browser = test_browser.browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker]
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+MANAGER = "p-han-mei"
+MAINTENANCE = "p-deng-hao"
+B2U1_WORKER = "p-wang-li"
+
+_AUDIO_PROBE = """
+window.__audio = [];
+HTMLMediaElement.prototype.play = function () { window.__audio.push("play"); return Promise.resolve(); };
+HTMLMediaElement.prototype.pause = function () { window.__audio.push("pause"); };
+"""
+
+_LEFTOVER_JS = """
+async (extra) => {
+  const { I18N, fmtPlace } = await import("/static/common.js");
+  const me = await (await fetch("/api/v1/me")).json();
+  const words = new Set([...Object.values(I18N.zh), ...extra, me.compound.name, me.person.name]);
+  for (const p of ["kitchen", "flat-door", "entrance", "gate", "fire-door-1", "lift-1"]) words.add(fmtPlace(p));
+  for (const group of [me.directory.buildings, me.directory.grids, me.directory.people]) {
+    for (const v of Object.values(group)) words.add(typeof v === "string" ? v : v.name);
+  }
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const parent = node.parentElement;
+    if (!parent || !node.textContent.trim()) continue;
+    if (parent.closest("title, script, style, option")) continue;
+    if (!parent.getClientRects().length) continue;
+    texts.push([node.textContent.trim(), `${parent.tagName.toLowerCase()}.${parent.getAttribute("class") || ""}`]);
+  }
+  for (const b of document.querySelectorAll("button, a.btn")) {
+    if (b.getClientRects().length && b.title) texts.push([b.title, "title of a button"]);
+  }
+  texts.push([document.title, "document.title"]);
+  const sorted = [...words].filter(Boolean).sort((a, b) => b.length - a.length);
+  const left = [];
+  for (const [text, where] of texts) {
+    let rest = text;
+    for (const w of sorted) rest = rest.split(w).join(" ");
+    rest = rest.replace(/[\\d\\s·、：:，,。；;（）()\\-–—←#%/.\\[\\]【】]+/g, "");
+    if (rest) left.push(`${where}: ${text} → ${rest}`);
+  }
+  return { left, count: texts.length };
+}
+"""
+
+
+def _login(hub: LiveHub, page: Page, person_id: str, path: str) -> None:
+    page.on("pageerror", lambda err: print(f"page error: {err}"))
+    page.on("console", lambda msg: print(f"console: {msg.text}") if msg.type == "error" else None)
+    page.goto(f"{hub.url}/login?next={path}")
+    page.fill("#token", hub.signer.issue_for(hub.compound, person_id))
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.url}{path}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=WAIT_MS)
+
+
+def _assert_all_from_table(page: Page, extra: list[str] | None = None) -> int:
+    """Every visible string on the page is made of zh-table values and data; return how many were checked."""
+    result: dict[str, Any] = page.evaluate(_LEFTOVER_JS, extra or [])
+    assert result["left"] == [], f"strings not from the translation table: {result['left']}"
+    assert result["count"] > 5
+    return int(result["count"])
+
+
+def _screenshot(page: Page, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=DOCS / name)
+
+
+def test_site_plan_marker_on_b2_and_drill_down_to_1502(live_hub: LiveHub, browser: Browser) -> None:
+    """Test that a kitchen fire at b2-u1-1502 puts a pulsing critical marker on 2号楼, and drill-down reaches 1502."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        _login(live_hub, page, MANAGER, "/siteplan")
+        expect(page.locator("#plan g.sp-building")).to_have_count(5)
+        live_hub.publish("b4-u3-2304-smoke", wire.EventKind.LOW_BATTERY, wire.Severity.INFO, 12, "%", 15)
+        live_hub.publish("b2-u1-1502-smoke")
+        marker = page.locator('#plan g[data-building="b2"] .marker[data-kind="smoke"]')
+        expect(marker).to_have_count(1, timeout=WAIT_MS)
+        expect(marker).to_have_attribute("data-severity", "critical")
+        expect(marker).to_have_class(re.compile(r"\bunacked\b"))
+        expect(page.locator('#plan g[data-building="b4"] .marker[data-kind="low_battery"]')).to_have_count(1)
+        expect(page.locator('#plan g[data-building="b1"] .marker')).to_have_count(0)
+        alarm_id = wait_for(lambda: _open_alarm_ids(live_hub).get("b2-u1-1502-smoke"), what="smoke alarm stored")
+        expect(marker).to_have_attribute("data-alarm-id", str(alarm_id))
+        _assert_all_from_table(page)
+        _screenshot(page, "siteplan.png")
+
+        page.click('#plan g[data-building="b2"] .sp-footprint')
+        expect(page.locator('#sp-panel .sp-head[data-building="b2"]')).to_have_count(1, timeout=WAIT_MS)
+        flat = page.locator('#sp-panel .sp-unit[data-unit="u1"] td.sp-flat[data-flat="1502"]')
+        expect(flat).to_have_class(re.compile(r"\balarm\b.*\bsev-critical\b"))
+        expect(page.locator('#sp-panel .sp-unit[data-unit="u2"] td.sp-flat[data-flat="1502"]')).not_to_have_class(
+            re.compile(r"\balarm\b")
+        )
+        _assert_all_from_table(page)
+        _screenshot(page, "siteplan-building.png")
+
+        flat.click()
+        expect(page.locator('#sp-panel .sp-head[data-flat="1502"]')).to_have_count(1, timeout=WAIT_MS)
+        expect(page.locator('#flat-devices li[data-device="b2-u1-1502-smoke"]')).to_have_attribute(
+            "data-status", "alarm"
+        )
+        expect(page.locator("#flat-household")).to_contain_text("张建国")
+        expect(page.locator(f'#flat-history li[data-alarm-id="{alarm_id}"]')).to_have_count(1)
+        household = page.evaluate(
+            "async () => (await (await fetch('/api/v1/siteplan/flats/b2/u1/1502')).json()).household"
+        )
+        data = [r["name"] for r in household["residents"]] + [r.get("phone") or "" for r in household["residents"]]
+        data += [r.get("notes") or "" for r in household["residents"]]
+        _assert_all_from_table(page, data)
+        _screenshot(page, "siteplan-flat.png")
+        assert page.url.endswith("#/f/b2/u1/1502")
+    finally:
+        context.close()
+
+
+def test_sound_and_title_flash_until_acknowledged(live_hub: LiveHub, browser: Browser) -> None:
+    """Test that a new critical alarm plays the tone and flashes title and favicon, and acknowledging stops both."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    context.add_init_script(_AUDIO_PROBE)
+    page = context.new_page()
+    page.on("pageerror", lambda err: print(f"page error: {err}"))
+    try:
+        live_hub.login(page, MANAGER)
+        title = page.title()
+        assert title == "社区安全监控 · 告警中心"
+        sound = page.locator("#sound")
+        expect(sound).to_have_text("开启声音")
+        sound.click()
+        expect(sound).to_have_text("声音已开启")
+        expect(page.locator("body")).to_have_attribute("data-attention", "off")
+        page.evaluate("window.__audio.length = 0")
+
+        live_hub.publish("b2-u1-1502-smoke")
+        expect(page.locator("body")).to_have_attribute("data-attention", "on", timeout=WAIT_MS)
+        assert page.evaluate("window.__audio") == ["play"]
+        titles = set()
+        for _ in range(12):
+            titles.add(page.title())
+            page.wait_for_timeout(250)
+        assert title in titles and "【紧急告警】 1 条紧急告警待确认" in titles, titles
+        icon = page.locator('link[rel="icon"]')
+        hrefs = set()
+        for _ in range(12):
+            hrefs.add(icon.get_attribute("href"))
+            page.wait_for_timeout(250)
+        assert hrefs == {"/static/favicon.svg", "/static/favicon-alert.svg"}
+        assert page.request.get(f"{live_hub.url}/static/alarm.wav").body()[:4] == b"RIFF"
+
+        page.locator('#alarm-rows tr[data-kind="smoke"]').click()
+        page.click("#ack")
+        expect(page.locator("body")).to_have_attribute("data-attention", "off", timeout=WAIT_MS)
+        assert page.evaluate("window.__audio") == ["play", "pause"]
+        page.wait_for_timeout(1500)
+        assert page.title() == title
+        assert icon.get_attribute("href") == "/static/favicon.svg"
+    finally:
+        context.close()
+
+
+def test_health_page_lists_a_dying_detector(live_hub: LiveHub, browser: Browser) -> None:
+    """Test that a low_battery alarm puts its detector at the top of the maintenance list, and the CSV has it."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        live_hub.publish("b4-u3-2304-smoke", wire.EventKind.LOW_BATTERY, wire.Severity.INFO, 12, "%", 15)
+        wait_for(lambda: _open_alarm_ids(live_hub).get("b4-u3-2304-smoke"), what="low battery alarm stored")
+        _login(live_hub, page, MAINTENANCE, "/device-health")
+        row = page.locator('#h-device-rows tr[data-device="b4-u3-2304-smoke"]')
+        expect(row).to_have_attribute("data-status", "low_battery")
+        expect(row).to_contain_text("电量低")
+        expect(row).to_contain_text("12%")
+        expect(row).to_contain_text("23层")
+        expect(
+            page.locator(
+                '#h-count-rows tr[data-building="b4"][data-type="smoke_detector"] td[data-status="low_battery"]'
+            )
+        ).to_have_text("1")
+        page.select_option("#h-status", "low_battery")
+        expect(page.locator("#h-device-rows tr")).to_have_count(1)
+        assert page.locator("#h-csv").get_attribute("href") == "/api/v1/device-health.csv?status=low_battery"
+        csv_text = page.request.get(f"{live_hub.url}/api/v1/device-health.csv?status=low_battery").text()
+        assert "b4-u3-2304-smoke,smoke_detector,b4,u3,23,2304" in csv_text
+        _assert_all_from_table(page)
+        _screenshot(page, "device-health.png")
+    finally:
+        context.close()
+
+
+def test_a_grid_workers_pages_show_only_their_grid(live_hub: LiveHub, browser: Browser) -> None:
+    """Test that 王丽 (micro-grid b2 unit 1) sees only that unit on the plan, the building and device health."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        live_hub.publish("b1-u1-101-smoke")
+        live_hub.publish("b2-u2-1502-smoke")
+        wait_for(lambda: len(_open_alarm_ids(live_hub)) == 2, what="two alarms stored")
+        _login(live_hub, page, B2U1_WORKER, "/siteplan")
+        expect(page.locator("#plan g.sp-building")).to_have_count(1)
+        expect(page.locator('#plan g.sp-building[data-building="b2"]')).to_have_count(1)
+        expect(page.locator("#plan .marker")).to_have_count(0)
+        live_hub.publish("b2-u1-1502-smoke")
+        expect(page.locator('#plan g[data-building="b2"] .marker[data-kind="smoke"]')).to_have_count(1, timeout=WAIT_MS)
+        page.click('#plan g[data-building="b2"] .sp-footprint')
+        expect(page.locator("#sp-panel .sp-unit")).to_have_count(1, timeout=WAIT_MS)
+        expect(page.locator('#sp-panel .sp-unit[data-unit="u1"]')).to_have_count(1)
+        expect(page.locator("#sp-panel .sp-open li[data-alarm-id]")).to_have_count(1)
+        _assert_all_from_table(page)
+        _screenshot(page, "siteplan-grid-worker.png")
+
+        page.goto(f"{live_hub.url}/device-health")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=WAIT_MS)
+        buildings = page.locator("#h-count-rows tr").evaluate_all(
+            "rows => [...new Set(rows.map(r => r.dataset.building))]"
+        )
+        assert buildings == ["b2"]
+        ids = page.evaluate("async () => (await (await fetch('/api/v1/device-health')).json()).devices.map(d => d.id)")
+        assert ids and all(i.startswith("b2-u1-") for i in ids)
+    finally:
+        context.close()
