@@ -169,7 +169,9 @@ class EdgeSupervisor:
         if edge.last_seen_at is None:
             return None  # never heard from: not supervised yet (an edge not deployed must not page anyone)
         if edge.status == wire.EdgeState.OFFLINE.value:
-            return _Verdict("边缘网关报告离线（遗嘱消息或停止运行）", edge.last_seen_at)
+            # Since the status's own time, not its receipt: the broker hands the retained will to every new
+            # subscription again, and a hub restarted must not page anyone twice for one resolved outage.
+            return _Verdict("边缘网关报告离线（遗嘱消息或停止运行）", edge.status_at or edge.last_seen_at)
         heard = max(edge.last_seen_at, heard_since) if heard_since is not None else edge.last_seen_at
         silent = now - heard
         if silent > self.offline_after:

@@ -291,3 +291,27 @@ def test_healthz_reports_the_broker_and_the_offline_edges(
     assert report["subscribed"] is False and report["ok"] is False
     assert report["edges_offline"] == [EDGE]
     assert report["stale_devices"] == len([d for d in compound.devices.values() if not d.is_camera])
+
+
+def test_a_retained_will_delivered_again_does_not_page_twice(
+    pipeline: MessagePipeline, compound: Compound, hub_db: Database, clock: ManualClock
+) -> None:
+    """Test that the retained offline status, handed again to a hub that (re)subscribes after the outage's alarm
+    was resolved, raises nothing new; the edge's next outage (a new will after it reconnected) does."""
+    heartbeat(pipeline, compound)
+    will_at = clock.now()
+    will = wire.Status(compound=compound.id, edge=EDGE, state=wire.EdgeState.OFFLINE, at=will_at)
+    topic = wire.topic(compound.id, EDGE, "status")
+    clock.advance(60)
+    pipeline.process([Inbound(topic, wire.dump(will), clock.now())])
+    with hub_db.session() as session:
+        alarm = session.scalars(select(Alarm).where(Alarm.kind == EDGE_OFFLINE)).one()
+        alarm.state, alarm.resolved_at = AlarmState.RESOLVED, clock.now()
+    clock.advance(3600)
+    pipeline.process([Inbound(topic, wire.dump(will), clock.now())])  # the retained copy, to a new subscription
+    pipeline.supervise()
+    assert len(edge_alarms(hub_db)) == 1
+    status(pipeline, compound, wire.EdgeState.ONLINE)
+    clock.advance(60)
+    status(pipeline, compound, wire.EdgeState.OFFLINE)
+    assert [a.state for a in edge_alarms(hub_db)] == [AlarmState.RESOLVED, AlarmState.RAISED]
