@@ -53,7 +53,8 @@ class IngestSettings:
     hub clock: ``edge_offline``. ``None``: 3 heartbeat intervals (``compound.yaml`` rules, 90 s by default). On a
     scaled clock at least 15 real seconds (``15 × speed``): a fast simulated run's edges tick once a real second."""
     edge_gap_after_s: float = 300.0
-    """A seq gap not filled (by resends) this long after it was detected: ``edge_offline`` (events unaccounted for)."""
+    """A seq gap not filled (by resends) this long after it was detected: ``edge_offline`` (events unaccounted for).
+    On a scaled clock at least 60 real seconds (``60 × speed``): resends are asked for in real time."""
     supervise_every_s: float = 5.0
     """How often (hub clock's monotonic seconds) edges are checked for silence and unfilled gaps; a last will's
     ``offline`` status and the edge's return act at once, in the batch that carries them."""

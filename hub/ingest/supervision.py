@@ -59,6 +59,8 @@ HEARTBEATS_MISSED: Final = 3
 """Default silence bound, in heartbeat intervals."""
 SCALED_FLOOR_REAL_S: Final = 15.0
 """On a scaled (simulated) clock the silence bound is at least this many real seconds times the speed."""
+SCALED_GAP_FLOOR_REAL_S: Final = 60.0
+"""On a scaled clock the gap bound is at least this many real seconds times the speed (resends take real time)."""
 
 _SEEN = DeviceSeen.metadata.tables[DeviceSeen.__tablename__]
 _ADVANCE_SEEN = (
@@ -102,10 +104,12 @@ class EdgeSupervisor:
         self.settings = settings
         rules = compound.rules
         bound = settings.edge_offline_after_s or HEARTBEATS_MISSED * rules.heartbeat_interval_s
-        if isinstance(clock, ScaledClock):
+        gap_bound = settings.edge_gap_after_s
+        if isinstance(clock, ScaledClock):  # edges tick and resends are asked for in real seconds
             bound = max(bound, SCALED_FLOOR_REAL_S * clock.speed)
+            gap_bound = max(gap_bound, SCALED_GAP_FLOOR_REAL_S * clock.speed)
         self.offline_after = timedelta(seconds=bound)
-        self.gap_after = timedelta(seconds=settings.edge_gap_after_s)
+        self.gap_after = timedelta(seconds=gap_bound)
         self.stale_after = timedelta(seconds=settings.device_stale_after_s or rules.fault.offline_after_s)
         self._places = {edge: place for edge in compound.edges() if (place := self._place(edge)) is not None}
         self._seen: dict[str, datetime] = {}

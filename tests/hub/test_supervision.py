@@ -315,3 +315,14 @@ def test_a_retained_will_delivered_again_does_not_page_twice(
     clock.advance(60)
     status(pipeline, compound, wire.EdgeState.OFFLINE)
     assert [a.state for a in edge_alarms(hub_db)] == [AlarmState.RESOLVED, AlarmState.RAISED]
+
+
+def test_bounds_on_a_scaled_clock_leave_real_time_for_ticks_and_resends(hub_db: Database, compound: Compound) -> None:
+    """Test that on a simulated clock at 60× the silence bound is at least 15 real seconds and the gap bound at
+    least 60 (an edge ticks, and resends are asked for, in real seconds), and the defaults stand at 1×."""
+    from compound.clock import ScaledClock
+
+    fast = MessagePipeline(hub_db, compound, clock=ScaledClock(NIGHT, speed=60)).supervisor
+    assert (fast.offline_after, fast.gap_after) == (timedelta(seconds=900), timedelta(seconds=3600))
+    real = MessagePipeline(hub_db, compound, clock=ScaledClock(NIGHT, speed=1)).supervisor
+    assert (real.offline_after, real.gap_after) == (timedelta(seconds=BOUND_S), timedelta(seconds=300))
