@@ -122,8 +122,16 @@ def health_report(
     open_alarms: Iterable[AlarmPublic],
     last_events: Mapping[str, datetime],
     grids: frozenset[str] | None,
+    device_seen: Mapping[str, datetime] | None = None,
 ) -> HealthReport:
-    """The health of every device in ``grids`` (``None``: all) at ``now``."""
+    """The health of every device in ``grids`` (``None``: all) at ``now``.
+
+    ``device_seen`` is the supervisor's per-device record (``device_seen``: last reading or event). Where it
+    tracks an edge's devices, a sensor is judged by its own reports; elsewhere (a hub without it, cameras) by its
+    edge's. An open ``edge_offline`` alarm (the supervisor's) takes the edge and its devices offline too.
+    """
+    seen_devices = device_seen or {}
+    tracked_edges = {compound.devices[d].edge for d in seen_devices if d in compound.devices}
     now = _utc(now) or now
     rules = compound.rules
     stale_after = timedelta(seconds=STALE_FACTOR * max(rules.reading_interval_s, rules.heartbeat_interval_s))
@@ -142,10 +150,21 @@ def health_report(
         down = said_offline or (last is not None and now - last > stale_after)
         edge_down[edge] = said_offline
         edge_rows.append(
-            EdgeHealth(edge=edge, names=served.get(edge, []), status=record.status if record else None, last_seen_at=last, offline=down)
+            EdgeHealth(
+                edge=edge,
+                names=served.get(edge, []),
+                status=record.status if record else None,
+                last_seen_at=last,
+                offline=down,
+            )
         )
     faults: dict[str, list[AlarmPublic]] = {}
     for alarm in open_alarms:
+        if alarm.kind == EventKind.EDGE_OFFLINE.value and alarm.device in edge_down:
+            edge_down[alarm.device] = True
+            for row in edge_rows:
+                if row.edge == alarm.device:
+                    row.offline = True
         if alarm.kind in _FAULT_STATUS:
             faults.setdefault(alarm.device, []).append(alarm)
     devices: list[DeviceHealth] = []
@@ -155,7 +174,11 @@ def health_report(
         if grids is not None and grid not in grids:
             continue
         record = seen.get(device.edge)
-        reports = [t for t in (_utc(record.last_seen_at) if record else None, _utc(last_events.get(device.id))) if t]
+        own = [t for t in (_utc(seen_devices.get(device.id)), _utc(last_events.get(device.id))) if t]
+        if own or (device.edge in tracked_edges and not device.type.is_camera):
+            reports = own
+        else:
+            reports = [t for t in (_utc(record.last_seen_at) if record else None,) if t]
         last_report = max(reports) if reports else None
         found = set()
         mine = sorted(faults.get(device.id, []), key=lambda a: a.id)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from hub.db import EdgeRecord, EventRecord
+from hub.db import DeviceSeen, EdgeRecord, EventRecord
 from hub.web.accounts import AuditAction
 from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
 from hub.web.device_health import PROBLEMS, EdgeHealth, EdgeSeen, HealthReport, Status, health_report
@@ -46,8 +46,12 @@ def _report(user: CurrentUser, compound: CompoundDep, service: Service) -> Healt
                 select(EventRecord.device, func.max(EventRecord.received_at)).group_by(EventRecord.device)
             )
         }
+        device_seen: dict[str, datetime] = {
+            row[0]: row[1] for row in session.execute(select(DeviceSeen.device, DeviceSeen.last_at))
+        }
     return health_report(
         compound,
+        device_seen=device_seen,
         now=service.clock.now(),
         edges=edges,
         open_alarms=service.list_alarms(state="open", grids=viewer.grid_set, limit=OPEN_LIMIT),

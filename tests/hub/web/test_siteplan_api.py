@@ -209,3 +209,25 @@ def test_stale_and_offline_edges(compound: Compound) -> None:
     assert by_edge["b4"] == "stale"  # never heard of
     offline = {e.edge: e.offline for e in report.edges}
     assert offline == {"b1": False, "b2": True, "b3": True, "b4": False, "kg": False}
+
+
+def test_a_tracked_sensor_is_judged_by_its_own_reports_and_edge_offline_alarms_count(compound: Compound) -> None:
+    """Test that with the supervisor's device_seen a silent sensor is stale though its edge talks, and that an open
+    edge_offline alarm takes the edge and its devices offline."""
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    fresh = now - timedelta(seconds=20)
+    report = health_report(
+        compound,
+        now=now,
+        edges=[EdgeSeen(edge="b1", status="online", last_seen_at=fresh)],
+        open_alarms=[_alarm(7, "b3", "edge_offline", "warning")],
+        last_events={},
+        grids=None,
+        device_seen={"b1-u1-101-smoke": fresh},
+    )
+    status = {d.id: d.status for d in report.devices}
+    assert status["b1-u1-101-smoke"] == "online"
+    assert status["b1-u1-102-smoke"] == "stale"  # its edge talks, the detector does not
+    assert status["b3-u1-101-smoke"] == "offline"
+    assert {e.edge for e in report.edges if e.offline} == {"b3"}
+    assert next(e for e in report.edges if e.edge == "kg").names == ["阳光幼儿园"]
