@@ -1,9 +1,9 @@
 """Notification throughput and raise → first delivery latency with a large compound (10 000 households, 500 people).
 
 Generates a compound into a temp dir from the shipped ``configs/`` (25 buildings × 4 units × 25 floors × 4 flats
-= 10 000 flats, a smoke detector in each; one micro-grid per unit; 500 people: a day micro-grid worker per unit,
-a night worker per building, grid leaders, the full-time grid worker, managers, security, maintenance, with
-rosters; a household in every flat), with a ``webhook`` channel (``hub/notify/channels/webhook.py``) as the
+= 10 000 flats, a smoke detector in each; one micro-grid per unit; 500 people: four micro-grid workers per unit on
+six-hour shifts, grid leaders, the full-time grid worker, managers, security, maintenance, with rosters; a
+household in every flat, one in 20 flagged for care), with a ``webhook`` channel (``channels/webhook.py``) as the
 fire policy's level-0 channel, pointing at a local ``ThreadingHTTPServer`` that answers 200. Incident grouping
 is off (``incidents.window_s: 0``) so that every alarm is its own notification stream. Then, in one run:
 
@@ -61,6 +61,7 @@ from tests.servers import MosquittoServer  # noqa: E402
 BUILDINGS, UNITS, FLOORS, FLATS_PER_FLOOR = 25, 4, 25, 4
 PEOPLE = 500
 BUILDINGS_PER_GENERAL = 5
+CARE_EVERY = 20
 DAY, NIGHT = {"start": "08:00", "end": "20:00"}, {"start": "20:00", "end": "08:00"}
 UNIT_SHIFTS = [("08:00", "14:00"), ("14:00", "20:00"), ("20:00", "02:00"), ("02:00", "08:00")]
 """Each micro-grid (a unit of 100 flats) has four workers on six-hour shifts."""
@@ -169,7 +170,7 @@ def generate_config(out: Path, webhook_url: str) -> dict[str, int]:
     )
     _dump(out / "people.yaml", {"people": people, "rosters": rosters})
 
-    households = [
+    households: list[dict[str, Any]] = [
         {
             "building": b,
             "unit": u,
@@ -181,6 +182,10 @@ def generate_config(out: Path, webhook_url: str) -> dict[str, int]:
         for floor in range(1, FLOORS + 1)
         for f in range(1, FLATS_PER_FLOOR + 1)
     ]
+    for i, household in enumerate(households[::CARE_EVERY]):  # elderly living alone: care lines on their cards
+        household["residents"] = [{"name": f"独居老人{i + 1}", "age": 80, "phone": _phone(50000 + i)}]
+        contact = {"name": f"家属{i + 1}", "relation": "女儿", "phone": _phone(60000 + i)}
+        household["care"] = {"reason": "elderly_alone", "emergency_contact": contact}
     _dump(out / "households.yaml", {"households": households})
     _dump(out / "devices.yaml", {"rules": [{"type": "smoke_detector", "every": "flat"}], "devices": []})
 
@@ -201,7 +206,13 @@ def generate_config(out: Path, webhook_url: str) -> dict[str, int]:
             ]
         },
     )
-    return {"flats": len(households), "households": len(households), "people": len(people), "micro_grids": len(micro)}
+    return {
+        "flats": len(households),
+        "households": len(households),
+        "care_households": len(households[::CARE_EVERY]),
+        "people": len(people),
+        "micro_grids": len(micro),
+    }
 
 
 # --------------------------------------------------------------------------- the webhook receiver
