@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from compound import wire
 from tests.hub.web import test_browser
 from tests.hub.web.test_browser import WAIT_MS, LiveHub, _open_alarm_ids
+from tests.servers import MosquittoServer
 from tests.support import wait_for
 
 live_hub = test_browser.live_hub
@@ -247,5 +248,27 @@ def test_a_grid_workers_pages_show_only_their_grid(live_hub: LiveHub, browser: B
         assert buildings == ["b2"]
         ids = page.evaluate("async () => (await (await fetch('/api/v1/device-health')).json()).devices.map(d => d.id)")
         assert ids and all(i.startswith("b2-u1-") for i in ids)
+    finally:
+        context.close()
+
+
+def test_banner_while_an_edge_is_offline_or_the_broker_is_lost(
+    live_hub: LiveHub, browser: Browser, mosquitto: MosquittoServer
+) -> None:
+    """Test that an edge's last will (offline) and then the broker going away each put up the banner."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        _login(live_hub, page, MANAGER, "/siteplan")
+        banner = page.locator("#attention-banner")
+        expect(banner).to_be_hidden()
+        status = wire.Status(compound=live_hub.compound.id, edge="b3", state=wire.EdgeState.OFFLINE)
+        topic = wire.topic(live_hub.compound.id, "b3", wire.MessageType.STATUS, prefix=live_hub.compound.prefix)
+        live_hub.publisher.publish(topic, wire.dump(status))
+        expect(banner).to_contain_text("边缘网关离线：3号楼", timeout=WAIT_MS + 10_000)
+        _assert_all_from_table(page)
+        _screenshot(page, "banner-edge-offline.png")
+        mosquitto.stop()
+        expect(banner).to_contain_text("中心与消息服务器的连接已中断", timeout=WAIT_MS + 10_000)
     finally:
         context.close()
