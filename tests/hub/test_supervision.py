@@ -326,3 +326,20 @@ def test_bounds_on_a_scaled_clock_leave_real_time_for_ticks_and_resends(hub_db: 
     assert (fast.offline_after, fast.gap_after) == (timedelta(seconds=900), timedelta(seconds=3600))
     real = MessagePipeline(hub_db, compound, clock=ScaledClock(NIGHT, speed=1)).supervisor
     assert (real.offline_after, real.gap_after) == (timedelta(seconds=BOUND_S), timedelta(seconds=300))
+
+
+def test_the_card_names_the_building_the_reason_and_the_plan(
+    pipeline: MessagePipeline, compound: Compound, hub_db: Database
+) -> None:
+    """Test that an edge_offline job's card reads as one about the edge's building, with the reason and the
+    edge_offline response plan of escalation.yaml."""
+    from hub.notify.cards import CardMaker
+
+    status(pipeline, compound, wire.EdgeState.OFFLINE)
+    with hub_db.session() as session:
+        alarm = session.scalars(select(Alarm).where(Alarm.kind == EDGE_OFFLINE)).one()
+        job = session.scalars(select(NotificationJob).where(NotificationJob.alarm_id == alarm.id)).first()
+        assert job is not None
+        card = CardMaker(compound, "https://hub.example").card(session, alarm, job, "zh", personal=True)
+    assert card.title == "【告警】2号楼 边缘网关离线"
+    assert "离线" in card.measured and card.plan == tuple(compound.escalation.plans["edge_offline"])
