@@ -88,6 +88,16 @@ function renderList(flashId = null) {
   $("count-unacked").textContent = all.filter((a) => ACKNOWLEDGEABLE.has(a.state)).length;
 }
 
+// Changes can arrive by the dozen a second: the list is rebuilt once per frame, not once per change.
+let renderQueued = false;
+let flashNext = null;
+function renderSoon(flashId) {
+  flashNext = flashId;
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; renderList(flashNext); flashNext = null; });
+}
+
 async function loadList() {
   const list = await api("/api/v1/alarms?limit=500");
   const fresh = new Map(list.map((a) => [a.id, a]));
@@ -167,7 +177,7 @@ async function main() {
     onChange: ({ alarm, change }) => {
       const isNew = !alarms.has(alarm.id);
       alarms.set(alarm.id, alarm);
-      renderList(alarm.id);
+      renderSoon(alarm.id);
       attention.update(alarm);
       if (isNew) toast(`${t(`severity.${alarm.severity}`)} · ${t(`kind.${alarm.kind}`)} · ${fmtLocation(alarm.location, ctx.directory.buildings)}`);
       if (alarm.id === selected) refreshDetail();

@@ -116,6 +116,14 @@ function drawMarkers() {
   }
 }
 
+// Changes can arrive by the dozen a second: markers are redrawn once per frame, not once per change.
+let markersQueued = false;
+function drawMarkersSoon() {
+  if (markersQueued) return;
+  markersQueued = true;
+  requestAnimationFrame(() => { markersQueued = false; drawMarkers(); });
+}
+
 function deviceDot(d) {
   const s = d.state;
   const cls = s.status === "ok" ? "ok" : `${s.status} sev-${s.severity}${ACKNOWLEDGEABLE.has(s.state) ? " unacked" : ""}`;
@@ -256,7 +264,7 @@ async function main() {
     onResync: loadAlarms,
     onChange: ({ alarm }) => {
       if (OPEN_STATES.has(alarm.state)) alarms.set(alarm.id, alarm); else alarms.delete(alarm.id);
-      drawMarkers();
+      drawMarkersSoon();
       attention.update(alarm);
       if (location.hash.startsWith(`#/b/${alarm.location.building}`) || location.hash.startsWith(`#/f/${alarm.location.building}/`)) refreshPanelSoon();
     },
