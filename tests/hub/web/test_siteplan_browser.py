@@ -39,10 +39,10 @@ HTMLMediaElement.prototype.pause = function () { window.__audio.push("pause"); }
 """
 
 _LEFTOVER_JS = """
-async (extra) => {
+async ([extra, lang]) => {
   const { I18N, fmtPlace } = await import("/static/common.js");
   const me = await (await fetch("/api/v1/me")).json();
-  const words = new Set([...Object.values(I18N.zh), ...extra, me.compound.name, me.person.name]);
+  const words = new Set([...Object.values(I18N[lang]), ...extra, me.compound.name, me.person.name]);
   for (const p of ["kitchen", "flat-door", "entrance", "gate", "fire-door-1", "lift-1"]) words.add(fmtPlace(p));
   for (const group of [me.directory.buildings, me.directory.grids, me.directory.people]) {
     for (const v of Object.values(group)) words.add(typeof v === "string" ? v : v.name);
@@ -67,7 +67,8 @@ async (extra) => {
     let rest = text;
     for (const w of sorted) rest = rest.split(w).join(" ");
     rest = rest.replace(/[\\d\\s·、：:，,。；;（）()\\-–—←#%/.\\[\\]【】]+/g, "");
-    if (rest) left.push(`${where}: ${text} → ${rest}`);
+    // Chinese: nothing may be left. English: ids may be (b2, u1), Chinese may not.
+    if (lang === "zh" ? rest : /[\\u4e00-\\u9fff]/.test(rest)) left.push(`${where}: ${text} → ${rest}`);
   }
   return { left, count: texts.length };
 }
@@ -84,9 +85,11 @@ def _login(hub: LiveHub, page: Page, person_id: str, path: str) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=WAIT_MS)
 
 
-def _assert_all_from_table(page: Page, extra: list[str] | None = None) -> int:
-    """Every visible string on the page is made of zh-table values and data; return how many were checked."""
-    result: dict[str, Any] = page.evaluate(_LEFTOVER_JS, extra or [])
+def _assert_all_from_table(page: Page, extra: list[str] | None = None, lang: str = "zh") -> int:
+    """Every visible string on the page is made of ``lang``-table values and data; return how many were checked.
+
+    In Chinese nothing else may be left; in English no Chinese may be left (ids such as b2 may)."""
+    result: dict[str, Any] = page.evaluate(_LEFTOVER_JS, [extra or [], lang])
     assert result["left"] == [], f"strings not from the translation table: {result['left']}"
     assert result["count"] > 5
     return int(result["count"])
@@ -142,6 +145,12 @@ def test_site_plan_marker_on_b2_and_drill_down_to_1502(live_hub: LiveHub, browse
         _assert_all_from_table(page, data)
         _screenshot(page, "siteplan-flat.png")
         assert page.url.endswith("#/f/b2/u1/1502")
+
+        page.click("#lang")  # English, in place; the names from the config stay as they are
+        expect(page.locator("#sp-panel h3").first).to_have_text("Devices")
+        names = [n for n in data if n] + ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"]
+        _assert_all_from_table(page, names, lang="en")
+        page.click("#lang")
     finally:
         context.close()
 
@@ -215,6 +224,10 @@ def test_health_page_lists_a_dying_detector(live_hub: LiveHub, browser: Browser)
         assert "b4-u3-2304-smoke,smoke_detector,b4,u3,23,2304" in csv_text
         _assert_all_from_table(page)
         _screenshot(page, "device-health.png")
+        page.click("#lang")
+        expect(row).to_contain_text("Low battery")
+        _assert_all_from_table(page, ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"], lang="en")
+        page.click("#lang")
     finally:
         context.close()
 
