@@ -28,6 +28,7 @@ from hub.web.routes import (
     device_health,
     devices,
     health,
+    history,
     metrics,
     pages,
     push,
@@ -201,5 +202,6 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(siteplan.router)
     app.include_router(device_health.router)
+    app.include_router(history.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
