@@ -58,6 +58,12 @@ def device_health(user: OptionalUser, request: Request) -> HTMLResponse | Redire
     return _page("device-health.html", user, request)
 
 
+@router.get("/history", response_class=HTMLResponse, response_model=None)
+def history(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """历史告警: alarms searched by time, place, kind, state and person, paged on the server."""
+    return _page("history.html", user, request)
+
+
 @router.get("/devices/{device_id}", response_class=HTMLResponse, response_model=None)
 def device(device_id: str, user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
     """A device's recent history (1 h, 24 h, 7 d); the page asks the API, which applies the grid rules."""

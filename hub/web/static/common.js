@@ -186,6 +186,9 @@ Object.assign(DICT.zh, {
   "h.col.device": "设备", "h.col.location": "位置", "h.col.status": "状态", "h.col.value": "读数",
   "h.col.since": "开始时间", "h.col.last": "最近上报", "h.col.edge": "网关", "h.col.alarm": "告警",
   "h.empty": "没有需要处理的设备", "h.edge.never": "从未上报", "h.edge.online": "在线", "h.edge.offline": "离线",
+  history: "历史告警", "hs.from": "开始", "hs.to": "结束", "hs.building": "楼栋", "hs.unit": "单元", "hs.flat": "房号",
+  "hs.kind": "类型", "hs.state": "状态", "hs.person": "人员", "hs.search": "查询", "hs.prev": "上一页", "hs.next": "下一页",
+  "hs.total": "共", "hs.items": "条", "hs.empty": "没有符合条件的告警", "hs.bad": "查询失败",
 });
 Object.assign(DICT.en, {
   siteplan: "Site plan", health: "Device health",
@@ -210,6 +213,9 @@ Object.assign(DICT.en, {
   "h.col.device": "Device", "h.col.location": "Location", "h.col.status": "Status", "h.col.value": "Reading",
   "h.col.since": "Since", "h.col.last": "Last report", "h.col.edge": "Edge", "h.col.alarm": "Alarm",
   "h.empty": "No devices to attend to", "h.edge.never": "Never reported", "h.edge.online": "Online", "h.edge.offline": "Offline",
+  history: "History", "hs.from": "From", "hs.to": "To", "hs.building": "Building", "hs.unit": "Unit", "hs.flat": "Flat",
+  "hs.kind": "Kind", "hs.state": "State", "hs.person": "Person", "hs.search": "Search", "hs.prev": "Previous", "hs.next": "Next",
+  "hs.total": "", "hs.items": "alarms", "hs.empty": "No alarms match", "hs.bad": "Search failed",
 });
 /** The translation tables (read-only use: tests check every visible string of a page against them). */
 export const I18N = DICT;

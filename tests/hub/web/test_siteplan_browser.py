@@ -285,3 +285,33 @@ def test_banner_while_an_edge_is_offline_or_the_broker_is_lost(
         expect(banner).to_contain_text("中心与消息服务器的连接已中断", timeout=WAIT_MS + 10_000)
     finally:
         context.close()
+
+
+def test_history_searches_on_the_server(live_hub: LiveHub, browser: Browser) -> None:
+    """Test that 历史告警 lists alarms from the server, filters by building and kind, and counts the total."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        live_hub.publish("b1-u1-101-smoke")
+        live_hub.publish("b2-u1-1502-smoke")
+        live_hub.publish("b4-u3-2304-smoke", wire.EventKind.LOW_BATTERY, wire.Severity.INFO, 12, "%", 15)
+        wait_for(lambda: len(_open_alarm_ids(live_hub)) == 3, what="three alarms stored")
+        _login(live_hub, page, MANAGER, "/history")
+        expect(page.locator("#hs-rows tr")).to_have_count(3)
+        expect(page.locator("#hs-count")).to_contain_text("共 3 条")
+        page.select_option("#hs-building", "b2")
+        page.click("#hs-search")
+        expect(page.locator("#hs-rows tr")).to_have_count(1)
+        expect(page.locator("#hs-rows tr")).to_contain_text("1502室")
+        page.select_option("#hs-building", "")
+        page.select_option("#hs-kind", "low_battery")
+        page.click("#hs-search")
+        expect(page.locator('#hs-rows tr[data-kind="low_battery"]')).to_have_count(1)
+        expect(page.locator("#hs-rows tr")).to_have_count(1)
+        _assert_all_from_table(page)
+        page.select_option("#hs-kind", "")
+        page.click("#hs-search")
+        expect(page.locator("#hs-rows tr")).to_have_count(3)
+        _screenshot(page, "history.png")
+    finally:
+        context.close()
