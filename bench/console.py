@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
@@ -162,6 +163,29 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+SEARCHES: dict[str, dict[str, str | int]] = {
+    "all": {},
+    "building_kind": {"building": "b2", "kind": "smoke"},
+    "flat": {"building": "b2", "unit": "u1", "flat": "1502"},
+    "person": {"person": MANAGER},
+    "page_1000": {"offset": 50_000},
+}
+
+
+def search_ms(url: str, token: str, repeat: int = 5) -> dict[str, float]:
+    """Median time of ``GET /api/v1/history/alarms`` (total and a page of 50) per search, before arrivals."""
+    out: dict[str, float] = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for name, params in SEARCHES.items():
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                client.get("/api/v1/history/alarms", params=params).raise_for_status()
+                times.append((time.perf_counter() - start) * 1000)
+            out[f"search_{name}_ms"] = statistics.median(times)
+    return out
+
+
 def _fcp(page: Page) -> float:
     return float(
         page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
@@ -191,6 +215,7 @@ def main() -> None:
         served = ServedApp(create_app(WebContext(compound=compound, service=service, signer=signer))).start()
         arrivals = Arrivals(db, compound, pipeline, args.rate)
         figures: dict[str, Any] = {"alarms_stored": args.alarms, "open": args.open, "rate": args.rate, "fill_s": fill_s}
+        figures.update(search_ms(served.url, signer.issue_for(compound, MANAGER)))
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
