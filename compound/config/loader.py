@@ -64,6 +64,9 @@ DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 M = TypeVar("M", bound=BaseModel)
 
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (about 10× faster on a 10 000-household file)."""
+
 
 @dataclass(slots=True)
 class Compound:
@@ -77,6 +80,8 @@ class Compound:
     households_file: HouseholdsFile
     escalation: EscalationFile = DEFAULT_ESCALATION
     devices: dict[str, Device] = field(default_factory=dict)
+    _people: dict[str, Person] | None = field(default=None, repr=False, compare=False)
+    _households: dict[tuple[str, str, str], Household] | None = field(default=None, repr=False, compare=False)
 
     # ---- identity
     @property
@@ -120,14 +125,16 @@ class Compound:
     # ---- people and grids
     @property
     def people(self) -> dict[str, Person]:
-        return {p.id: p for p in self.people_file.people}
+        """People by id (built once: the config is frozen; escalation reads it for every job)."""
+        if self._people is None:
+            self._people = {p.id: p for p in self.people_file.people}
+        return self._people
 
     def household(self, building: str, unit: str, flat: str) -> Household | None:
-        """The household living in a flat, if listed."""
-        for household in self.households_file.households:
-            if (household.building, household.unit, household.flat) == (building, unit, flat):
-                return household
-        return None
+        """The household living in a flat, if listed (an index built once: 10 000 households, one card each)."""
+        if self._households is None:
+            self._households = {(h.building, h.unit, h.flat): h for h in self.households_file.households}
+        return self._households.get((building, unit, flat))
 
     def care_households(self) -> list[Household]:
         return [h for h in self.households_file.households if h.care is not None]
@@ -195,7 +202,7 @@ def read_yaml(path: Path, issues: list[ConfigIssue]) -> Any:
         )
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml's when installed)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
