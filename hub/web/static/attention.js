@@ -111,7 +111,14 @@ export function createAttention({ topRight = document.querySelector(".top-right"
   return {
     update(alarm) { note(alarm); refresh(); },
     reset(alarms) { pending.clear(); for (const a of alarms) note(a); refresh(); },
-    relabel() { label(); title = baseTitle(); if (timer === null) document.title = title; button.title = t("att.sound.help"); poll(); },
+    relabel() {
+      label();
+      title = baseTitle();
+      // While flashing, the title shown now is rewritten too (not only at the next tick).
+      document.title = timer !== null && phase ? `${t("att.title")} ${pending.size} ${t("att.pending")}` : title;
+      button.title = t("att.sound.help");
+      poll();
+    },
     get pending() { return pending.size; },
   };
 }
