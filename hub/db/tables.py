@@ -107,6 +107,8 @@ class Alarm(Base):
         ),
         Index("ix_alarms_state", "state"),
         Index("ix_alarms_grid", "grid"),
+        # The history search (GET /api/v1/history/alarms) by place; a flat's alarms on the site plan.
+        Index("ix_alarms_place", "building", "unit", "flat"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
