@@ -18,6 +18,7 @@ from hub.ingest import Inbound, IngestSettings
 from hub.ingest.pipeline import MessagePipeline
 from hub.ingest.supervision import EDGE_OFFLINE
 from tests.hub.helpers import NIGHT, event_topic, make_event
+from tests.hub.test_postgres import postgres_url  # noqa: F401 - the throwaway PostgreSQL fixture
 
 EDGE = "b2"
 SMOKE = "b2-u1-1502-smoke"
@@ -343,3 +344,66 @@ def test_the_card_names_the_building_the_reason_and_the_plan(
         card = CardMaker(compound, "https://hub.example").card(session, alarm, job, "zh", personal=True)
     assert card.title == "【告警】2号楼 边缘网关离线"
     assert "离线" in card.measured and card.plan == tuple(compound.escalation.plans["edge_offline"])
+
+
+def test_the_replica_that_loses_the_race_rolls_back_only_its_savepoint(
+    hub_db: Database, compound: Compound, clock: ManualClock
+) -> None:
+    """Test that a replica raising for an edge another replica raised for an instant before (both saw no open
+    alarm) hits the unique index on open alarms, rolls back its savepoint only, and commits the rest."""
+    from hub.ingest.fanout import BatchOutcome
+
+    first, second = make_pipeline(hub_db, compound, clock), make_pipeline(hub_db, compound, clock)
+    heartbeat(first, compound)
+    clock.advance(BOUND_S + 1)
+    first.supervise()
+    outcome = BatchOutcome()
+    with hub_db.session() as session:
+        second.supervisor._raise(session, EDGE, "race", clock.now(), outcome)
+        alarm_rows = session.scalar(select(func.count()).select_from(Alarm))
+    assert outcome.transitions == [] and alarm_rows == 1
+    (alarm,) = edge_alarms(hub_db)
+    with hub_db.session() as session:
+        jobs = session.scalar(select(func.count()).where(NotificationJob.alarm_id == alarm.id))
+    assert jobs == 4, "the winner's jobs only"
+
+
+@pytest.mark.slow
+def test_on_postgresql_two_replicas_racing_raise_one_alarm(
+    postgres_url: str,  # noqa: F811 - the fixture imported above
+    compound: Compound,
+    clock: ManualClock,
+) -> None:
+    """Test on a real PostgreSQL that replicas running their rounds at the same moment raise one alarm with one
+    set of jobs, and that the loser of a raise race keeps its transaction."""
+    import threading
+
+    from hub.ingest.fanout import BatchOutcome
+
+    dbs = [Database(postgres_url) for _ in range(4)]
+    dbs[0].create()
+    replicas = [make_pipeline(db, compound, clock) for db in dbs]
+    heartbeat(replicas[0], compound)
+    clock.advance(BOUND_S + 1)
+    start = threading.Barrier(len(replicas))
+    raised: list[int] = []
+
+    def round_of(pipeline: MessagePipeline) -> None:
+        start.wait()
+        raised.append(len(pipeline.supervise().transitions))
+
+    threads = [threading.Thread(target=round_of, args=(p,)) for p in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(raised) == [0, 0, 0, 1]
+    outcome = BatchOutcome()
+    with dbs[1].session() as session:
+        replicas[1].supervisor._raise(session, EDGE, "race", clock.now(), outcome)
+    (alarm,) = edge_alarms(dbs[0])
+    with dbs[0].session() as session:
+        jobs = session.scalar(select(func.count()).where(NotificationJob.alarm_id == alarm.id))
+    assert outcome.transitions == [] and jobs == 4
+    for db in dbs:
+        db.dispose()
