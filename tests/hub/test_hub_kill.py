@@ -27,8 +27,8 @@ DEVICES = 150
 """Each device gets a raise then a clear: 2 × DEVICES events, DEVICES alarms."""
 
 
-def start_hub(broker: BrokerServer, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """``compound hub`` as a child process; returns once it has subscribed."""
+def start_hub(broker: BrokerServer, data_dir: Path, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """``compound hub`` (with ``extra`` options) as a child process; returns once it has subscribed."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [
@@ -47,6 +47,7 @@ def start_hub(broker: BrokerServer, data_dir: Path, log_path: Path) -> subproces
             str(data_dir),
             "--port",
             "0",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -129,14 +130,19 @@ def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
         with db.session() as session:
             stored = list(session.scalars(select(EventRecord.event_id)))
             per_alarm = session.execute(
-                select(AlarmHistory.alarm_id, AlarmHistory.action, func.count()).group_by(
-                    AlarmHistory.alarm_id, AlarmHistory.action
-                )
+                select(AlarmHistory.alarm_id, AlarmHistory.action, func.count())
+                .where(AlarmHistory.action != "escalation")  # incident notes: one per alarm joining a unit's fire
+                .group_by(AlarmHistory.alarm_id, AlarmHistory.action)
             ).all()
         assert sorted(stored) == sorted(e.id for e in script), "every event stored exactly once"
         assert count(db, Alarm) == DEVICES + 1
         assert all(n == 1 for _, _, n in per_alarm), "an alarm step was recorded twice"
-        assert {(action, n) for _, action, n in per_alarm} == {("raise", 1), ("notify", 1), ("clear", 1)}
+        steps = {(action, n) for _, action, n in per_alarm}
+        assert (
+            {("raise", 1), ("route", 1), ("clear", 1)}
+            <= steps
+            <= {("raise", 1), ("route", 1), ("notify", 1), ("clear", 1)}
+        )
         assert count(db, Alarm, Alarm.cleared_at.is_(None)) == 0  # every alarm cleared, the marker's by the closing one
         replays = edge.resend.stats.requeued
         print(f"{broker.kind}: {killed_at} stored before the kill, {replays} event(s) resent on resend request")

@@ -80,7 +80,7 @@ def test_pipeline_and_service_on_postgresql(postgres_url: str, compound: Compoun
         assert alarm.assignees == ["p-li-qiang", "p-song-kai"] and alarm.raised_at == raised.occurred_at
         service.acknowledge(alarm.id, "p-li-qiang")
         done = service.resolve(alarm.id, "p-li-qiang", "kitchen checked")
-        assert [h.action for h in done.history] == ["raise", "notify", "clear", "acknowledge", "resolve"]
+        assert [h.action for h in done.history] == ["raise", "route", "clear", "acknowledge", "resolve"]
         assert [e.id for e in done.events] == [raised.id, cleared.id]
         assert service.dead_letters()[0].preview.startswith("·")
     finally:

@@ -8,8 +8,6 @@ and the hub raises at once (the silence bound is the backstop for a link that di
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +18,8 @@ from compound.config import Compound
 from compound.wire import EdgeState, EventKind
 from hub.alarms.service import AlarmService
 from hub.db import Database, default_url
-from tests.conftest import ROOT
 from tests.edge.support import EdgeProcess
+from tests.hub.test_hub_kill import start_hub
 from tests.servers import MosquittoServer
 from tests.support import wait_for
 
@@ -31,31 +29,13 @@ BOUND_S = 6.0
 KIND = EventKind.EDGE_OFFLINE.value
 
 
-def start_hub(mosquitto: MosquittoServer, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """``compound hub`` with a short silence bound; returns once it has subscribed."""
-    argv = [
-        sys.executable, "-m", "compound.cli", "-v", "hub", "--broker", mosquitto.url, "--broker-kind", "mosquitto",
-        "--config", str(ROOT / "configs"), "--data-dir", str(data_dir), "--port", "0",
-        "--edge-offline-after", f"{BOUND_S:g}s",
-    ]  # fmt: skip
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    wait_for(
-        lambda: "hub ingest subscribed" in log_path.read_text(errors="replace") or proc.poll() is not None,
-        timeout=30,
-        what="hub subscription",
-    )
-    assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-    return proc
-
-
 def test_a_killed_edge_raises_edge_offline_within_the_bound_and_clears_on_return(
     mosquitto: MosquittoServer, compound: Compound, tmp_path: Path
 ) -> None:
     """Test that a live edge raises nothing past the bound (its heartbeats), that SIGKILLing it raises one
     edge_offline alarm within the bound, routed, and that the edge started again clears it."""
     hub_dir, edge_dir = tmp_path / "hub", tmp_path / "edge"
-    hub = start_hub(mosquitto, hub_dir, tmp_path / "hub.log")
+    hub = start_hub(mosquitto, hub_dir, tmp_path / "hub.log", "--edge-offline-after", f"{BOUND_S:g}s")
     service = AlarmService(Database(default_url(hub_dir)), compound)
     args = [
         "--edge", "b2", "--scenario", "quiet-day", "--speed", "30", "--duration", "100000",
