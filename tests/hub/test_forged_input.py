@@ -126,8 +126,6 @@ def ingestor(hub_db: Database, compound: Compound, clock: ManualClock) -> Ingest
     return Ingestor(hub_db, compound, settings=settings, clock=clock)
 
 
-
-
 def _edge(hub_db: Database, edge: str) -> tuple[int | None, int]:
     with hub_db.session() as session:
         record = session.get(EdgeRecord, edge)

@@ -32,8 +32,6 @@ def ingestor(hub_db: Database, compound: Compound, clock: ManualClock) -> Ingest
     return Ingestor(hub_db, compound, settings=settings, clock=clock)
 
 
-
-
 def test_receipt_time_and_gap_stamps_come_from_the_clock(
     ingestor: Ingestor, compound: Compound, hub_db: Database, clock: ManualClock
 ) -> None:

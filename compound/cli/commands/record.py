@@ -172,8 +172,10 @@ def record(args: argparse.Namespace, out: Path) -> int:
 
         def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: Any, _p: object) -> None:
             if any(code.is_failure for code in codes):
-                refusal.append(f"the broker refused the subscription to {topic_filter} (user {username or 'anonymous'};"
-                               " with topic grants, name the compound: --compound ID)")
+                refusal.append(
+                    f"the broker refused the subscription to {topic_filter} (user {username or 'anonymous'};"
+                    " with topic grants, name the compound: --compound ID)"
+                )
             subscribed.set()
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -194,8 +196,10 @@ def record(args: argparse.Namespace, out: Path) -> int:
         if not subscribed.wait(CONNECT_TIMEOUT_S) or refusal:
             client.loop_stop()
             writer.close()
-            print(f"compound record: {refusal[0] if refusal else f'no subscription acknowledged by {broker}'}",
-                  file=sys.stderr)
+            print(
+                f"compound record: {refusal[0] if refusal else f'no subscription acknowledged by {broker}'}",
+                file=sys.stderr,
+            )
             return 1
         print(f"record: subscribed to {topic_filter} on {broker}, writing {out}", file=sys.stderr, flush=True)
     try:

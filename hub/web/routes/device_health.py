@@ -75,7 +75,10 @@ def edge_health(user: CurrentUser, compound: CompoundDep, service: Service) -> l
 @router.get(
     ".csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "One row per device with a problem."}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "One row per device with a problem."},
+        401: {"description": "No valid token or session."},
+    },
 )
 def device_health_csv(
     user: CurrentUser,

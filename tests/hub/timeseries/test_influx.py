@@ -269,9 +269,9 @@ def test_thirty_second_outage_loses_nothing_and_doubles_nothing(
     assert set(stamps) == want, f"{len(want - set(stamps))} points lost"
 
 
-_tag_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=32
-).filter(lambda s: s.strip() != "")
+_tag_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=32).filter(
+    lambda s: s.strip() != ""
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

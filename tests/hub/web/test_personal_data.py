@@ -95,6 +95,27 @@ ROUTES = [
         False,
     ),
     RouteCase("GET /api/v1/me", lambda w, a, h: w.client.get("/api/v1/me", headers=h), False),
+    RouteCase(
+        "GET /api/v1/siteplan/flats/{building_id}/{unit_id}/{flat}",
+        lambda w, a, h: w.client.get("/api/v1/siteplan/flats/b2/u1/803", headers=h),
+        True,
+    ),
+    RouteCase("GET /api/v1/siteplan", lambda w, a, h: w.client.get("/api/v1/siteplan", headers=h), False),
+    RouteCase(
+        "GET /api/v1/siteplan/buildings/{building_id}",
+        lambda w, a, h: w.client.get("/api/v1/siteplan/buildings/b2", headers=h),
+        False,
+    ),
+    RouteCase("GET /api/v1/device-health", lambda w, a, h: w.client.get("/api/v1/device-health", headers=h), False),
+    RouteCase(
+        "GET /api/v1/device-health.csv",
+        lambda w, a, h: w.client.get("/api/v1/device-health.csv?all=true", headers=h),
+        False,
+    ),
+    RouteCase(
+        "GET /api/v1/device-health/edges", lambda w, a, h: w.client.get("/api/v1/device-health/edges", headers=h), False
+    ),
+    RouteCase("GET /api/v1/history/alarms", lambda w, a, h: w.client.get("/api/v1/history/alarms", headers=h), False),
     RouteCase("GET /api/v1/dead-letters", lambda w, a, h: w.client.get("/api/v1/dead-letters", headers=h), False),
     RouteCase("GET /api/v1/audit", lambda w, a, h: w.client.get("/api/v1/audit", headers=h), False),
 ]
