@@ -15,7 +15,7 @@ from typing import Any
 
 from compound.config import Compound
 from compound.config.loader import Device
-from compound.config.models import Person, Role
+from compound.config.models import ALL_DAYS, Person, Role
 from compound.wire import EventKind
 from hub.routing.rules import route_for
 
@@ -30,6 +30,12 @@ _COMPOUND_WIDE = frozenset({Role.PROPERTY_SECURITY, Role.MAINTENANCE, Role.PROPE
 """Roles rostered for the whole compound rather than per grid."""
 
 
+Why = dict[str, str]
+"""A reason as data for the console to put in words in its language: ``{"key": "on_duty", "role": …, "grid": …,
+"day": "fri", "at": "02:00"}`` (keys ``on_duty``, ``manager_fallback``, ``grid_fallback``, ``nobody``); the English
+sentence is kept beside it for logs and API users."""
+
+
 @dataclass(frozen=True, slots=True)
 class RoutedPerson:
     """One person picked, for which role, at which grid level, and why."""
@@ -39,9 +45,17 @@ class RoutedPerson:
     grid: str | None
     via: str
     reason: str
+    why: Why = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"person": self.person, "role": self.role, "grid": self.grid, "via": self.via, "reason": self.reason}
+        return {
+            "person": self.person,
+            "role": self.role,
+            "grid": self.grid,
+            "via": self.via,
+            "reason": self.reason,
+            "why": self.why,
+        }
 
 
 @dataclass(slots=True)
@@ -55,6 +69,8 @@ class RoutingDecision:
     at: datetime
     people: list[RoutedPerson] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    whys: list[Why] = field(default_factory=list)
+    """``reasons`` as data, one for one (the console's words in Chinese or English)."""
 
     @property
     def person_ids(self) -> list[str]:
@@ -69,7 +85,13 @@ class RoutingDecision:
             "at": self.at.isoformat(),
             "people": [p.as_dict() for p in self.people],
             "reasons": self.reasons,
+            "whys": self.whys,
         }
+
+    def note(self, reason: str, why: Why) -> None:
+        """Add a reason, in English and as data."""
+        self.reasons.append(reason)
+        self.whys.append(why)
 
 
 class Router:
@@ -93,17 +115,23 @@ class Router:
         grid = self.compound.grid_of(device)
         rule = route_for(kind)
         decision = RoutingDecision(rule.name, kind.value, grid, self.compound.grid_chain(grid), at)
-        local = at.astimezone(self.compound.tz).strftime("%a %H:%M")
+        moment = at.astimezone(self.compound.tz)
+        local = moment.strftime("%a %H:%M")
+        when = {"day": ALL_DAYS[moment.weekday()], "at": moment.strftime("%H:%M")}
         for role in rule.roles:
             found = self._on_duty(role, grid, at)
             if found:
+                why = {"key": "on_duty", "role": role.value, "grid": grid, **when}
                 for person in found:
-                    self._add(decision, person, role, grid, "roster", f"{role.value} on duty for {grid} at {local}")
-                decision.reasons.append(f"{role.value}: {', '.join(p.id for p in found)} on duty at {local}")
+                    reason = f"{role.value} on duty for {grid} at {local}"
+                    self._add(decision, person, role, grid, "roster", reason, why)
+                decision.note(f"{role.value}: {', '.join(p.id for p in found)} on duty at {local}", why)
                 continue
             missing = f"no {role.value} on duty for {grid} at {local}"
-            if not self._fallback(decision, role, grid, at, local, missing):
-                decision.reasons.append(f"{missing}; nobody to fall back to")
+            if not self._fallback(decision, role, grid, at, local, missing, when):
+                decision.note(
+                    f"{missing}; nobody to fall back to", {"key": "nobody", "role": role.value, "grid": grid, **when}
+                )
                 log.warning("alarm routing: %s and no fallback found", missing)
         return decision
 
@@ -129,14 +157,20 @@ class Router:
     def _on_duty(self, role: Role, grid: str | None, at: datetime) -> list[Person]:
         return self.compound.on_duty(role, grid, at)
 
-    def _fallback(self, decision: RoutingDecision, role: Role, grid: str, at: datetime, local: str, why: str) -> bool:
+    def _fallback(
+        self, decision: RoutingDecision, role: Role, grid: str, at: datetime, local: str, why: str, when: Why
+    ) -> bool:
         """Walk up: compound-wide roles fall back to the manager on duty, then the grid chain."""
+        missing = {"role": role.value, "grid": grid, **when}
         if role in _COMPOUND_WIDE and role is not Role.PROPERTY_MANAGER:
             managers = self._on_duty(Role.PROPERTY_MANAGER, None, at)
             if managers:
+                data = {"key": "manager_fallback", **missing}
                 for person in managers:
-                    self._add(decision, person, Role.PROPERTY_MANAGER, None, "fallback", f"{why}: manager on duty")
-                decision.reasons.append(f"{why}; fell back to property_manager {', '.join(p.id for p in managers)}")
+                    self._add(
+                        decision, person, Role.PROPERTY_MANAGER, None, "fallback", f"{why}: manager on duty", data
+                    )
+                decision.note(f"{why}; fell back to property_manager {', '.join(p.id for p in managers)}", data)
                 return True
         for level in decision.grid_chain:
             for fallback_role in _GRID_FALLBACK:
@@ -144,15 +178,18 @@ class Router:
                     p for p in self._always_on_call if p.role is fallback_role and level in p.grids
                 ]
                 if found:
+                    data = {"key": "grid_fallback", **missing, "by_role": fallback_role.value, "by_grid": level}
                     for person in found:
-                        self._add(decision, person, fallback_role, level, "fallback", f"{why}: covers {level}")
-                    decision.reasons.append(
-                        f"{why}; fell back to {fallback_role.value} of {level}: {', '.join(p.id for p in found)}"
+                        self._add(decision, person, fallback_role, level, "fallback", f"{why}: covers {level}", data)
+                    decision.note(
+                        f"{why}; fell back to {fallback_role.value} of {level}: {', '.join(p.id for p in found)}", data
                     )
                     return True
         return False
 
     @staticmethod
-    def _add(decision: RoutingDecision, person: Person, role: Role, grid: str | None, via: str, reason: str) -> None:
+    def _add(
+        decision: RoutingDecision, person: Person, role: Role, grid: str | None, via: str, reason: str, why: Why
+    ) -> None:
         if person.id not in decision.person_ids:
-            decision.people.append(RoutedPerson(person.id, role.value, grid, via, reason))
+            decision.people.append(RoutedPerson(person.id, role.value, grid, via, reason, why))

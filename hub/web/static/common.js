@@ -81,6 +81,11 @@ const DICT = {
     "job.alert": "通知", "job.reminder": "提醒", "job.update": "更新", "job.fallback": "备用渠道",
     "try.ok": "成功", "try.fail": "失败", "esc.group": "群", "action.escalation": "升级", "action.route": "派单",
     "plan.title": "处置预案", "plan.resources": "附近消防资源",
+    "why.on_duty": "{day} {at} {grid}的{role}值班",
+    "why.manager_fallback": "{day} {at} {grid}无{role}值班：由值班物业经理兜底",
+    "why.grid_fallback": "{day} {at} {grid}无{role}值班：由{by_grid}的{by_role}兜底",
+    "why.nobody": "{day} {at} {grid}无{role}值班，也无人可兜底",
+    "day.mon": "周一", "day.tue": "周二", "day.wed": "周三", "day.thu": "周四", "day.fri": "周五", "day.sat": "周六", "day.sun": "周日",
   },
   en: {
     product: "Compound Safety Monitor", console: "Alarm console", worker: "My alarms", login: "Sign in", logout: "Sign out",
@@ -159,6 +164,11 @@ const DICT = {
     "job.alert": "alert", "job.reminder": "reminder", "job.update": "update", "job.fallback": "fallback",
     "try.ok": "ok", "try.fail": "failed", "esc.group": "group", "action.escalation": "Escalation", "action.route": "Routed",
     "plan.title": "Response plan", "plan.resources": "Nearest resources",
+    "why.on_duty": "{role} on duty for {grid}, {day} {at}",
+    "why.manager_fallback": "no {role} on duty for {grid}, {day} {at}: the manager on duty covers",
+    "why.grid_fallback": "no {role} on duty for {grid}, {day} {at}: {by_role} of {by_grid} covers",
+    "why.nobody": "no {role} on duty for {grid}, {day} {at}, and nobody to fall back to",
+    "day.mon": "Mon", "day.tue": "Tue", "day.wed": "Wed", "day.thu": "Thu", "day.fri": "Fri", "day.sat": "Sat", "day.sun": "Sun",
   },
 };
 

@@ -144,15 +144,32 @@ function who(ctx, id) {
   return p ? `${p.name} · ${t(`role.${p.role}`)}` : id;
 }
 
+/** A routing reason in the reader's language, from the data the router stores beside its English sentence. */
+function whyText(ctx, why, fallback) {
+  if (!why || !why.key) return fallback || "";
+  const grids = ctx.directory.grids || {};
+  const words = {
+    ...why,
+    role: t(`role.${why.role}`),
+    by_role: why.by_role ? t(`role.${why.by_role}`) : "",
+    grid: grids[why.grid] ? grids[why.grid].name : (why.grid || ""),
+    by_grid: grids[why.by_grid] ? grids[why.by_grid].name : (why.by_grid || ""),
+    day: why.day ? t(`day.${why.day}`) : "",
+  };
+  return t(`why.${why.key}`).replace(/\{(\w+)\}/g, (_, name) => words[name] ?? "");
+}
+
 function routingView(ctx, alarm) {
   const routing = alarm.routing || {};
+  const whyOf = Object.fromEntries((routing.people || []).map((p) => [p.person, p.why]));
   const targets = (alarm.assigned && alarm.assigned.length) ? alarm.assigned
     : (routing.people || []).length ? routing.people : (alarm.assignees || []).map((p) => ({ person: p }));
   const rows = targets.map((target) => el("li", { class: "route", "data-person": target.person },
     el("span", { class: "who" }, personName(ctx, target.person)),
     target.role ? el("span", { class: "role" }, t(`role.${target.role}`)) : null,
-    target.reason ? el("span", { class: "why" }, target.reason) : null));
-  const reasons = (routing.reasons || []).map((r) => el("li", {}, r));
+    target.reason ? el("span", { class: "why" }, whyText(ctx, target.why || whyOf[target.person], target.reason)) : null));
+  const whys = routing.whys || [];
+  const reasons = (routing.reasons || []).map((r, i) => el("li", {}, whyText(ctx, whys[i], r)));
   return section("detail.routing",
     routing.rule ? el("p", { class: "muted rule" }, `${t("detail.rule")}: ${routing.rule}`) : null,
     rows.length ? el("ul", { class: "routes" }, rows) : el("p", { class: "muted" }, t("detail.none")),

@@ -170,6 +170,9 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         expect(detail.locator(".d-head")).to_have_attribute("data-alarm-id", str(alarm_id), timeout=WAIT_MS)
         expect(detail).to_contain_text("张建国")  # the household, shown to a property manager
         expect(detail.locator(".routes li")).to_have_count(2)
+        # Routing reasons in the reader's language, from the router's data (not its English sentence).
+        expect(detail.locator(".routes li .why").first).to_contain_text("值班")
+        expect(detail.locator(".routes")).not_to_contain_text("on duty")
         page.screenshot(path=artifacts_dir / "console.png")
 
         page.fill("#ack-note", "已电话联系住户，安保前往")
