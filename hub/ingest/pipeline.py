@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,6 +63,9 @@ class MessagePipeline:
         self.processed = 0
         self.on_resend: ResendCallback | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
+        self.on_raised: Callable[[], object] | None = None
+        """Called after a commit that raised an alarm (its jobs are in the database): wakes the dispatcher now
+        rather than at its next poll. Only a nudge: a hub without it still delivers, at the poll."""
 
     def process(self, batch: Sequence[Inbound]) -> None:
         """Store a batch; on a database error fall back to one transaction per message. Never raises."""
@@ -75,6 +78,14 @@ class MessagePipeline:
                 self._store_one_with_retries(item, outcome)
         self.processed += len(batch)
         fan_out(outcome, changes=self.changes, series=self.series, on_resend=self.on_resend)
+        self._nudge(outcome)
+
+    def _nudge(self, outcome: BatchOutcome) -> None:
+        if self.on_raised is not None and any(t.change.change == "raised" for t in outcome.transitions):
+            try:
+                self.on_raised()
+            except Exception:  # a nudge must never stop ingest
+                log.exception("waking the notification dispatcher failed")
 
     def _store(self, batch: Sequence[Inbound]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -106,6 +117,7 @@ class MessagePipeline:
             else:
                 self.supervisor.patrol(session, self.clock.now())
         fan_out(outcome, changes=self.changes, series=None, on_resend=None)
+        self._nudge(outcome)
         return outcome
 
     def _store_one_with_retries(self, item: Inbound, outcome: BatchOutcome, attempts: int = 3) -> None:

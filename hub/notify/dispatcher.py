@@ -108,6 +108,7 @@ class Dispatcher:
         self._buckets: dict[str, TokenBucket | None] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
     # ------------------------------------------------------------------ loop
 
@@ -117,8 +118,13 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, args=(interval_s,), name="notify-dispatcher", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Jobs were just written (by this process): tick now instead of at the next poll. Any thread."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -131,7 +137,8 @@ class Dispatcher:
                 log.exception("notification tick failed")
                 report = TickReport()
             if not (report.steps or report.sent):
-                self._stop.wait(interval_s)
+                self._wake.wait(interval_s)
+                self._wake.clear()
 
     def tick(self) -> TickReport:
         """Take every due step, then send every due job the rate limits allow; wait for the sends."""

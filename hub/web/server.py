@@ -155,6 +155,7 @@ def hub_app(
     )
     app = create_app(context)
     app.state.notify = notify
+    ingestor.pipeline.on_raised = notify.dispatcher.wake  # deliver now, not at the next poll
     attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:
         attach_series(app, series.reader)
