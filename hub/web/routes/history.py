@@ -23,6 +23,7 @@ from hub.alarms.schemas import AlarmPublic
 from hub.db import Alarm, AlarmAssignee, AlarmHistory
 from hub.web.deps import CompoundDep, CurrentUser, Service
 from hub.web.permissions import Viewer
+from hub.web.times import query_time
 
 __all__ = ["AlarmPage", "router"]
 
@@ -42,9 +43,7 @@ class AlarmPage(BaseModel):
 
 
 def _local(at: datetime | None, compound: Compound) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=compound.tz) if at.tzinfo is None else at
+    return None if at is None else query_time(at, compound)
 
 
 @router.get(

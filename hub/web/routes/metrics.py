@@ -21,6 +21,7 @@ from hub.notify.metrics import ResponseReport, ResponseRow, response_metrics
 from hub.web.accounts import AuditAction
 from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
 from hub.web.permissions import Viewer
+from hub.web.times import query_time
 
 __all__ = ["CSV_COLUMNS", "router"]
 
@@ -43,11 +44,7 @@ _GRID = Query(max_length=64, description="A grid id: that grid and the grids und
 
 
 def _aware(at: datetime, compound: Compound) -> datetime:
-    """``at`` with the compound's zone when it has none; 422 outside 1971–9998 (arithmetic on year 1 overflows:
-    a schemathesis find)."""
-    if not 1971 <= at.year <= 9998:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"time {at.isoformat()} is out of range")
-    return at.replace(tzinfo=compound.tz) if at.tzinfo is None else at
+    return query_time(at, compound)
 
 
 def _report(

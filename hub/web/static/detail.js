@@ -83,7 +83,10 @@ async function drawAlarmCurve(box, alarm) {
 
 function curveView(alarm, previous) {
   const box = el("div", { class: "curve", id: "alarm-curve", "data-device": alarm.device });
-  if (previous) box.append(previous);  // keep the last drawing until the new one arrives: no flicker
+  if (previous) {  // keep the last drawing until the new one arrives (no flicker), and its count of draws
+    box.dataset.loads = previous.parentElement?.dataset.loads || "0";
+    box.append(previous);
+  }
   const link = el("a", { class: "device-link", id: "device-link", href: deviceHref(alarm.device) },
     `${t("detail.device_page")} ›`);
   const help = el("p", { class: "muted small" }, t(OPEN_STATES.has(alarm.state) ? "detail.curve.help" : "detail.curve.closed"));
