@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from hub.notify.channels.base import DeliveryResult
+from hub.notify.channels.base import ChannelConfig, DeliveryResult
 
 __all__ = [
     "JSON_HEADERS",
@@ -121,11 +121,13 @@ def robot_result(
 
 
 class HttpChannel:
-    """Base of the HTTP channels: one ``httpx.Client`` (the config's timeout) and a POST that never raises."""
+    """Base of the HTTP channels: their entry, one ``httpx.Client`` (the entry's timeout) and a POST that never
+    raises."""
 
-    def __init__(self, timeout_s: float, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(timeout=timeout_s)
-        self._timeout_s = timeout_s
+    def __init__(self, config: ChannelConfig, client: httpx.Client | None = None) -> None:
+        self.config = config
+        self._client = client or httpx.Client(timeout=config.timeout_s)
+        self._timeout_s = config.timeout_s
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -100,8 +100,7 @@ class DingTalkChannel(HttpChannel):
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(config.timeout_s, client)
-        self.config: ChannelConfig = config
+        super().__init__(config, client)
         self._config = config
         what = f"channel {config.id}"
         if config.url is not None:

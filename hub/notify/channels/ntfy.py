@@ -82,8 +82,7 @@ class NtfyChannel(HttpChannel):
     """Publishes to one ntfy server, one recipient's topic per message."""
 
     def __init__(self, config: NtfyConfig, context: ChannelContext, client: httpx.Client | None = None) -> None:
-        super().__init__(config.timeout_s, client)
-        self.config: ChannelConfig = config
+        super().__init__(config, client)
         self._config = config
         self._token = read_secret(config.token, config.token_file, context.data_dir, f"channel {config.id}")
         self.console_url = context.public_url

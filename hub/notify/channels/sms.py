@@ -94,7 +94,7 @@ class HttpSmsProvider(HttpChannel):
     """A gateway answering ``{"code": "OK" | other, "message": …}`` to a JSON POST."""
 
     def __init__(self, config: SmsConfig, api_key: str, client: httpx.Client | None = None) -> None:
-        super().__init__(config.timeout_s, client)
+        super().__init__(config, client)
         self._config = config
         self._api_key = api_key
 

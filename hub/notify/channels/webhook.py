@@ -110,8 +110,7 @@ class WebhookChannel(HttpChannel):
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(config.timeout_s, client)
-        self.config: ChannelConfig = config
+        super().__init__(config, client)
         self._config = config
         self._secret = read_secret(config.secret, config.secret_file, context.data_dir, f"channel {config.id}")
         self._clock = clock

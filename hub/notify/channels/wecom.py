@@ -65,8 +65,7 @@ class WeComChannel(HttpChannel):
     """Sends to one WeCom group robot."""
 
     def __init__(self, config: WeComConfig, context: ChannelContext, client: httpx.Client | None = None) -> None:
-        super().__init__(config.timeout_s, client)
-        self.config: ChannelConfig = config
+        super().__init__(config, client)
         self._config = config
         if config.url is not None:
             self.url = config.url

@@ -30,6 +30,7 @@ import re
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Window:
         return True
 
 
-class PlatformServer:
+class PlatformServer(ABC):
     """A threaded loopback HTTP server; subclasses answer ``handle``."""
 
     def __init__(self) -> None:
@@ -120,8 +121,9 @@ class PlatformServer:
         with self.lock:
             return [r for r in self.received if r.accepted]
 
+    @abstractmethod
     def handle(self, request: Received) -> Answer:
-        raise NotImplementedError
+        """How this platform answers one request (each platform's subclass says)."""
 
     def start(self) -> PlatformServer:
         platform = self
