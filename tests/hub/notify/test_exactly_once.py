@@ -82,9 +82,10 @@ def test_hub_killed_between_levels_fires_the_next_level_once(
         text=True,
     )
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "sending"
-        proc.send_signal(signal.SIGKILL)
+        # Two sends may print at once ("sendingsending"): any line naming a send means the hub is mid-send.
+        assert proc.stdout is not None and "sending" in proc.stdout.readline()
     finally:
+        proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if proc.stdout is not None:
             proc.stdout.close()
