@@ -14,7 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,35 @@ def registration_id(cdp: CDPSession, page: Page, scope: str) -> str:
     raise AssertionError(f"no service worker registration for {scope}")
 
 
+def push(
+    cdp: CDPSession,
+    page: Page,
+    scope: str,
+    registration: str,
+    payload: dict[str, Any],
+    done: Callable[[list[dict[str, Any]]], bool],
+    *,
+    what: str,
+) -> list[dict[str, Any]]:
+    """Deliver ``payload`` as a push once the worker is active, until ``done(notifications shown)``.
+
+    Under load Chromium can drop a ``deliverPushMessage`` that arrives while the worker is still starting, so the
+    push is sent again (at most four times, 5 s apart); the notifications share one tag, so a repeat replaces and
+    never adds one.
+    """
+    page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+    data = encode_payload(payload).decode()
+    for _ in range(4):
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": scope, "registrationId": registration, "data": data})
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            shown: list[dict[str, Any]] = page.evaluate(NOTIFICATIONS)
+            if done(shown):
+                return shown
+            page.wait_for_timeout(100)
+    raise AssertionError(f"timed out after 4 pushes waiting for {what}")
+
+
 NOTIFICATIONS = """
 async () => {
   const registration = await navigator.serviceWorker.getRegistration("/");
@@ -204,15 +234,7 @@ def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alar
         cdp = context.new_cdp_session(page)
         scope = f"{push_hub.url}/"
         registration = registration_id(cdp, page, scope)
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {
-                "origin": scope,
-                "registrationId": registration,
-                "data": encode_payload(payload).decode(),
-            },
-        )
-        shown = wait_for(lambda: page.evaluate(NOTIFICATIONS) or None, timeout=15, what="the notification shown")
+        shown = push(cdp, page, scope, registration, payload, lambda shown: bool(shown), what="the notification shown")
         assert shown == [
             {
                 "title": card.title,
@@ -241,17 +263,13 @@ def test_the_worker_page_enables_push_and_the_service_worker_shows_a_pushed_alar
         payload = build_payload(
             Message(job_id="job-32", cards=(card,), recipient=Recipient(PERSON, "韩梅")), push_hub.url
         )
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {
-                "origin": scope,
-                "registrationId": registration,
-                "data": encode_payload(payload).decode(),
-            },
-        )
-        wait_for(
-            lambda: [n["requireInteraction"] for n in page.evaluate(NOTIFICATIONS)] == [False],
-            timeout=15,
+        push(
+            cdp,
+            page,
+            scope,
+            registration,
+            payload,
+            lambda shown: [n["requireInteraction"] for n in shown] == [False],
             what="the notification replaced",
         )
         (replaced,) = page.evaluate(NOTIFICATIONS)
