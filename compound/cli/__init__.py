@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "compound.cli.commands.sim",
     "compound.cli.commands.edge",
     "compound.cli.commands.hub",
+    "compound.cli.commands.db",
     "compound.cli.commands.keys",
     "compound.cli.commands.token",
     "compound.cli.commands.up",

@@ -43,7 +43,7 @@ def insert_ignore(session: Session, model: type[Base] | Table) -> Insert:
 
 
 class Database:
-    """An engine and session factory for one database URL; creates the schema on ``create()``."""
+    """An engine and session factory for one database URL; ``upgrade()`` migrates the schema (``hub.db.migrate``)."""
 
     def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> None:
         self.url = url
@@ -59,9 +59,16 @@ class Database:
         """Backend name: ``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
+    def upgrade(self) -> str | None:
+        """Bring the schema to the newest migration (``hub.db.migrate.upgrade``; idempotent, what the hub does on
+        start): an empty database is created from the models and stamped; returns the revision."""
+        from hub.db import migrate  # alembic is only imported by what opens a schema
+
+        return migrate.upgrade(self.engine)
+
     def create(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        """``upgrade()`` (the name scripts and tests have used since before migrations)."""
+        self.upgrade()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -261,7 +261,7 @@ class Ingestor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ingest until ``stop`` is set; reconnects by itself; returns after a clean disconnect."""
-        await asyncio.to_thread(self.db.create)
+        await asyncio.to_thread(self.db.upgrade)
         self._stopping.clear()
         if self.broker_kind == "auto":
             found = await self._probe_until_reachable(stop)
