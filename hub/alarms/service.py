@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from compound.clock import Clock, WallClock
@@ -16,13 +17,14 @@ from hub.alarm_states import ACKNOWLEDGEABLE, OPEN_STATES, TAKEN_ON, PseudoState
 from hub.alarms import lifecycle
 from hub.alarms.access import grid_and_descendants
 from hub.alarms.changes import AlarmChanges
+from hub.alarms.paging import Cursor, ListOrder, segments_for
 from hub.alarms.schemas import AlarmDetail, AlarmPublic, Assignee, DeadLetterPublic, EventPublic, HistoryEntry
 from hub.db import Alarm, Database, DeadLetter, EdgeRecord, EventRecord, SeqGap
 from hub.errors import AlarmNotFound
 from hub.notify.escalation import DEFAULT_CHANNELS, ChannelInfo, Escalation
 from hub.routing.router import Router
 
-__all__ = ["CLEARED", "OPEN", "ROW_ID_MAX", "AlarmService"]
+__all__ = ["CLEARED", "OPEN", "ROW_ID_MAX", "AlarmService", "AlarmsPage"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,14 @@ _ACTIONS: Final[dict[str, Callable[[Alarm, str, str | None, datetime], lifecycle
     "on_site": lifecycle.on_site,
     "resolve": lifecycle.resolve,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmsPage:
+    """One page of the alarm list and the cursor of the next (``None``: this was the last)."""
+
+    items: list[AlarmPublic]
+    next: Cursor | None
 
 
 class AlarmService:
@@ -77,22 +87,87 @@ class AlarmService:
     ) -> list[AlarmPublic]:
         """Alarms, newest first. ``state`` also takes ``open`` and ``cleared``; ``grids`` restricts visibility."""
         stmt = select(Alarm).options(selectinload(Alarm.assignees)).order_by(Alarm.id.desc()).limit(max(1, limit))
-        if state == CLEARED:
-            stmt = stmt.where(Alarm.cleared_at.is_not(None), Alarm.state.in_(OPEN_STATES))
-        elif state == OPEN:
-            stmt = stmt.where(Alarm.state.in_(OPEN_STATES))
-        elif state is not None:
-            stmt = stmt.where(Alarm.state == state)
-        if severity is not None:
-            stmt = stmt.where(Alarm.severity == severity)
-        if kind is not None:
-            stmt = stmt.where(Alarm.kind == kind)
-        if grid is not None:
-            stmt = stmt.where(Alarm.grid.in_(grid_and_descendants(self.compound, grid)))
-        if grids is not None:
-            stmt = stmt.where(Alarm.grid.in_(grids))
+        stmt = stmt.where(*self._filters(state=state, severity=severity, kind=kind, grid=grid, grids=grids))
         with self.db.session() as session:
             return [lifecycle.to_public(a) for a in session.scalars(stmt)]
+
+    def page_alarms(
+        self,
+        *,
+        order: ListOrder = ListOrder.NEWEST,
+        after: Cursor | None = None,
+        limit: int = 200,
+        state: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        grid: str | None = None,
+        grids: set[str] | None = None,
+    ) -> AlarmsPage:
+        """One page of alarms in ``order`` after the cursor ``after`` (keyset, see ``hub.alarms.paging``), with the
+        filters of ``list_alarms``; the page's ``next`` cursor is ``None`` once the last alarm has been handed out."""
+        limit = max(1, limit)
+        filters = self._filters(state=state, severity=severity, kind=kind, grid=grid, grids=grids)
+        items: list[AlarmPublic] = []
+        last: Cursor | None = None
+        with self.db.session() as session:
+            for index, segment in enumerate(segments_for(order)):
+                if after is not None and index < after.segment:
+                    continue
+                if severity is not None and segment.severity is not None and segment.severity.value != severity:
+                    continue
+                stmt = select(Alarm).options(selectinload(Alarm.assignees)).where(*filters)
+                if segment.states is not None:
+                    stmt = stmt.where(Alarm.state.in_(segment.states))
+                if segment.severity is not None:
+                    stmt = stmt.where(Alarm.severity == segment.severity.value)
+                if after is not None and index == after.segment:
+                    stmt = stmt.where(Alarm.id < after.id)
+                rows = list(session.scalars(stmt.order_by(Alarm.id.desc()).limit(limit - len(items))))
+                items.extend(lifecycle.to_public(a) for a in rows)
+                if rows:
+                    last = Cursor(index, rows[-1].id)
+                if len(items) >= limit:
+                    return AlarmsPage(items, last)
+        return AlarmsPage(items, None)
+
+    def summary(self, *, grids: set[str] | None = None) -> dict[str, int]:
+        """The console's counters over every alarm in ``grids``: open, open critical, not yet acknowledged."""
+        visible = [Alarm.state.in_(OPEN_STATES)] + ([Alarm.grid.in_(grids)] if grids is not None else [])
+        stmt = select(Alarm.state, Alarm.severity, func.count()).where(*visible).group_by(Alarm.state, Alarm.severity)
+        counts = {"open": 0, "critical": 0, "unacknowledged": 0}
+        with self.db.session() as session:
+            for st, sev, n in session.execute(stmt):
+                counts["open"] += n
+                counts["critical"] += n if sev == "critical" else 0
+                counts["unacknowledged"] += n if st in ACKNOWLEDGEABLE else 0
+        return counts
+
+    def _filters(
+        self,
+        *,
+        state: str | None,
+        severity: str | None,
+        kind: str | None,
+        grid: str | None,
+        grids: set[str] | None,
+    ) -> list[ColumnElement[bool]]:
+        """The ``WHERE`` terms of the alarm list's filters."""
+        terms: list[ColumnElement[bool]] = []
+        if state == CLEARED:
+            terms += [Alarm.cleared_at.is_not(None), Alarm.state.in_(OPEN_STATES)]
+        elif state == OPEN:
+            terms.append(Alarm.state.in_(OPEN_STATES))
+        elif state is not None:
+            terms.append(Alarm.state == state)
+        if severity is not None:
+            terms.append(Alarm.severity == severity)
+        if kind is not None:
+            terms.append(Alarm.kind == kind)
+        if grid is not None:
+            terms.append(Alarm.grid.in_(grid_and_descendants(self.compound, grid)))
+        if grids is not None:
+            terms.append(Alarm.grid.in_(grids))
+        return terms
 
     def get_alarm(self, alarm_id: int, *, grids: set[str] | None = None) -> AlarmDetail | None:
         """One alarm with history, events and routing; ``None`` if missing or outside ``grids``."""
@@ -186,6 +261,7 @@ class AlarmService:
                     self.escalation.on_site(session, alarm, now)
             session.flush()
             detail = self._detail(session, alarm)
+            self.changes.announce(session, (t.change for t in transitions))  # other replicas' consoles, at commit
         log.info("alarm %d: %s by %s", alarm_id, action, person_id)
         for transition in transitions:
             self.changes.publish(transition.change)

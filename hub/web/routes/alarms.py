@@ -6,12 +6,14 @@ import logging
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
 
 from compound.config import Compound
 from compound.config.models import Person
 from compound.wire import EventKind, Severity
 from hub.alarm_states import StateFilter
+from hub.alarms.paging import Cursor, CursorError, ListOrder, segment_of
 from hub.alarms.schemas import AlarmDetail, AlarmPublic
 from hub.errors import AlarmNotFound, InvalidTransition, NoteRequired
 from hub.web.accounts import AuditAction
@@ -49,11 +51,24 @@ def _not_found(alarm_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"alarm {alarm_id} not found")
 
 
-@router.get("", response_model=list[AlarmPublic], responses={401: _UNAUTHORIZED})
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+"""Response header naming the cursor of the next page (absent on the last page)."""
+
+
+@router.get(
+    "",
+    response_model=list[AlarmPublic],
+    responses={
+        200: {"headers": {NEXT_CURSOR_HEADER: {"description": "?cursor= of the next page; absent on the last page."}}},
+        401: _UNAUTHORIZED,
+        422: {"description": "A bad filter or a cursor no page handed out."},
+    },
+)
 def list_alarms(
     user: CurrentUser,
     service: Service,
     compound: CompoundDep,
+    response: Response,
     state: Annotated[
         StateFilter | None, Query(description="A lifecycle state, or 'open' (not resolved), 'cleared' (device cleared)")
     ] = None,
@@ -61,12 +76,26 @@ def list_alarms(
     kind: Annotated[EventKind | None, Query()] = None,
     grid: Annotated[str | None, Query(description="A grid id; includes the grids under it")] = None,
     mine: Annotated[bool, Query(description="Only alarms assigned to me or in my own grids")] = False,
+    order: Annotated[
+        ListOrder, Query(description="'newest': by id; 'attention': open, then critical/warning/info, newest first")
+    ] = ListOrder.NEWEST,
+    cursor: Annotated[
+        str | None, Query(max_length=24, description="The previous page's X-Next-Cursor: the page after it")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlarmPublic]:
-    """Alarms the caller may see, newest first, filtered by state, severity, kind and grid."""
+    """Alarms the caller may see, one page in ``order``, filtered by state, severity, kind and grid (keyset paging:
+    the ``X-Next-Cursor`` header names the next page)."""
     viewer = Viewer.of(user, compound)
-    # "mine" is a subset of what the caller sees; fetch more so that the limit applies after filtering.
-    alarms = service.list_alarms(
+    try:
+        after = Cursor.parse(cursor, order) if cursor is not None else None
+    except CursorError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    # "mine" is a subset of what the caller sees; fetch more so that the limit applies after filtering (the next
+    # cursor follows the last row fetched, so a short page is not the last one).
+    page = service.page_alarms(
+        order=order,
+        after=after,
         state=state,
         severity=severity.value if severity else None,
         kind=kind.value if kind else None,
@@ -74,9 +103,29 @@ def list_alarms(
         grids=viewer.grid_set,
         limit=limit if not mine else min(limit * 5, 5000),
     )
+    items, after = page.items, page.next
     if mine:
-        alarms = [a for a in alarms if viewer.owns(a)][:limit]
-    return alarms
+        items = [a for a in items if viewer.owns(a)]
+        if len(items) > limit:
+            items, last = items[:limit], items[limit - 1]
+            after = Cursor(segment_of(last.state, last.severity, order), last.id)
+    if after is not None:
+        response.headers[NEXT_CURSOR_HEADER] = str(after)
+    return items
+
+
+class AlarmSummary(BaseModel):
+    """The console's counters over every alarm the caller may see (not one page of them)."""
+
+    open: int = Field(description="Alarms not yet resolved.")
+    critical: int = Field(description="Open critical alarms.")
+    unacknowledged: int = Field(description="Open alarms nobody has acknowledged yet.")
+
+
+@router.get("/summary", response_model=AlarmSummary, responses={401: _UNAUTHORIZED})
+def alarm_summary(user: CurrentUser, service: Service, compound: CompoundDep) -> AlarmSummary:
+    """How many alarms are open, open and critical, and waiting for an acknowledgement, within the caller's grids."""
+    return AlarmSummary(**service.summary(grids=Viewer.of(user, compound).grid_set))
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetailView, responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})

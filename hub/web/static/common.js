@@ -227,6 +227,9 @@ Object.assign(DICT.en, {
   "hs.kind": "Kind", "hs.state": "State", "hs.person": "Person", "hs.search": "Search", "hs.prev": "Previous", "hs.next": "Next",
   "hs.total": "", "hs.items": "alarms", "hs.empty": "No alarms match", "hs.bad": "Search failed",
 });
+// ---- The console's paged list (issue 15).
+Object.assign(DICT.zh, { "list.more": "加载更多", "list.end": "已全部加载" });
+Object.assign(DICT.en, { "list.more": "Load more", "list.end": "All loaded" });
 /** The translation tables (read-only use: tests check every visible string of a page against them). */
 export const I18N = DICT;
 

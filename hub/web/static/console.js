@@ -1,13 +1,22 @@
 // The property manager's console: live alarm list with filters, and the detail pane.
+// The list is paged from the server in the console's order (GET /api/v1/alarms?order=attention, keyset cursor in
+// X-Next-Cursor): the first page on load and on every filter change, the next ones as the list is scrolled to its
+// end ("load more" as a fallback). Live changes update the rows already loaded; one that sorts past the last loaded
+// row is left for a later page. The counters come from /api/v1/alarms/summary (every alarm, not the pages loaded).
 
 import {
-  ACKNOWLEDGEABLE, KINDS, OPEN_STATES, PseudoState, SEVERITIES, STATES, api, applyI18n, el, fmtLocation, fmtTime,
+  KINDS, OPEN_STATES, PseudoState, SEVERITIES, STATES, api, applyI18n, el, fmtLocation, fmtTime,
   fmtValue, followAlarms, gridName, loadContext, personName, setupLangSwitch, severityBadge, stateChips, t,
 } from "/static/common.js";
 import { renderDetail } from "/static/detail.js";
 import { createAttention } from "/static/attention.js";
 
-const alarms = new Map(); // id -> AlarmPublic, every alarm matching the server-side filters
+const alarms = new Map(); // id -> AlarmPublic, the alarms of the pages loaded so far (server-side filters)
+const PAGE = 100;
+let cursor = null; // the next page's cursor ("<segment>.<id>"); null once every matching alarm is loaded
+let generation = 0; // bumped by each (re)load from the first page: an older page arriving late is dropped
+let loadingMore = null;
+const rowCache = new Map(); // id -> [alarm, tr]: a row is rebuilt only when its alarm changed
 let ctx = null;
 let selected = null;
 let attention = null; // sound, title and favicon flashing for unacknowledged critical alarms; banners
@@ -42,16 +51,33 @@ function buildFilters() {
   fillSelect($("f-grid"), ctx.visible_grids, (g) => gridName(ctx, g));
 }
 
-function sortKey(a) {
-  const open = OPEN_STATES.has(a.state) ? 0 : 1;
-  const sev = { critical: 0, warning: 1, info: 2 }[a.severity] ?? 3;
-  return [open, sev, -new Date(a.raised_at).getTime()];
+/** The server's order (hub/alarms/paging.py): segment (open × critical … resolved × info), then newest id first. */
+function segment(a) {
+  return (OPEN_STATES.has(a.state) ? 0 : 3) + ({ critical: 0, warning: 1, info: 2 }[a.severity] ?? 3);
 }
 
 function compare(a, b) {
-  const ka = sortKey(a); const kb = sortKey(b);
-  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
-  return b.id - a.id;
+  return segment(a) - segment(b) || b.id - a.id;
+}
+
+/** Whether an alarm sorts within the pages loaded (at or before the last row handed out), or waits for a later page. */
+function loaded(a) {
+  if (cursor === null) return true;
+  const [seg, id] = cursor.split(".").map(Number);
+  return segment(a) < seg || (segment(a) === seg && a.id >= id);
+}
+
+function query(extra = {}) {
+  return new URLSearchParams({ order: "attention", limit: String(PAGE), ...filters(), ...extra }).toString();
+}
+
+async function fetchPage(after) {
+  const response = await fetch(`/api/v1/alarms?${query(after ? { cursor: after } : {})}`, {
+    credentials: "same-origin", headers: { Accept: "application/json" },
+  });
+  if (response.status === 401) { await api("/api/v1/me"); return { items: [], next: null }; }  // api() sends to login
+  if (!response.ok) throw new Error(`${response.status}`);
+  return { items: await response.json(), next: response.headers.get("X-Next-Cursor") };
 }
 
 function row(alarm) {
@@ -72,20 +98,44 @@ function row(alarm) {
   return tr;
 }
 
+function cachedRow(alarm) {
+  const hit = rowCache.get(alarm.id);
+  if (hit && hit[0] === alarm) {
+    hit[1].classList.toggle("selected", alarm.id === selected);
+    return hit[1];
+  }
+  const tr = row(alarm);
+  rowCache.set(alarm.id, [alarm, tr]);
+  return tr;
+}
+
 function renderList(flashId = null) {
   const f = filters();
   const shown = [...alarms.values()].filter((a) => matches(a, f)).sort(compare);
-  const rows = shown.map(row);
+  const rows = shown.map(cachedRow);
   $("alarm-rows").replaceChildren(...rows);
   $("empty").hidden = shown.length > 0;
   if (flashId !== null) {
     const tr = $("alarm-rows").querySelector(`tr[data-alarm-id="${flashId}"]`);
     if (tr) { tr.classList.add("flash"); setTimeout(() => tr.classList.remove("flash"), 2500); }
   }
-  const all = [...alarms.values()];
-  $("count-open").textContent = all.filter((a) => OPEN_STATES.has(a.state)).length;
-  $("count-critical").textContent = all.filter((a) => OPEN_STATES.has(a.state) && a.severity === "critical").length;
-  $("count-unacked").textContent = all.filter((a) => ACKNOWLEDGEABLE.has(a.state)).length;
+  $("more").hidden = cursor === null;
+  $("list-end").hidden = cursor !== null || shown.length === 0;
+}
+
+// The counters cover every alarm the person may see, asked of the server at most once a second.
+let countsTimer = null;
+async function refreshCounts() {
+  countsTimer = null;
+  try {
+    const c = await api("/api/v1/alarms/summary");
+    $("count-open").textContent = c.open;
+    $("count-critical").textContent = c.critical;
+    $("count-unacked").textContent = c.unacknowledged;
+  } catch (err) { /* the next change or reload asks again */ }
+}
+function countsSoon() {
+  if (countsTimer === null) countsTimer = setTimeout(refreshCounts, 1000);
 }
 
 // Changes can arrive by the dozen a second: the list is rebuilt once per frame, not once per change.
@@ -98,18 +148,41 @@ function renderSoon(flashId) {
   requestAnimationFrame(() => { renderQueued = false; renderList(flashNext); flashNext = null; });
 }
 
+/** The first page again (on load, a filter change, a reconnect): the pages loaded before are dropped. */
 async function loadList() {
-  const list = await api("/api/v1/alarms?limit=500");
-  const fresh = new Map(list.map((a) => [a.id, a]));
-  // A change pushed while the list was in flight may be newer than the list's copy.
+  const mine = ++generation;
+  refreshCounts();
+  const page = await fetchPage(null);
+  if (mine !== generation) return;
+  const fresh = new Map(page.items.map((a) => [a.id, a]));
+  // A change pushed while the page was in flight may be newer than the page's copy.
   for (const [id, known] of alarms) {
     const listed = fresh.get(id);
     if (listed && known.updated_at > listed.updated_at) fresh.set(id, known);
   }
   alarms.clear();
   for (const [id, a] of fresh) alarms.set(id, a);
+  cursor = page.next;
   renderList();
   attention.reset(alarms.values());
+}
+
+/** The next page after the last row loaded (scrolling to the end of the list, or the "load more" button). */
+function loadMore() {
+  if (cursor === null || loadingMore) return loadingMore;
+  const mine = generation;
+  $("more").disabled = true;
+  loadingMore = fetchPage(cursor).then((page) => {
+    if (mine !== generation) return;
+    for (const a of page.items) {
+      const known = alarms.get(a.id);
+      if (!known || known.updated_at <= a.updated_at) alarms.set(a.id, a);
+      attention.update(a);
+    }
+    cursor = page.next;
+    renderList();
+  }).finally(() => { loadingMore = null; $("more").disabled = false; });
+  return loadingMore;
 }
 
 async function select(id) {
@@ -158,6 +231,7 @@ async function main() {
   attention = createAttention({ titleKey: "console" });
   setupLangSwitch($("lang"), () => {
     attention.relabel();
+    rowCache.clear();
     buildFilters();
     $("who").textContent = `${ctx.person.name} · ${t(`role.${ctx.person.role}`)}`;
     setLive($("live").dataset.status);
@@ -166,8 +240,13 @@ async function main() {
   });
   applyI18n();
   buildFilters();
-  $("filters").addEventListener("change", () => renderList());
-  $("filters").addEventListener("reset", () => setTimeout(() => renderList(), 0));
+  $("filters").addEventListener("change", () => loadList());
+  $("filters").addEventListener("reset", () => setTimeout(() => loadList(), 0));
+  $("more").addEventListener("click", () => loadMore());
+  // Infinite scroll: the next page as soon as the end of the list comes into view.
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) loadMore();
+  }, { root: document.querySelector(".list-pane"), rootMargin: "200px" }).observe($("more"));
   setLive("connecting");
   tick();
   setInterval(tick, 1000);
@@ -175,9 +254,12 @@ async function main() {
     onStatus: setLive,
     onResync: loadList,
     onChange: ({ alarm, change }) => {
-      const isNew = !alarms.has(alarm.id);
-      alarms.set(alarm.id, alarm);
+      const isNew = change === "raised";
+      // Rows matching the filters and sorting within the loaded pages are kept; the others wait for their page.
+      if (matches(alarm, filters()) && loaded(alarm)) alarms.set(alarm.id, alarm);
+      else alarms.delete(alarm.id);
       renderSoon(alarm.id);
+      countsSoon();
       attention.update(alarm);
       if (isNew) toast(`${t(`severity.${alarm.severity}`)} · ${t(`kind.${alarm.kind}`)} · ${fmtLocation(alarm.location, ctx.directory.buildings)}`);
       if (alarm.id === selected) refreshDetail();
