@@ -99,6 +99,7 @@ def grants(prefix: str, compound: str, username: str) -> Grants:
             f"{own}/{M.EVENT}/#",
             f"{own}/{M.READING}/#",
             f"{own}/{M.SNAPSHOT}/#",
+            f"{own}/{M.SHADOW}/#",
             f"{own}/{M.STATUS}",
             f"{own}/{M.HEARTBEAT}",
         ),

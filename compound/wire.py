@@ -17,6 +17,7 @@ Topic tree (``<prefix>`` defaults to ``compound``)::
     <prefix>/v1/<compound>/<edge>/status              Status      QoS 1, retained, last will
     <prefix>/v1/<compound>/<edge>/heartbeat           Heartbeat   QoS 1
     <prefix>/v1/<compound>/<edge>/snapshot/<event id> JPEG bytes  QoS 1 (camera evidence)
+    <prefix>/v1/<compound>/<edge>/shadow/<device>     ShadowReport QoS 1 (a candidate model's verdicts, never acted on)
     <prefix>/v1/<compound>/<edge>/cmd/<name>          Command     QoS 1 (hub -> edge)
     <prefix>/v1/<compound>/<edge>/cmd/resend          ResendRequest: resend journaled events by seq
 """
@@ -51,6 +52,7 @@ __all__ = [
     "Reading",
     "ResendRequest",
     "Severity",
+    "ShadowReport",
     "Status",
     "Topic",
     "TopicError",
@@ -124,6 +126,7 @@ class MessageType(StrEnum):
     STATUS = "status"
     HEARTBEAT = "heartbeat"
     SNAPSHOT = "snapshot"
+    SHADOW = "shadow"
     CMD = "cmd"
 
 
@@ -305,6 +308,30 @@ class Heartbeat(_Message):
     devices_total: int = Field(default=0, ge=0)
 
 
+class ShadowReport(_Message):
+    """One episode of a camera seen by the live detector and a candidate in shadow mode, side by side.
+
+    An episode runs from the first raise of either (live or shadow rule) until both have been quiet again;
+    it says whether each raised (would have held the lift / raised the alarm) and the detections behind
+    each. Only the live verdict was acted on; the shadow one is recorded for comparison, never acted on.
+    """
+
+    type: Literal["shadow"] = "shadow"
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Idempotency key.")
+    compound: Identifier
+    edge: Identifier
+    device: Identifier
+    kind: EventKind = Field(description="What the camera's rule raises, e.g. ebike_in_lift.")
+    at: datetime = Field(description="Start of the episode (the first raise of either model).")
+    until: datetime = Field(description="End of the episode.")
+    live_raised: bool = Field(description="The live model's rule raised (and was acted on).")
+    shadow_raised: bool = Field(description="The candidate's rule would have raised (not acted on).")
+    live_model: str = Field(max_length=128, description="The live model (file name and short SHA-256).")
+    shadow_model: str = Field(max_length=128, description="The candidate model (file name and short SHA-256).")
+    live_detections: tuple[Detection, ...] = Field(default=(), max_length=16)
+    shadow_detections: tuple[Detection, ...] = Field(default=(), max_length=16)
+
+
 class ResendRequest(_Message):
     """Hub -> edge: publish again the journaled events ``from_seq..to_seq`` (``to_seq`` None: up to the last).
 
@@ -346,6 +373,7 @@ _MODELS: Final[dict[MessageType, type[_Message]]] = {
     MessageType.READING: Reading,
     MessageType.STATUS: Status,
     MessageType.HEARTBEAT: Heartbeat,
+    MessageType.SHADOW: ShadowReport,
 }
 
 
@@ -401,7 +429,13 @@ def parse_topic(raw: str, *, prefix: str = DEFAULT_PREFIX) -> Topic:
         mtype = MessageType(kind)
     except ValueError:
         raise TopicError("bad_topic", f"unknown message type {kind!r} in topic {raw!r}") from None
-    needs_device = mtype in (MessageType.EVENT, MessageType.READING, MessageType.SNAPSHOT, MessageType.CMD)
+    needs_device = mtype in (
+        MessageType.EVENT,
+        MessageType.READING,
+        MessageType.SNAPSHOT,
+        MessageType.SHADOW,
+        MessageType.CMD,
+    )
     if needs_device and len(rest) != 1:
         raise TopicError("bad_topic", f"{mtype.value} topic needs exactly one trailing segment: {raw!r}")
     if not needs_device and rest:

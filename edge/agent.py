@@ -29,6 +29,7 @@ from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.drivers import Sample, SensorDriver
+from compound.modelstore import ModelStore
 from compound.tls import MqttTLS
 from compound.wire import EdgeState, EventKind, MessageType, Severity
 from edge.engine import Draft, OpenCondition, RuleEngine
@@ -104,7 +105,13 @@ class EdgeAgent:
         if self.options.cameras:  # before the outbox: a bad camera config fails without taking its lock
             from edge.cameras import EdgeCameras
 
-            self.cameras = EdgeCameras.for_edge(compound, edge, clock, sources=dict(self.options.camera_sources))
+            self.cameras = EdgeCameras.for_edge(
+                compound,
+                edge,
+                clock,
+                sources=dict(self.options.camera_sources),
+                models=ModelStore.of_data_dir(data_dir),  # a promoted model is live from the edge's next start
+            )
         self.snapshots: deque[tuple[str, bytes]] = deque()
         self.dropped_snapshots = 0
         self.state_dir = Path(data_dir) / f"edge-{edge}"
@@ -242,11 +249,16 @@ class EdgeAgent:
                     self.dropped_snapshots += 1
                     log.error("snapshot backlog full: %s dropped", topic)
                 self.snapshots.append((draft.snapshot_topic, draft.snapshot))
+            if draft.frame is not None:  # the clean frame: a marked alarm becomes a training picture
+                self.snapshots.append((draft.frame_topic, draft.frame))
             if len(self.backlog) >= self.options.backlog_max:
                 lost = self.backlog.popleft()
                 self.dropped_events += 1
                 log.error("event backlog full: event %s dropped", lost.id)
             self.backlog.append(draft)
+        for report in self.cameras.take_shadow():  # a candidate model's verdicts: published, never acted on
+            topic = self._topic(MessageType.SHADOW, report.device)
+            self.snapshots.append((topic, wire.dump(report)))
 
     def _store_snapshots(self) -> None:
         """Store waiting snapshots, oldest first, until the outbox refuses one."""
@@ -360,6 +372,7 @@ class EdgeAgent:
                     task.cancel()
             if self.cameras is not None:  # what the cameras decided before the stop is stored too
                 await asyncio.to_thread(self.cameras.stop)
+                self.cameras.flush_shadow()
                 self._take_camera_drafts()
                 self._store_events(self.clock.now())
                 self._store_snapshots()

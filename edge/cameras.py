@@ -15,6 +15,11 @@ of queueing (simulated frames that are not due are never rendered). Live sources
 are read as they come, at most the camera's ``fps`` a second (frames in between are skipped), and stamped
 with the clock's time.
 
+Models: the live detector is ``vision.yaml``'s ``model:``, unless a version was promoted into the data
+directory's model store (``compound model promote``; ``compound.modelstore``): that one is loaded when the
+cameras are built, i.e. when the edge (re)starts. A ``shadow_model:`` in vision.yaml runs beside it on the same
+frames (``edge/vision/shadow.py``); its reports wait in ``take_shadow()`` for the agent, never acted on.
+
 Health: a live camera that sends no frame for its ``offline_after_s`` (``vision.yaml``, default 10 s of real
 time; the source reconnects meanwhile) raises ``device_offline`` for that camera device, as a camera event
 through the same queue, outbox and journal as its alarms; its next frame clears it (with the raised id,
@@ -38,6 +43,7 @@ from compound import wire
 from compound.clock import Clock
 from compound.config import Compound
 from compound.frames import RenderedSource
+from compound.modelstore import ModelStore
 from compound.wire import EventKind, EventState, Severity
 from edge.engine import OpenCondition
 from edge.rules.base import location_text
@@ -118,11 +124,13 @@ class EdgeCameras:
         vision: VisionFile | Path | None = None,
         sources: dict[str, str] | None = None,
         actuators: dict[str, Any] | None = None,
+        models: ModelStore | None = None,
     ) -> EdgeCameras | None:
         """Cameras of ``edge`` (None when it has none); ``sources`` overrides devices' ``source:`` by id.
 
         A source ``off`` leaves that camera out (a camera under maintenance, or a test that needs one).
         ``actuators`` (by device id) replace the default actuator of a camera type that acts locally.
+        ``models``: the data directory's model store; its live version, if any, replaces vision.yaml's model path.
 
         Raises ``VisionConfigError``, ``UnknownCameraType`` or ``SourceError`` (naming the camera) when one
         cannot be set up.
@@ -137,6 +145,10 @@ class EdgeCameras:
         if not isinstance(vision, VisionFile):
             path = vision if vision is not None else Path(compound.source) / "vision.yaml"
             vision = load_vision_config(path) if path.exists() else VisionFile()
+        live = models.live_path() if models is not None else None
+        if live is not None:
+            vision = vision.model_copy(update={"model": vision.model.model_copy(update={"path": str(live)})})
+            log.info("cameras of %s: promoted model %s is live", edge, live)
         actuators = dict(actuators or {})
         for dev in devices:
             make_actuator = camera_kind(dev).actuator
@@ -211,6 +223,22 @@ class EdgeCameras:
     def offline(self) -> int:
         """Cameras currently reported offline."""
         return sum(1 for w in self.workers if w.offline)
+
+    def take_shadow(self) -> list[wire.ShadowReport]:
+        """Shadow reports of closed episodes since the last call (called from the agent's loop)."""
+        out: list[wire.ShadowReport] = []
+        for worker in self.workers:
+            shadow = worker.pipeline.shadow
+            while shadow is not None and shadow.reports:
+                out.append(shadow.reports.popleft())
+        return out
+
+    def flush_shadow(self) -> None:
+        """Close the shadow episodes still open (the cameras stopped), so that they are reported too."""
+        for worker in self.workers:
+            pipe = worker.pipeline
+            if pipe.shadow is not None:
+                pipe.shadow.flush(self.clock.now(), compound=pipe.compound, edge=pipe.edge, device=pipe.device.id)
 
     def take(self) -> list[VisionDraft]:
         """Drafts produced since the last call, oldest first (called from the agent's loop)."""

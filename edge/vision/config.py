@@ -14,11 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import edge.vision.types  # noqa: F401  (registers the built-in camera types)
 from compound.config import Compound, Device
+from compound.modelstore import sha256_of
 from compound.wire import Location
 from edge.vision.camera_types import CAMERA_KINDS, CameraKind, CameraSetup, camera_kind, kind_by_name
 from edge.vision.detector import DEFAULT_MODEL, DETECTORS, Detector
 from edge.vision.motion import MotionGate
 from edge.vision.pipeline import CameraDevice, CameraPipeline
+from edge.vision.shadow import ShadowRunner, model_label
 from edge.vision.tracker import SortTracker
 from edge.vision.zones import Zone
 
@@ -144,6 +146,14 @@ class VisionFile(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10000)
+    shadow_model: ModelConfig | None = Field(
+        default=None,
+        description="A candidate detector run beside the live one on the same frames (shadow mode): its verdicts "
+        "are recorded and published for comparison, never acted on.",
+    )
+    shadow_cameras: list[str] | None = Field(
+        default=None, max_length=10000, description="Cameras that run the shadow model; default: every camera."
+    )
 
 
 def load_vision_config(path: Path | str) -> VisionFile:
@@ -190,7 +200,12 @@ def build_pipelines(
     unknown = set(by_id) - set(compound.devices)
     if unknown:
         raise VisionConfigError(f"vision.yaml names cameras not in devices.yaml: {', '.join(sorted(unknown))}")
+    unknown_shadow = set(vision.shadow_cameras or ()) - set(compound.devices)
+    if unknown_shadow:
+        names = ", ".join(sorted(unknown_shadow))
+        raise VisionConfigError(f"vision.yaml shadow_cameras names cameras not in devices.yaml: {names}")
     det: Detector | None = detector
+    shadow_det: Detector | None = None
     out = []
     for dev in camera_devices(compound, edge):
         kind = camera_kind(dev)
@@ -200,6 +215,16 @@ def build_pipelines(
         rule = kind.rule(CameraSetup(dev, zone, cam.options_for(kind), actuator))
         if det is None:
             det = make_detector(vision.model)
+        shadow = None
+        if vision.shadow_model is not None and (vision.shadow_cameras is None or dev.id in vision.shadow_cameras):
+            if shadow_det is None:
+                shadow_det = make_detector(vision.shadow_model)
+            shadow = ShadowRunner(
+                shadow_det,
+                kind.rule(CameraSetup(dev, zone, cam.options_for(kind), None)),  # no actuator: never acts
+                live_model=_label(vision.model),
+                shadow_model=_label(vision.shadow_model),
+            )
         m = vision.motion
         location = Location(building=dev.building, unit=dev.unit, floor=dev.floor, flat=dev.flat, place=dev.place)
         out.append(
@@ -214,6 +239,12 @@ def build_pipelines(
                     pixel_threshold=m.pixel_threshold, min_changed=m.min_changed, recheck_s=m.recheck_s, hold_s=m.hold_s
                 ),
                 tracker=SortTracker(),
+                shadow=shadow,
             )
         )
     return out
+
+
+def _label(model: ModelConfig) -> str:
+    path = model.resolved_path()
+    return model_label(path, sha256_of(path) if path.is_file() else None)

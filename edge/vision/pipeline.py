@@ -3,7 +3,10 @@
 ``CameraPipeline.process(frame)`` returns ``VisionDraft``s. A draft becomes a wire ``Event`` once
 the edge's outbox gives it a ``seq`` (``draft.event(seq)``), exactly like the sensor rule engine's
 drafts; its JPEG ``snapshot`` travels on ``draft.snapshot_topic``
-(``<prefix>/v1/<compound>/<edge>/snapshot/<event id>``) and the event's evidence names that id.
+(``<prefix>/v1/<compound>/<edge>/snapshot/<event id>``) and the event's evidence names that id. The clean
+frame (no boxes drawn: what a training set needs) follows as the snapshot ``<event id>-frame``. A pipeline with
+a ``shadow`` (``edge.vision.shadow.ShadowRunner``) runs a candidate model on the same frames and records its
+verdicts for comparison; they never become events and never command the actuator.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from edge.engine import OpenCondition, draft_event
 from edge.vision.detector import Detection, Detector
 from edge.vision.motion import MotionGate
 from edge.vision.rules import VisionRule, VisionVerdict
+from edge.vision.shadow import ShadowRunner
 from edge.vision.snapshot import render_snapshot
 from edge.vision.tracker import SortTracker, Track
 
@@ -51,6 +55,8 @@ class VisionDraft:
     at: datetime
     snapshot: bytes | None
     prefix: str = wire.DEFAULT_PREFIX
+    frame: bytes | None = None
+    """The raised frame as a JPEG with nothing drawn on it (marked alarms become training pictures)."""
 
     def event(self, seq: int) -> Event:
         """The wire Event with its sequence number."""
@@ -86,6 +92,11 @@ class VisionDraft:
         """Topic the JPEG snapshot is published on (its last segment is the event id)."""
         return wire.topic(self.compound, self.edge, MessageType.SNAPSHOT, self.id, prefix=self.prefix)
 
+    @property
+    def frame_topic(self) -> str:
+        """Topic of the clean frame: the snapshot topic of ``<event id>-frame``."""
+        return wire.topic(self.compound, self.edge, MessageType.SNAPSHOT, f"{self.id}-frame", prefix=self.prefix)
+
 
 @dataclass
 class PipelineStats:
@@ -111,6 +122,7 @@ class CameraPipeline:
         prefix: str = wire.DEFAULT_PREFIX,
         gate: MotionGate | None = None,
         tracker: SortTracker | None = None,
+        shadow: ShadowRunner | None = None,
     ) -> None:
         self.device = device
         self.detector = detector
@@ -119,6 +131,8 @@ class CameraPipeline:
         self.gate = gate or MotionGate()
         self.tracker = tracker or SortTracker()
         self.stats = PipelineStats()
+        self.shadow = shadow
+        """A candidate model run on the same frames, compared and never acted on (``shadow_model:``)."""
         self._raised: dict[EventKind, str] = {}
 
     def process(self, frame: Frame) -> list[VisionDraft]:
@@ -133,8 +147,21 @@ class CameraPipeline:
             tracks = self.tracker.update(dets, frame.t, decision.foreground)  # sightings carry the pixel evidence
         else:
             tracks = list(self.tracker.tracks)
-        drafts = [self._draft(v, frame) for v in self.rule.update(tracks, frame.t, decision.run)]
+        verdicts = self.rule.update(tracks, frame.t, decision.run)
+        drafts = [self._draft(v, frame) for v in verdicts]
         self.stats.drafts += len(drafts)
+        if self.shadow is not None:
+            self.shadow.observe(
+                frame,
+                decision.run,
+                decision.foreground,
+                self.rule,
+                verdicts,
+                self.stats.last_detections,
+                compound=self.compound,
+                edge=self.edge,
+                device=self.device.id,
+            )
         return drafts
 
     def restore(self, condition: OpenCondition) -> bool:
@@ -148,10 +175,11 @@ class CameraPipeline:
         verdict = dataclasses.replace(verdict, device=self.device.id)
         event_id = wire.new_event_id()
         raised_id = None
-        snapshot = None
+        snapshot = clean = None
         if verdict.state is EventState.RAISED:
             self._raised[verdict.kind] = event_id
             snapshot = render_snapshot(frame.image, self.stats.last_detections, highlight=verdict.detections)
+            clean = render_snapshot(frame.image, ())
         else:
             raised_id = self._raised.pop(verdict.kind, None)
         log.info(
@@ -173,6 +201,7 @@ class CameraPipeline:
             frame.at,
             snapshot,
             self.prefix,
+            clean,
         )
 
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[tuple[Frame, list[VisionDraft]]]:

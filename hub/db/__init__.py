@@ -10,6 +10,7 @@ from hub.alarm_states import OPEN_STATES
 from hub.db.accounts import AuditEntry, RevokedToken, UsedLoginToken
 from hub.db.base import Base, UTCDateTime
 from hub.db.engine import Database, default_url, insert_ignore
+from hub.db.learning import AlarmMark, ShadowRecord
 from hub.db.notify import (
     AlarmPhoto,
     DeliveryAttempt,
@@ -39,6 +40,7 @@ __all__ = [
     "Alarm",
     "AlarmAssignee",
     "AlarmHistory",
+    "AlarmMark",
     "AlarmPhoto",
     "AuditEntry",
     "Base",
@@ -55,6 +57,7 @@ __all__ = [
     "PushSubscription",
     "RevokedToken",
     "SeqGap",
+    "ShadowRecord",
     "Silence",
     "Snapshot",
     "StepState",

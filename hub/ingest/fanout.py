@@ -67,7 +67,7 @@ def fan_out(
                     series.reading(msg)
                 elif isinstance(msg, wire.Heartbeat):
                     series.heartbeat(msg)
-                else:
+                elif isinstance(msg, wire.Status):
                     series.status(msg)
             except Exception:  # the time-series side must never stop alarms
                 log.exception("series sink failed on a %s from %s", msg.type, msg.edge)

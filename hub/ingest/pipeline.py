@@ -27,6 +27,7 @@ from hub.ingest.store import EventStore, PendingEvent, dead_letter, edge_record,
 from hub.ingest.supervision import EdgeSupervisor
 from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, validate
 from hub.notify.escalation import ChannelInfo
+from hub.shadow import store_shadow
 from hub.timeseries.base import SeriesSink
 
 __all__ = ["MessagePipeline"]
@@ -187,6 +188,8 @@ class MessagePipeline:
             edge.heartbeats += 1
             edge.heartbeat = msg.model_dump(mode="json", by_alias=True)
             outcome.series.append(msg)
+        elif isinstance(msg, wire.ShadowReport):
+            store_shadow(session, msg, item.received_at)  # recorded for comparison, never acted on
         elif isinstance(msg, wire.Status):
             edge.status = msg.state.value
             edge.status_at = msg.at.astimezone(UTC)

@@ -45,7 +45,7 @@ DEAD_LETTER_REASONS: Final = {
 }
 """Every reason a message can be dead-lettered for, with what it means."""
 
-WireMessage = wire.Event | wire.Reading | wire.Status | wire.Heartbeat
+WireMessage = wire.Event | wire.Reading | wire.Status | wire.Heartbeat | wire.ShadowReport
 """What an edge publishes that ingest stores (commands are the hub's own; snapshots are raw JPEG)."""
 
 

@@ -42,6 +42,9 @@ class AuditAction(StrEnum):
     SILENCE = "silence"
     SILENCE_END = "silence_end"
     ACTION_LINK = "action_link"
+    MARK = "mark"
+    MODEL_PROMOTE = "model_promote"
+    MODEL_ROLLBACK = "model_rollback"
 
 
 class AuditEntryPublic(BaseModel):

@@ -29,6 +29,7 @@ from hub.web.routes import (
     devices,
     health,
     history,
+    learning,
     metrics,
     pages,
     push,
@@ -203,5 +204,6 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(siteplan.router)
     app.include_router(device_health.router)
     app.include_router(history.router)
+    app.include_router(learning.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

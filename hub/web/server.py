@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
+from compound.modelstore import ModelStore
 from hub.notify.channels import ChannelConfig
 from hub.notify.runtime import NotifyRuntime
 from hub.notify.settings import load_channel_configs
@@ -155,6 +156,7 @@ def hub_app(
     )
     app = create_app(context)
     app.state.notify = notify
+    app.state.models = ModelStore.of_data_dir(data_dir)  # promote / rollback (hub.web.routes.learning)
     ingestor.pipeline.on_raised = notify.dispatcher.wake  # deliver now, not at the next poll
     attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:

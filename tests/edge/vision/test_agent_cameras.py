@@ -85,11 +85,17 @@ def test_lift_camera_holds_the_lift_and_publishes_event_and_snapshot(
         assert 0 <= offset - hold.t < 5.0, (offset, hold.t)
 
         snaps = [(t, p) for t, p in sub.messages if wire.parse_topic(t).type is MessageType.SNAPSHOT]
-        assert [wire.parse_topic(t).device for t, _ in snaps] == [ev.id]
-        jpeg = snaps[0][1]
-        assert jpeg.startswith(JPEG_MAGIC) and len(jpeg) <= SNAPSHOT_MAX_BYTES
+        # The annotated snapshot, then the clean frame (nothing drawn: a marked alarm becomes a training picture).
+        assert [wire.parse_topic(t).device for t, _ in snaps] == [ev.id, f"{ev.id}-frame"]
+        jpeg, clean = snaps[0][1], snaps[1][1]
+        for data in (jpeg, clean):
+            assert data.startswith(JPEG_MAGIC) and len(data) <= SNAPSHOT_MAX_BYTES
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        frame = cv2.imdecode(np.frombuffer(clean, np.uint8), cv2.IMREAD_COLOR)
         assert image is not None and image.shape[0] > 0 and image.shape[1] > 0
+        assert frame is not None and frame.shape == image.shape
+        # Boxes are drawn in pure red/amber/green; the clean frame differs from the annotated one where they are.
+        assert float(np.abs(image.astype(int) - frame.astype(int)).max()) > 100
         assert agent.dropped == 0
     finally:
         sub.stop()
