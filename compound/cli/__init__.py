@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "compound.cli.commands.up",
     "compound.cli.commands.record",
     "compound.cli.commands.replay",
+    "compound.cli.commands.dataset",
+    "compound.cli.commands.model",
 )
 """Modules that each define ``register(subparsers)``; a missing module is simply not offered."""
 

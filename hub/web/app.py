@@ -205,5 +205,6 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(device_health.router)
     app.include_router(history.router)
     app.include_router(learning.router)
+    app.include_router(learning.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

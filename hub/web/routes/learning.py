@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from compound.config.models import Person, Role
@@ -24,14 +26,16 @@ from hub.marks import MarkPublic, MarkRequest, add_mark, marks_of, may_mark
 from hub.shadow import ShadowCameraSummary, ShadowEpisode, recent_episodes, shadow_summary
 from hub.snapshots import evidence
 from hub.web.accounts import AuditAction
-from hub.web.deps import Audit, CompoundDep, CurrentUser, Service
+from hub.web.assets import page
+from hub.web.deps import Audit, CompoundDep, CurrentUser, OptionalUser, Service
 from hub.web.permissions import Viewer
 
-__all__ = ["CANDIDATES_DIR", "router"]
+__all__ = ["CANDIDATES_DIR", "pages", "router"]
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["learning"])
+pages = APIRouter(include_in_schema=False)
 
 CANDIDATES_DIR = "candidates"
 """Candidate models (``*.onnx``) the console may promote live in ``<data-dir>/models/candidates/``."""
@@ -220,6 +224,14 @@ def rollback(request: Request, user: CurrentUser, audit: Audit) -> ModelsView:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     audit.record(AuditAction.MODEL_ROLLBACK, f"model:v{previous.version}" if previous else "model:vision.yaml")
     return _view(store)
+
+
+@pages.get("/models", response_class=HTMLResponse, response_model=None)
+def models_page(user: OptionalUser, request: Request) -> HTMLResponse | RedirectResponse:
+    """识别模型: shadow mode compared per camera; promote / roll back (property managers)."""
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status.HTTP_303_SEE_OTHER)
+    return page("models.html")
 
 
 def candidate_dir(data_dir: Path) -> Path:

@@ -4,6 +4,7 @@ import {
   ACKNOWLEDGEABLE, AlarmState, ApiError, OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName,
   severityBadge, stateChips, t,
 } from "/static/common.js";
+import { markingView } from "/static/marking.js";
 import { loadSeries } from "/static/series.js";
 
 const CURVE_BEFORE_MS = 30 * 60 * 1000;
@@ -118,7 +119,8 @@ async function loadEvidence(box, alarm, attempt = 0) {
       src: `${evidence.snapshot.url}?event=${encodeURIComponent(evidence.snapshot.event_id)}`,
     });
     box.dataset.state = "ok";
-    box.replaceChildren(el("a", { href: img.src, target: "_blank", rel: "noopener" }, img), list);
+    const frame = el("div", { class: "snapshot-frame" }, el("a", { href: img.src, target: "_blank", rel: "noopener" }, img));
+    box.replaceChildren(frame, list, markingView(alarm, frame, img));  // correct / false / missed boxes
     return;
   }
   const waiting = OPEN_STATES.has(alarm.state) && attempt < EVIDENCE_RETRIES;
