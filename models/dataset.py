@@ -152,9 +152,20 @@ def letterbox(image: NDArray[np.uint8], size: int) -> tuple[NDArray[np.uint8], f
 
 
 def class_names_of(root: Path, default: Sequence[str] = CLASS_NAMES) -> list[str]:
-    """Class names of a YOLO directory: ``dataset.json`` / ``classes.txt`` if present, else the defaults."""
+    """Class names of a YOLO directory: ``dataset.json`` / ``classes.txt`` / ``data.yaml`` (ultralytics' ``names:``,
+    a list or an ``{id: name}`` map) if present, else the defaults."""
     if (root / "dataset.json").exists():
         return list(json.loads((root / "dataset.json").read_text())["names"])
     if (root / "classes.txt").exists():
         return [ln.strip() for ln in (root / "classes.txt").read_text().splitlines() if ln.strip()]
+    for name in ("data.yaml", "data.yml"):
+        if (root / name).exists():
+            import yaml
+
+            names = (yaml.safe_load((root / name).read_text()) or {}).get("names")
+            if isinstance(names, dict):
+                return [str(names[k]) for k in sorted(names, key=int)]
+            if isinstance(names, list):
+                return [str(n) for n in names]
+            raise ValueError(f"{root / name}: no 'names:' list or map of class names")
     return list(default)

@@ -2,6 +2,15 @@
 
     python -m models.train                                   # render (cached) + train + export
     python -m models.train --data /path/to/yolo --names classes.txt --out my.onnx   # real footage
+    python -m models.train --data DIR --from models/compound_det.onnx --out new.onnx   # fine-tune the shipped model
+    python -m models.train --data DIR --from models/compound_det.onnx --out new.onnx --resume  # continue that run
+
+``DIR`` is a YOLO directory: ``images/<split>/*.jpg|png``, ``labels/<split>/*.txt`` (``class cx cy w h``,
+normalised), class names in ``classes.txt``, ``data.yaml`` or ``dataset.json``; ``--split`` defaults to
+``train`` when there is one. ``--from`` takes a checkpoint (.pt) or the exported ONNX (its folded weights are
+loaded back into ``models/net.py``'s network, see ``models.weights``); the data's classes may be any subset of the
+model's, in any order. The checkpoint (``--checkpoint``) is rewritten every ``--save-every`` steps and each
+epoch; ``--resume`` continues from it. Progress is a tqdm bar (step, epoch, losses).
 
 Needs the ``train`` extra (``pip install -e .[train]``). Training is bounded by ``--minutes``.
 """
@@ -23,6 +32,7 @@ from tqdm import tqdm
 
 from models.dataset import CACHE_DIR, RenderSpec, YoloItem, class_names_of, letterbox, read_yolo_dir, render_dataset
 from models.net import STRIDE, CenterNetLite, cell_centres, count_parameters, decode_ltrb
+from models.weights import load_start, recalibrate
 
 log = logging.getLogger(__name__)
 
@@ -145,59 +155,91 @@ def train(
     threads: int = 2,
     checkpoint: Path | None = None,
     init: Path | None = None,
+    resume: Path | None = None,
     save_every: int = 100,
+    max_steps: int | None = None,
+    device: str = "cpu",
 ) -> CenterNetLite:
-    """Train a ``CenterNetLite`` for up to ``epochs`` or ``minutes`` (whichever ends first)."""
+    """Train a ``CenterNetLite`` for up to ``epochs`` or ``minutes`` (whichever ends first).
+
+    ``init`` is the fine-tune start: a ``.pt`` checkpoint or an exported ``.onnx`` file with the same classes.
+    ``resume`` continues a run from the checkpoint it wrote (weights, optimiser, step, elapsed time), so a run
+    killed or cut short by its budget ends as it would have.
+    """
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
     net = CenterNetLite(len(names))
-    if init is not None:  # continue from a checkpoint (same classes), e.g. a run cut short by its time budget
-        state = torch.load(init, map_location="cpu", weights_only=False)
-        if list(state["names"]) != list(names):
-            raise ValueError(f"checkpoint {init} has classes {state['names']}, the data has {names}")
-        net.load_state_dict(state["state_dict"])
-        log.info("continuing from %s", init)
-    log.info("training %d parameters on %d images, %d classes", count_parameters(net), len(items), len(names))
-    data = YoloBatches(items, len(names), size, rng)
     steps_per_epoch = max(1, len(items) // batch_size)
     total = steps_per_epoch * epochs
+    step, elapsed = 0, 0.0
+    opt_state = None
+    if resume is not None:
+        state = torch.load(resume, map_location="cpu", weights_only=False)
+        if list(state["names"]) != list(names):
+            raise ValueError(f"checkpoint {resume} has classes {state['names']}, the data has {names}")
+        net.load_state_dict(state["state_dict"])
+        step, elapsed = int(state.get("step", 0)), float(state.get("elapsed", 0.0))
+        opt_state = state.get("optimizer")
+        log.info("resuming %s at step %d/%d (%.1f min done)", resume, step, total, elapsed / 60)
+    elif init is not None:  # fine-tune start: a checkpoint or the exported ONNX, same classes
+        start_point = load_start(init)
+        if start_point.names != list(names):
+            raise ValueError(f"checkpoint {init} has classes {start_point.names}, the data has {names}")
+        net = start_point.net
+        if start_point.folded:  # ONNX: give the BatchNorms the statistics of real training images
+            calib = YoloBatches(items, len(names), size, np.random.default_rng(seed))
+            pick = np.random.default_rng(seed).permutation(len(items))[: min(len(items), 64)]
+            recalibrate(net, calib.batch(pick, augment=False)[0])
+        log.info("fine-tuning from %s", init)
+    log.info("training %d parameters on %d images, %d classes", count_parameters(net), len(items), len(names))
+    dev = torch.device(device)
+    net.to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
-    start = time.monotonic()
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    start = time.monotonic() - elapsed
     budget = minutes * 60
+
+    def save(epoch: int) -> None:
+        if checkpoint is not None:
+            torch.save({"state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "names": names,
+                        "epoch": epoch, "step": step, "total": total, "elapsed": time.monotonic() - start,
+                        "optimizer": opt.state_dict()}, checkpoint)
+
     net.train()
-    step = 0
-    with tqdm(total=total, desc="train", unit="batch") as bar:
-        for epoch in range(epochs):
-            perm = rng.permutation(len(items))
-            for b in range(steps_per_epoch):
-                x, heat, box_t, weight = data.batch(perm[b * batch_size : (b + 1) * batch_size])
-                # progress is whichever is further along, steps or wall time, so the cosine schedule
-                # always anneals within the time budget even on a busy machine
-                frac = max(step / total, (time.monotonic() - start) / budget)
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(frac, lr)
-                hl, bl = net(x)
-                lh, lb = focal_loss(hl, heat), giou_loss(bl, box_t, weight)
-                loss = lh + 2.0 * lb
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-                opt.step()
-                step += 1
-                if checkpoint is not None and save_every > 0 and step % save_every == 0:
-                    # a run killed or cut short can continue from here with --init
-                    state = {"state_dict": net.state_dict(), "names": names, "epoch": epoch, "step": step}
-                    torch.save(state, checkpoint)
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, heat=f"{lh.item():.3f}", box=f"{lb.item():.3f}")
-                if time.monotonic() - start > budget:
-                    log.warning("time budget of %.1f min reached at step %d/%d", minutes, step, total)
-                    net.eval()
-                    return net
-            if checkpoint is not None:
-                torch.save({"state_dict": net.state_dict(), "names": names, "epoch": epoch, "step": step}, checkpoint)
-    net.eval()
+    stop = total if max_steps is None else min(total, step + max_steps)
+    with tqdm(total=total, initial=step, desc="train", unit="batch") as bar:
+        while step < stop:
+            epoch, b = divmod(step, steps_per_epoch)
+            # the order of each epoch, and the augmentation of each step, depend only on (seed, epoch/step),
+            # so a resumed run sees the batches the uninterrupted one would have
+            perm = np.random.default_rng((seed, epoch)).permutation(len(items))
+            data = YoloBatches(items, len(names), size, np.random.default_rng((seed, 1, step)))
+            x, heat, box_t, weight = (t.to(dev, non_blocking=True) for t in
+                                      data.batch(perm[b * batch_size : (b + 1) * batch_size]))
+            # progress is whichever is further along, steps or wall time, so the cosine schedule
+            # always anneals within the time budget even on a busy machine; wall time counts in whole percent,
+            # so runs that stay well inside their budget (and a resumed one) follow the same schedule step by step
+            frac = max(step / total, math.floor(100 * (time.monotonic() - start) / budget) / 100)
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(frac, lr)
+            hl, bl = net(x)
+            lh, lb = focal_loss(hl, heat), giou_loss(bl, box_t, weight)
+            loss = lh + 2.0 * lb
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            opt.step()
+            step += 1
+            if (save_every > 0 and step % save_every == 0) or step % steps_per_epoch == 0:
+                save(epoch)  # a run killed or cut short continues from here with --resume
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, heat=f"{lh.item():.3f}", box=f"{lb.item():.3f}")
+            if time.monotonic() - start > budget:
+                log.warning("time budget of %.1f min reached at step %d/%d", minutes, step, total)
+                break
+        save(step // steps_per_epoch)
+    net.to("cpu").eval()
     return net
 
 
@@ -209,39 +251,91 @@ def _lr_at(frac: float, peak: float, warmup: float = 0.05) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def remap_classes(items: list[YoloItem], data_names: list[str], model_names: list[str], root: Path) -> list[YoloItem]:
+    """Renumber a dataset's class ids into a model's class order; a class the model lacks is an error."""
+    unknown = [n for n in data_names if n not in model_names]
+    if unknown:
+        raise ValueError(f"{root}: class(es) {', '.join(unknown)} are not classes of the model "
+                         f"(its classes: {', '.join(model_names)})")
+    lut = np.array([model_names.index(n) for n in data_names], np.int64)
+    out = []
+    for item in items:
+        bad = item.classes[(item.classes < 0) | (item.classes >= len(lut))]
+        if len(bad):
+            raise ValueError(f"{item.image}: class id {int(bad[0])} is not in the dataset's {len(lut)} class names")
+        out.append(YoloItem(item.image, lut[item.classes], item.boxes))
+    return out
+
+
+def default_split(root: Path) -> str | None:
+    """``train`` when the directory has ``images/train``, else None (images directly under ``images/``)."""
+    return "train" if (root / "images" / "train").is_dir() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="YOLO-format directory (default: render simulator frames)")
-    ap.add_argument("--split", default=None, help="sub-folder of images/ and labels/ to train on, e.g. 'train'")
-    ap.add_argument("--names", type=Path, help="classes.txt, one class name per line (default: the dataset's)")
+    ap.add_argument("--split", default=None, help="sub-folder of images/ and labels/ to train on (default: 'train' "
+                    "when there is one)")
+    ap.add_argument("--names", type=Path, help="classes.txt, one class name per line (default: the dataset's "
+                    "classes.txt, data.yaml or dataset.json)")
     ap.add_argument("--count", type=int, default=TRAIN_SPEC.count, help="frames to render when --data is absent")
+    ap.add_argument("--from", "--init", dest="start", type=Path,
+                    help="fine-tune start: a checkpoint (.pt) of this script or an exported model (.onnx), e.g. "
+                    "models/compound_det.onnx; the data's classes must be among its classes")
+    ap.add_argument("--resume", action="store_true", help="continue the run that wrote --checkpoint (weights, "
+                    "optimiser, step, elapsed time)")
     ap.add_argument("--epochs", type=int, default=9)
     ap.add_argument("--minutes", type=float, default=26.0, help="wall-time budget for the training loop")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--out", type=Path, default=DEFAULT_ONNX, help="ONNX file to write")
-    ap.add_argument("--checkpoint", type=Path, default=CACHE_DIR / "last.pt")
-    ap.add_argument("--init", type=Path, help="checkpoint to continue training from (fine-tune, same classes)")
+    ap.add_argument("--checkpoint", type=Path, default=CACHE_DIR / "last.pt",
+                    help="checkpoint written every --save-every steps, each epoch and at the end")
     ap.add_argument("--save-every", type=int, default=100, help="also write --checkpoint every N steps (0: per epoch)")
+    ap.add_argument("--max-steps", type=int, help="stop after this many steps in this run (continue with --resume)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.data is not None and not args.data.is_dir():
+        ap.error(f"--data {args.data}: no such directory")
+    if args.start is not None and not args.start.is_file():
+        ap.error(f"--from {args.start}: no such file")
+    if args.resume and not args.checkpoint.is_file():
+        ap.error(f"--resume: no checkpoint at {args.checkpoint} (--checkpoint) to continue from")
     root = args.data or render_dataset(RenderSpec(count=args.count, seed=TRAIN_SPEC.seed))
-    names = (
+    split = args.split if args.split is not None else default_split(root)
+    data_names = (
         [ln.strip() for ln in args.names.read_text().splitlines() if ln.strip()] if args.names else class_names_of(root)
     )
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    items = read_yolo_dir(root, args.split)
+    try:
+        items = read_yolo_dir(root, split)
+    except FileNotFoundError as exc:
+        ap.error(str(exc))
     if not items:
-        raise SystemExit(f"no images found under {root}")
-    net = train(items, names, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch, lr=args.lr,
-                threads=args.threads, checkpoint=args.checkpoint, init=args.init, save_every=args.save_every)
-    torch.save({"state_dict": net.state_dict(), "names": names}, args.checkpoint)
+        ap.error(f"no images (.jpg, .png) under {root / 'images' / (split or '')}")
+    names = data_names
+    if args.resume:
+        names = [str(n) for n in torch.load(args.checkpoint, map_location="cpu", weights_only=False)["names"]]
+    elif args.start is not None:
+        names = load_start(args.start).names
+    try:
+        items = remap_classes(items, data_names, names, root)
+        net = train(items, names, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch, lr=args.lr,
+                    seed=args.seed, threads=args.threads, checkpoint=args.checkpoint,
+                    init=None if args.resume else args.start, resume=args.checkpoint if args.resume else None,
+                    save_every=args.save_every, max_steps=args.max_steps, device=args.device)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     from models.export import export_onnx
 
     export_onnx(net, names, args.out, size=INPUT_SIZE)
-    log.info("wrote %s (%.2f MB)", args.out, args.out.stat().st_size / 1e6)
+    log.info("wrote %s (%.2f MB); checkpoint %s (continue with --resume)", args.out, args.out.stat().st_size / 1e6,
+             args.checkpoint)
     return 0
 
 
