@@ -1,14 +1,34 @@
-"""The live change hub: ingest and the service publish alarm changes; consoles subscribe to a queue each."""
+"""The live change hub: ingest and the service publish alarm changes; consoles subscribe to a queue each.
+
+Across hub replicas on PostgreSQL every writer also ``announce``s its changes in the transaction that commits
+them (``pg_notify``: delivered if and only if that transaction commits); each replica's ``ChangeListener``
+(``hub.alarms.relay``) ``LISTEN``s and publishes what the other replicas announced to its own consoles.
+On SQLite (one process) ``announce`` does nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+import uuid
+from collections.abc import Iterable
+from typing import Final
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from hub.alarms.schemas import AlarmChange
 
-__all__ = ["AlarmChanges"]
+__all__ = ["CHANNEL", "MAX_PAYLOAD_BYTES", "AlarmChanges"]
+
+CHANNEL: Final = "compound_alarm_changes"
+"""The PostgreSQL notification channel of alarm changes."""
+MAX_PAYLOAD_BYTES: Final = 7000
+"""A change bigger than this (PostgreSQL refuses payloads from 8000 bytes) is announced by alarm id only; the
+listeners read the alarm back."""
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +44,24 @@ class AlarmChanges:
         self.maxsize = maxsize
         self._lock = threading.Lock()
         self._queues: dict[asyncio.Queue[AlarmChange], asyncio.AbstractEventLoop] = {}
+        self.origin = uuid.uuid4().hex[:16]
+        """This process's mark on what it announces: its listener skips its own (published locally already)."""
+
+    def announce(self, session: Session, changes: Iterable[AlarmChange]) -> None:
+        """Tell the other replicas about ``changes`` once ``session``'s transaction commits (PostgreSQL only).
+
+        Call it inside the transaction that makes the changes; publish them locally after the commit as before.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        params = []
+        for change in changes:
+            payload = json.dumps({"o": self.origin, "c": change.model_dump(mode="json")}, ensure_ascii=False)
+            if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+                payload = json.dumps({"o": self.origin, "id": change.alarm.id, "change": change.change})
+            params.append({"channel": CHANNEL, "payload": payload})
+        if params:
+            session.execute(_NOTIFY, params)
 
     def subscribe(self) -> asyncio.Queue[AlarmChange]:
         """A new queue receiving every change from now on (call from the consumer's event loop)."""

@@ -106,17 +106,20 @@ class MessagePipeline:
                     liveness[msg.edge] = edges[msg.edge]
             if liveness and self.settings.supervise_edges:  # a last will raises at once, a return clears
                 self.supervisor.observe(session, liveness.values(), self.clock.now(), outcome)
+            self.changes.announce(session, (t.change for t in outcome.transitions))  # to other replicas, at commit
         return outcome
 
-    def supervise(self, *, heard_since: datetime | None = None) -> BatchOutcome:
+    def supervise(self, *, heard_since: datetime | None = None, judge: bool = True) -> BatchOutcome:
         """One supervision round on the hub clock (``hub.ingest.supervision``), in its own transaction; the alarm
-        changes it made are published once committed. ``heard_since``: when this hub's subscription began."""
+        changes it made are published once committed. ``heard_since``: when this hub's subscription began;
+        ``judge``: False on a replica that does not lead supervision (it only writes what it saw: the patrol)."""
         outcome = BatchOutcome()
         with self.db.session() as session:
-            if self.settings.supervise_edges:
+            if self.settings.supervise_edges and judge:
                 self.supervisor.check(session, self.clock.now(), outcome, heard_since=heard_since)
             else:
                 self.supervisor.patrol(session, self.clock.now())
+            self.changes.announce(session, (t.change for t in outcome.transitions))
         fan_out(outcome, changes=self.changes, series=None, on_resend=None)
         self._nudge(outcome)
         return outcome

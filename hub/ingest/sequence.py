@@ -98,16 +98,23 @@ def tail_gap(session: Session, edge: EdgeRecord, beat: wire.Heartbeat, now: date
     edge.max_seq = beat.seq
 
 
-def sweep_ranges(session: Session, edges: Iterable[str], cutoff: datetime, *, open_ended: bool) -> Resends:
-    """What to ask again: every gap detected since ``cutoff`` and every tail a heartbeat showed (at most
-    ``MAX_HEARTBEAT_LEAD`` seqs past the last stored one); ``open_ended``:
+def sweep_ranges(
+    session: Session,
+    edges: Iterable[str],
+    cutoff: datetime,
+    *,
+    open_ended: bool,
+    detected_before: datetime | None = None,
+) -> Resends:
+    """What to ask again: every gap detected since ``cutoff`` (and before ``detected_before``, if given: with
+    replicas sharing the stream a gap is often another replica's batch not yet committed) and every tail a
+    heartbeat showed (at most ``MAX_HEARTBEAT_LEAD`` seqs past the last stored one); ``open_ended``:
     also anything before the first and after the last stored seq of each of ``edges`` (from 1 if none)."""
     records = {r.edge: (r.min_seq, r.max_seq, r.heartbeat) for r in session.scalars(select(EdgeRecord))}
-    gaps = session.execute(
-        select(SeqGap.edge, SeqGap.from_seq, SeqGap.to_seq)
-        .where(SeqGap.detected_at >= cutoff)
-        .order_by(SeqGap.edge, SeqGap.from_seq)
-    ).all()
+    query = select(SeqGap.edge, SeqGap.from_seq, SeqGap.to_seq).where(SeqGap.detected_at >= cutoff)
+    if detected_before is not None:
+        query = query.where(SeqGap.detected_at < detected_before)
+    gaps = session.execute(query.order_by(SeqGap.edge, SeqGap.from_seq)).all()
     ranges: Resends = [(edge, from_seq, to_seq) for edge, from_seq, to_seq in gaps]
     for edge in edges:
         min_seq, max_seq, beat = records.get(edge, (None, None, None))

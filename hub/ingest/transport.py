@@ -16,7 +16,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -30,6 +30,7 @@ from compound.config import Compound
 from compound.tls import MqttTLS
 from hub.alarms.changes import AlarmChanges
 from hub.db import Database
+from hub.db.cluster import Leadership
 from hub.ingest.inbound import Inbound
 from hub.ingest.pipeline import MessagePipeline
 from hub.ingest.sequence import SweepSchedule, sweep_ranges
@@ -38,9 +39,14 @@ from hub.notify.escalation import ChannelInfo
 from hub.resend import ResendRequester
 from hub.timeseries.base import SeriesSink
 
-__all__ = ["Ingestor", "probe_shared_subscriptions"]
+__all__ = ["SUPERVISION_JOB", "SWEEP_JOB", "Ingestor", "probe_shared_subscriptions"]
 
 log = logging.getLogger(__name__)
+
+SWEEP_JOB = "resend-sweep"
+"""The cluster-wide job of asking edges for open gaps and unseen tails (``Leadership``)."""
+SUPERVISION_JOB = "edge-supervision"
+"""The cluster-wide job of judging edges offline or back."""
 
 
 class Ingestor:
@@ -94,11 +100,17 @@ class Ingestor:
             clock=self.clock.monotonic,
         )
         """Asks edges to resend what this hub misses (rate-limited per edge)."""
-        self.pipeline.on_resend = self.resends.request
+        self.replicated = db.dialect == "postgresql"
+        """Replicas may share the stream (only on PostgreSQL): a seq gap is then often another replica's batch
+        still in flight, so gaps are asked for by the leading replica's sweep once they have stood
+        ``resend_settle_s``, not by whichever replica saw them at once."""
+        self.pipeline.on_resend = None if self.replicated else self.resends.request
         self._sweeps = SweepSchedule(
             self.clock, settle_s=self.settings.resend_settle_s, every_s=self.settings.resend_sweep_s
         )
         self._next_supervision = self.clock.monotonic()
+        self.leadership = Leadership(db.engine)
+        """Cluster-wide rounds (resend sweeps, edge supervision) run on the one replica that leads each."""
         self.subscribed_at: datetime | None = None
         """Hub-clock time of the current subscription: edges' silence is counted from it if later."""
 
@@ -192,7 +204,8 @@ class Ingestor:
         if open_ended is None:
             return
         try:
-            self.sweep(open_ended=open_ended)
+            if self.leadership.leads(SWEEP_JOB):  # once across replicas: edges are not asked N times
+                self.sweep(open_ended=open_ended)
         except Exception:  # the database may be down; ingest goes on and the next sweep tries again
             log.exception("resend sweep failed")
 
@@ -203,16 +216,21 @@ class Ingestor:
             return
         self._next_supervision = self.clock.monotonic() + self.settings.supervise_every_s
         try:
-            self.pipeline.supervise(heard_since=self.subscribed_at)
+            # One replica judges edges (raises and clears edge_offline); every replica writes what it heard.
+            self.pipeline.supervise(heard_since=self.subscribed_at, judge=self.leadership.leads(SUPERVISION_JOB))
         except Exception:  # the database may be down; ingest goes on and the next round tries again
             log.exception("supervision round failed")
 
     def sweep(self, *, open_ended: bool) -> int:
         """Ask for every open seq gap and every tail a heartbeat showed; ``open_ended``: also for anything
         after the last stored seq of every configured edge. Returns the number of requests sent."""
-        cutoff = self.clock.now() - self.settings.resend_gap_max_age
+        now = self.clock.now()
+        cutoff = now - self.settings.resend_gap_max_age
+        settled = now - timedelta(seconds=self.settings.resend_settle_s) if self.replicated else None
         with self.db.session() as session:
-            ranges = sweep_ranges(session, self.compound.edges(), cutoff, open_ended=open_ended)
+            ranges = sweep_ranges(
+                session, self.compound.edges(), cutoff, open_ended=open_ended, detected_before=settled
+            )
         return sum(self.resends.request(edge, from_seq, to_seq) for edge, from_seq, to_seq in ranges)
 
     def _process_until_stored(self, batch: list[Inbound]) -> None:
@@ -290,6 +308,7 @@ class Ingestor:
             client.disconnect()
             await asyncio.to_thread(client.loop_stop)
             self._client = None
+            await asyncio.to_thread(self.leadership.close)
             log.info("hub ingest stopped after %d messages", self.pipeline.processed)
 
     async def _probe_until_reachable(self, stop: asyncio.Event) -> bool | None:

@@ -183,6 +183,7 @@ class Dispatcher:
                     if alarm is not None:
                         published.append(AlarmChange(alarm=lifecycle.to_public(alarm), change="escalated"))
                     log.info("escalation step %d of alarm %d taken: %s", step.id, outcome.alarm_id, outcome.note)
+                    self._announce(session, published)
             except OperationalError as exc:  # another hub holds the row (SQLite): next tick
                 log.info("escalation step skipped this tick: %s", exc.__class__.__name__)
                 return
@@ -331,6 +332,7 @@ class Dispatcher:
                 else:
                     self._fail_now(session, job, now, result.code, result.detail)
                     report.failed += 1
+            self._announce(session, published)
         self._publish(published)
 
     def _fail_now(self, session: Session, job: NotificationJob, now: datetime, code: str | None, detail: str) -> None:
@@ -365,6 +367,11 @@ class Dispatcher:
             if transition is not None:
                 changes.append(transition.change)
         return changes
+
+    def _announce(self, session: Session, changes: list[AlarmChange]) -> None:
+        """Tell other hub replicas about ``changes`` when ``session`` commits (``AlarmChanges.announce``)."""
+        if self.changes is not None:
+            self.changes.announce(session, changes)
 
     def _publish(self, changes: list[AlarmChange]) -> None:
         if self.changes is None:

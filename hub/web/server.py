@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,15 +19,20 @@ from hub.notify.channels import ChannelConfig
 from hub.notify.runtime import NotifyRuntime
 from hub.notify.settings import load_channel_configs
 from hub.web.auth import DEFAULT_SESSION_TTL_S, DEFAULT_TOKEN_MAX_AGE_S, TokenSigner, load_secret_key
-from hub.web.context import HealthSource, IngestHealth, WebContext
+from hub.web.context import BackgroundJob, HealthSource, IngestHealth, WebContext
 
 if TYPE_CHECKING:
     from hub.ingest import Ingestor
     from hub.timeseries import TimeSeries
 
-__all__ = ["HubServer", "hub_app", "make_server"]
+__all__ = ["ROLES", "HubServer", "hub_app", "make_server"]
 
 log = logging.getLogger(__name__)
+
+ROLES: Final = ("all", "ingest", "api")
+"""What one hub replica does: ``all`` ingest and the API/console; ``ingest`` only the MQTT stream (and
+``/healthz``); ``api`` only the API/console (no broker). Every role dispatches notifications (rows are claimed)."""
+_INGEST_ONLY_PATHS: Final = frozenset({"/healthz"})
 
 
 class HubServer(uvicorn.Server):
@@ -111,6 +116,7 @@ def hub_app(
     series: TimeSeries | None = None,
     channels: list[ChannelConfig] | None = None,
     public_url: str | None = None,
+    role: str = "all",
 ) -> FastAPI:
     """The whole hub as one app: ``ingestor`` runs in the app's lifespan, the API and console beside it.
 
@@ -119,13 +125,19 @@ def hub_app(
     the secret key comes from ``$COMPOUND_SECRET_KEY`` or ``<data_dir>/secret.key``. With ``series`` (the
     time series ingest writes to, ``Ingestor(series=series.sink)``) the console charts devices and
     ``/healthz`` reports it; the caller closes it after the server stops.
+
+    ``role`` (``ROLES``): with ``api`` the ingestor is never started (it only lends its database, compound,
+    clock and change feed); with ``ingest`` only ``/healthz`` is served. On PostgreSQL a replica serving consoles
+    also listens for the alarm changes other replicas commit (``hub.alarms.relay``).
     """
+    if role not in ROLES:
+        raise ValueError(f"hub role must be one of {', '.join(ROLES)}; got {role!r}")
     from hub.alarms.service import AlarmService
     from hub.web.app import create_app
     from hub.web.routes.devices import attach_series
     from hub.web.routes.push import attach_vapid
 
-    ingestor.db.create()  # the API may be asked before ingest has started
+    ingestor.db.upgrade()  # the API may be asked before ingest has started
     secret_key = load_secret_key(data_dir)
     notify = NotifyRuntime(
         ingestor.db,
@@ -141,7 +153,19 @@ def hub_app(
     service = AlarmService(
         ingestor.db, ingestor.compound, changes=ingestor.changes, clock=ingestor.clock, channels=notify.infos
     )
-    health: dict[str, HealthSource] = {"ingest": IngestHealth(ingestor)}
+    health: dict[str, HealthSource] = {}
+    background: list[BackgroundJob] = []
+    if role != "api":
+        health["ingest"] = IngestHealth(ingestor)
+        background.append(ingestor.run)
+    background.append(notify.run)
+    listener = None
+    if role != "ingest" and ingestor.db.dialect == "postgresql":
+        from hub.alarms.relay import ChangeListener
+
+        listener = ChangeListener(ingestor.db, ingestor.changes)
+        health["changes"] = listener
+        background.append(listener.run)
     if series is not None:
         health["timeseries"] = series
     context = WebContext(
@@ -150,15 +174,18 @@ def hub_app(
         signer=TokenSigner(secret_key, max_age_s=token_max_age_s),
         session_ttl_s=session_ttl_s,
         cookie_secure=cookie_secure,
-        background=[ingestor.run, notify.run],
+        background=background,
         action_links=notify.links,
         health_sources=health,
     )
     app = create_app(context)
     app.state.notify = notify
+    app.state.change_listener = listener
     app.state.models = ModelStore.of_data_dir(data_dir)  # promote / rollback (hub.web.routes.learning)
     ingestor.pipeline.on_raised = notify.dispatcher.wake  # deliver now, not at the next poll
     attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:
         attach_series(app, series.reader)
+    if role == "ingest":  # an ingest replica answers health checks only
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) in _INGEST_ONLY_PATHS]
     return app

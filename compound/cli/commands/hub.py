@@ -55,7 +55,27 @@ def register(sub: Any) -> None:
         "(90s, 5m, 2h, 400d; default 5m: device clocks drift). Widen it for simulated devices on a timeline of "
         "their own; compound up passes 400d",
     )
-    parser.add_argument("--replica", default="1", help="replica name, part of the stable MQTT client id (default 1)")
+    parser.add_argument(
+        "--replica",
+        default="1",
+        help="replica name, part of the stable MQTT client id (default 1): give each replica its own, and a "
+        "restarted replica the same one (its broker session holds what it had not acknowledged)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=("all", "ingest", "api"),
+        default="all",
+        help="what this replica does (default all): ingest = the MQTT stream only (and /healthz), api = the "
+        "API and console only (no broker); several replicas on one PostgreSQL --db share the work",
+    )
+    parser.add_argument(
+        "--share-group",
+        type=share_group,
+        default="hub",
+        metavar="NAME",
+        help="MQTT shared-subscription group ($share/NAME/...): the broker hands each message to one ingesting "
+        "replica of the group (default hub; on brokers that deliver shared subscriptions)",
+    )
     parser.add_argument(
         "--edge-offline-after",
         type=duration,
@@ -122,6 +142,13 @@ def timeseries_settings(args: argparse.Namespace) -> TimeseriesSettings:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def share_group(text: str) -> str:
+    """An MQTT shared-subscription group name (argparse type): non-empty, no ``/``, ``+``, ``#``."""
+    if not text or any(ch in text for ch in "/+#") or len(text) > 64:
+        raise argparse.ArgumentTypeError(f"not a shared-subscription group name: {text!r} (1-64 chars, no / + #)")
+    return text
 
 
 def duration(text: str) -> timedelta:
@@ -243,9 +270,11 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         return 1
     db = Database(args.db or default_url(args.data_dir))
     if args.drill:
-        db.create()
+        db.upgrade()
         start_drill(db, args.drill, clock.now())
-    settings = IngestSettings(replica=args.replica, username=username, password=password, tls=tls)
+    settings = IngestSettings(
+        replica=args.replica, shared_group=args.share_group, username=username, password=password, tls=tls
+    )
     if args.max_skew is not None:
         settings = replace(settings, max_skew=args.max_skew)
     if args.edge_offline_after is not None:
@@ -274,6 +303,7 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
             series=series,
             channels=channels,
             public_url=args.public_url,
+            role=args.role,
         )
     except (OSError, ValueError) as exc:
         print(f"cannot start the console: {exc}", file=sys.stderr)
@@ -287,7 +317,8 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     server = make_server(app, host=args.host, port=args.port, on_started=started)
     where = series.influx.url if series.influx is not None else "embedded only"
     print(
-        f"hub: {compound.id} on {args.broker} ({broker_kind(args)}), database {db.url}, time series {where}",
+        f"hub: {compound.id} on {args.broker} ({broker_kind(args)}), database {db.url}, time series {where}, "
+        f"role {args.role}",
         file=sys.stderr,
         flush=True,
     )
