@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, object_session, selectinload
@@ -128,8 +128,18 @@ _OPEN_ALARM_ID = (
 )
 
 
-def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: AlarmState, note: str | None) -> None:
-    entry = AlarmHistory(at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note)
+def _history(
+    alarm: Alarm,
+    at: datetime,
+    actor: str,
+    action: str,
+    to_state: AlarmState,
+    note: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    entry = AlarmHistory(
+        at=at, actor=actor, action=action, from_state=alarm.state, to_state=to_state, note=note, note_data=data
+    )
     session = object_session(alarm)
     if alarm.id is None or session is None:
         alarm.history.append(entry)
@@ -138,6 +148,11 @@ def _history(alarm: Alarm, at: datetime, actor: str, action: str, to_state: Alar
         session.add(entry)
     alarm.state = to_state
     alarm.updated_at = at
+
+
+def _event_data(key: str, msg: wire.Event, **more: Any) -> dict[str, Any]:
+    """A history note about an event as data (``AlarmHistory.note_data``): the console words it."""
+    return {"key": key, "state": msg.state.value, "seq": msg.seq, "value": msg.value, "unit": msg.unit, **more}
 
 
 def _describe(msg: wire.Event) -> str:
@@ -171,25 +186,30 @@ def apply_event(
     if msg.state is wire.EventState.CLEARED:
         if alarm.cleared_at is None:
             alarm.cleared_at = msg.occurred_at.astimezone(UTC)
-            _history(alarm, now, actor, "clear", alarm.state, f"device cleared the condition ({_describe(msg)})")
+            note = f"device cleared the condition ({_describe(msg)})"
+            _history(alarm, now, actor, "clear", alarm.state, note, _event_data("device_cleared", msg))
             change = "cleared"
         if msg.value is not None:
             alarm.value = msg.value
     elif alarm.cleared_at is not None and msg.occurred_at.astimezone(UTC) < alarm.cleared_at:
         # An update from before the clear that arrives after it (resent when a restarted hub asked for the seqs it
         # missed, while the clear came live): it neither reopens the alarm nor overwrites what the clear reported.
-        _history(alarm, now, actor, "update", alarm.state, f"late, from before the clear ({_describe(msg)})")
+        note = f"late, from before the clear ({_describe(msg)})"
+        _history(alarm, now, actor, "update", alarm.state, note, _event_data("late", msg))
     else:
         notes = []
+        data = _event_data("update", msg, back=False)
         if alarm.cleared_at is not None:
             alarm.cleared_at = None
             reraised = True
             notes.append("condition back after a clear")
+            data["back"] = True
         if msg.severity != alarm.severity:
             notes.append(f"severity {alarm.severity} → {msg.severity.value}")
+            data.update(severity_from=alarm.severity, severity_to=msg.severity.value)
             alarm.severity = msg.severity.value
         if notes:
-            _history(alarm, now, actor, "update", alarm.state, f"{'; '.join(notes)} ({_describe(msg)})")
+            _history(alarm, now, actor, "update", alarm.state, f"{'; '.join(notes)} ({_describe(msg)})", data)
         if msg.value is not None:
             alarm.value = msg.value
         alarm.value_unit = msg.unit or alarm.value_unit
@@ -212,8 +232,11 @@ def _raise(
     note = _describe(msg)
     if msg.state is wire.EventState.UPDATED:
         note += " (opened by an update: no open alarm for this device and kind)"
+    data = _event_data("raised_by_update" if msg.state is wire.EventState.UPDATED else "raised_by", msg)
     alarm.history.append(
-        AlarmHistory(at=now, actor=actor, action="raise", from_state=None, to_state=AlarmState.RAISED, note=note)
+        AlarmHistory(
+            at=now, actor=actor, action="raise", from_state=None, to_state=AlarmState.RAISED, note=note, note_data=data
+        )
     )
     decision = router.route(msg.kind, device, msg.occurred_at)
     return raise_routed(session, alarm, decision, now, f"event_id={msg.id}")
@@ -229,9 +252,12 @@ def raise_routed(session: Session, alarm: Alarm, decision: RoutingDecision, now:
         )
     if decision.people:
         who = ", ".join(f"{p.person} ({p.role})" for p in decision.people)
-        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, f"routed by rule {decision.rule} to {who}")
+        people = [[p.person, p.role] for p in decision.people]
+        data = {"key": "routed", "rule": decision.rule, "people": people}
+        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, f"routed by rule {decision.rule} to {who}", data)
     else:
-        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, "; ".join(decision.reasons) or "nobody to notify")
+        note = "; ".join(decision.reasons) or "nobody to notify"
+        _history(alarm, now, SYSTEM, "route", AlarmState.RAISED, note, {"key": "routed_nobody"})
     session.add(alarm)
     session.flush()
     log.info(
@@ -245,17 +271,18 @@ def raise_routed(session: Session, alarm: Alarm, decision: RoutingDecision, now:
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="raised"), decision)
 
 
-def clear(alarm: Alarm, actor: str, note: str, now: datetime) -> Transition:
-    """The condition is gone (a device's clear, or the hub's own check): ``cleared_at`` set, the alarm stays open."""
+def clear(alarm: Alarm, actor: str, note: str, now: datetime, data: dict[str, Any] | None = None) -> Transition:
+    """The condition is gone (a device's clear, or the hub's own check): ``cleared_at`` set, the alarm stays open.
+    ``data``: the note as data for the console (``AlarmHistory.note_data``)."""
     alarm.cleared_at = now
-    _history(alarm, now, actor, "clear", alarm.state, note)
+    _history(alarm, now, actor, "clear", alarm.state, note, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="cleared"))
 
 
-def reraise(alarm: Alarm, actor: str, note: str, now: datetime) -> Transition:
+def reraise(alarm: Alarm, actor: str, note: str, now: datetime, data: dict[str, Any] | None = None) -> Transition:
     """The condition came back while its alarm is still open after a clear (flap detection counts these)."""
     alarm.cleared_at = None
-    _history(alarm, now, actor, "update", alarm.state, f"condition back after a clear ({note})")
+    _history(alarm, now, actor, "update", alarm.state, f"condition back after a clear ({note})", data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="updated"), reraised=True)
 
 
@@ -265,7 +292,8 @@ def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: dateti
         return None
     alarm.notified_at = now
     who = f"{person_id} via {channel}" if person_id else f"group {channel}"
-    _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"delivered to {who}")
+    data = {"key": "delivered", "person": person_id, "channel": channel}
+    _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"delivered to {who}", data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="notified"))
 
 

@@ -91,6 +91,9 @@ class HistoryEntry(_Public):
     from_state: AlarmState | None
     to_state: AlarmState
     note: str | None = None
+    note_data: dict[str, Any] | None = Field(
+        default=None, description="A system note as data ({'key': …}): the console words it in the reader's language."
+    )
 
 
 class EventPublic(_Public):
@@ -98,9 +101,13 @@ class EventPublic(_Public):
 
     id: str = Field(description="Event id (idempotency key).")
     seq: int
+    kind: str | None = Field(default=None, description="The event's kind (the console words its message from it).")
     state: str
     severity: str
     value: float | None = None
+    unit: str | None = None
+    threshold: float | None = None
+    message: str | None = Field(default=None, description="The edge's own text (English): for logs and API users.")
     occurred_at: datetime
     received_at: datetime
 
@@ -110,9 +117,13 @@ class EventPublic(_Public):
         return cls(
             id=record.event_id,
             seq=record.seq,
+            kind=record.kind,
             state=record.state,
             severity=record.severity,
             value=record.value,
+            unit=record.unit,
+            threshold=record.threshold,
+            message=record.message,
             occurred_at=record.occurred_at,
             received_at=record.received_at,
         )

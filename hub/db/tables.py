@@ -209,6 +209,9 @@ class AlarmHistory(Base):
     from_state: Mapped[AlarmState | None] = mapped_column(ALARM_STATE)
     to_state: Mapped[AlarmState] = mapped_column(ALARM_STATE)
     note: Mapped[str | None] = mapped_column(Text)
+    note_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """A system note as data (``{"key": "routed", ...}``) for the console to word in the reader's language; ``note``
+    keeps the sentence for logs and API users. ``None`` for a person's own note."""
 
     alarm: Mapped[Alarm] = relationship(back_populates="history")
 

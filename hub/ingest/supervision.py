@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -84,6 +84,8 @@ class _Verdict:
     reason: str
     since: datetime
     """When the condition began (the edge last heard from, the gap detected): an alarm raised since covers it."""
+    data: dict[str, Any]
+    """``reason`` as data (``AlarmHistory.note_data``): the console words it in the reader's language."""
 
 
 class EdgeSupervisor:
@@ -175,13 +177,22 @@ class EdgeSupervisor:
         if edge.status == wire.EdgeState.OFFLINE.value:
             # Since the status's own time, not its receipt: the broker hands the retained will to every new
             # subscription again, and a hub restarted must not page anyone twice for one resolved outage.
-            return _Verdict("边缘网关报告离线（遗嘱消息或停止运行）", edge.status_at or edge.last_seen_at)
+            return _Verdict(
+                "边缘网关报告离线（遗嘱消息或停止运行）",
+                edge.status_at or edge.last_seen_at,
+                {"key": "edge_said_offline"},
+            )
         heard = max(edge.last_seen_at, heard_since) if heard_since is not None else edge.last_seen_at
         silent = now - heard
         if silent > self.offline_after:
             return _Verdict(
                 f"边缘网关 {silent.total_seconds():.0f} 秒无任何消息（上限 {self.offline_after.total_seconds():g} 秒）",
                 edge.last_seen_at,
+                {
+                    "key": "edge_silent",
+                    "silent": round(silent.total_seconds()),
+                    "limit": self.offline_after.total_seconds(),
+                },
             )
         cutoff = now - self.settings.resend_gap_max_age
         accepted = session.scalar(  # gaps a resolved alarm already covered: a person took that loss in hand
@@ -203,6 +214,7 @@ class EdgeSupervisor:
             return _Verdict(
                 f"序号 {gap.from_seq}–{gap.to_seq} 的事件 {waited:.0f} 秒未补齐（上限 {bound:g} 秒）",
                 gap.detected_at,
+                {"key": "edge_gap", "from": gap.from_seq, "to": gap.to_seq, "waited": round(waited), "limit": bound},
             )
         return None
 
@@ -213,12 +225,14 @@ class EdgeSupervisor:
         alarm = lifecycle.open_alarm(session, edge.edge, EDGE_OFFLINE)
         if found is None:
             if alarm is not None and alarm.cleared_at is None:
-                outcome.transitions.append(lifecycle.clear(alarm, ACTOR, "边缘网关已恢复在线", now))
+                outcome.transitions.append(
+                    lifecycle.clear(alarm, ACTOR, "边缘网关已恢复在线", now, {"key": "edge_back"})
+                )
                 log.info("edge %s back: edge_offline alarm %d cleared", edge.edge, alarm.id)
             return
         if alarm is not None:
             if alarm.cleared_at is not None:
-                transition = lifecycle.reraise(alarm, ACTOR, found.reason, now)
+                transition = lifecycle.reraise(alarm, ACTOR, found.reason, now, found.data)
                 alarm.updated_at = now
                 self.escalation.on_reraise(session, alarm, now)
                 outcome.transitions.append(transition)
@@ -229,9 +243,17 @@ class EdgeSupervisor:
             .limit(1)
         )
         if covered is None:
-            self._raise(session, edge.edge, found.reason, now, outcome)
+            self._raise(session, edge.edge, found.reason, now, outcome, found.data)
 
-    def _raise(self, session: Session, edge: str, reason: str, now: datetime, outcome: BatchOutcome) -> None:
+    def _raise(
+        self,
+        session: Session,
+        edge: str,
+        reason: str,
+        now: datetime,
+        outcome: BatchOutcome,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         place = self._places[edge]
         decision = self.router.route(wire.EventKind.EDGE_OFFLINE, place, now)
         alarm = Alarm(
@@ -249,7 +271,15 @@ class EdgeSupervisor:
             updated_at=now,
         )
         alarm.history.append(
-            AlarmHistory(at=now, actor=ACTOR, action="raise", from_state=None, to_state=AlarmState.RAISED, note=reason)
+            AlarmHistory(
+                at=now,
+                actor=ACTOR,
+                action="raise",
+                from_state=None,
+                to_state=AlarmState.RAISED,
+                note=reason,
+                note_data=data,
+            )
         )
         try:
             with session.begin_nested():

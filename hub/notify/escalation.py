@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -93,12 +93,21 @@ class Escalation:
         silence = self._silence_for(session, alarm, now)
         if silence is not None and silence.drill:
             alarm.drill = True
-            self._note(session, alarm, now, f"演练：静默规则 {silence.id}（{silence.reason}）将此告警标为演练")
+            self._note(
+                session,
+                alarm,
+                now,
+                f"演练：静默规则 {silence.id}（{silence.reason}）将此告警标为演练",
+                {"key": "esc_drill", "rule": silence.id, "reason": silence.reason},
+            )
         elif silence is not None and alarm.kind in self._never_silenced:
-            self._note(session, alarm, now, f"静默规则 {silence.id} 不适用：火警和燃气告警从不静默")
+            note = f"静默规则 {silence.id} 不适用：火警和燃气告警从不静默"
+            self._note(session, alarm, now, note, {"key": "esc_never_silenced", "rule": silence.id})
         elif silence is not None:
             alarm.silenced_by = silence.id
-            self._note(session, alarm, now, f"已静默（规则 {silence.id}：{silence.reason}，{silence.author}）：不推送")
+            note = f"已静默（规则 {silence.id}：{silence.reason}，{silence.author}）：不推送"
+            data = {"key": "esc_silenced", "rule": silence.id, "reason": silence.reason, "author": silence.author}
+            self._note(session, alarm, now, note, data)
             return
         if self._join_incident(session, alarm, now):
             return
@@ -108,7 +117,7 @@ class Escalation:
         jobs = self._write_level(session, alarm, policy, 0, 0, now, "告警已按位置派发")
         self._schedule_after(session, alarm, policy, 0, 0, now, now)
         if not jobs:
-            self._note(session, alarm, now, "0 级无人可通知：直接进入下一级")
+            self._note(session, alarm, now, "0 级无人可通知：直接进入下一级", {"key": "esc_level0_nobody"})
 
     def on_reraise(self, session: Session, alarm: Alarm, now: datetime) -> None:
         """The device raised again after clearing: count it; past the flap threshold the alarm is marked flapping
@@ -124,6 +133,7 @@ class Escalation:
                 alarm,
                 now,
                 f"抖动：{self.config.flapping.window_s:g} 秒内恢复后又报警 {len(recent)} 次，保持一个告警并标记为抖动",
+                {"key": "esc_flapping", "window": self.config.flapping.window_s, "count": len(recent)},
             )
 
     # ------------------------------------------------------------------ people act
@@ -176,7 +186,7 @@ class Escalation:
                 return self._finish(step, alarm, 0, "已按时到场")
             level = min((alarm.escalation_level or 0) + 1, len(policy.levels) - 1)
             note = f"已确认但 {policy.on_site_within_s:g} 秒内无人到场：继续升级"
-            self._note(session, alarm, now, note)
+            self._note(session, alarm, now, note, {"key": "esc_on_site_late", "within": policy.on_site_within_s})
             jobs = self._write_level(session, alarm, policy, level, 0, now, note, tag="resume")
             alarm.escalation_level = level
             self._schedule_after(session, alarm, policy, level, 0, now, now)
@@ -186,9 +196,11 @@ class Escalation:
             return self._finish(step, alarm, 0, "已有人确认，停止升级")
         spec = policy.levels[step.level]
         if step.repeat == 0:
-            note = self._timeout_note(session, alarm, policy, step.level)
+            note, data = self._timeout_note(session, alarm, policy, step.level)
             alarm.escalation_level = step.level
-            self._note(session, alarm, now, f"升级到第 {step.level} 级（{spec.role_label()}）：{note}")
+            roles = [] if spec.to == "routed" else [r.value for r in spec.to]
+            data.update(key="esc_level_up", level=step.level, roles=roles)
+            self._note(session, alarm, now, f"升级到第 {step.level} 级（{spec.role_label()}）：{note}", data)
         else:
             note = f"第 {step.level} 级第 {step.repeat} 次提醒：仍无人确认"
         jobs = self._write_level(session, alarm, policy, step.level, step.repeat, now, note)
@@ -204,7 +216,7 @@ class Escalation:
             alarm.next_step_at = None
         return StepOutcome(step.id, alarm.id, jobs, note)
 
-    def _timeout_note(self, session: Session, alarm: Alarm, policy: Policy, level: int) -> str:
+    def _timeout_note(self, session: Session, alarm: Alarm, policy: Policy, level: int) -> tuple[str, dict[str, Any]]:
         previous = policy.levels[level - 1]
         told = session.scalars(
             select(NotificationJob.person_id)
@@ -214,7 +226,8 @@ class Escalation:
         ).all()
         people = self.compound.people
         names = "、".join(people[p].name if p in people else p for p in told if p) or "无人"
-        return f"{previous.ack_timeout_s:g} 秒内无人确认（已通知：{names}）"
+        data = {"timeout": previous.ack_timeout_s, "told": [p for p in told if p]}
+        return f"{previous.ack_timeout_s:g} 秒内无人确认（已通知：{names}）", data
 
     def _schedule_after(
         self, session: Session, alarm: Alarm, policy: Policy, level: int, repeat: int, due: datetime, now: datetime
@@ -278,7 +291,8 @@ class Escalation:
                 extra = [c for c in person.fallback if c not in usable and self._reachable(c, person_id)]
                 usable += extra if repeat > 0 else extra[:1]
             if not usable:
-                self._note(session, alarm, now, f"{person_id} 在第 {level_index} 级的渠道上都无法联系")
+                note_data = {"key": "esc_unreachable", "person": person_id, "level": level_index}
+                self._note(session, alarm, now, f"{person_id} 在第 {level_index} 级的渠道上都无法联系", note_data)
                 continue
             for channel in usable:
                 written += self._job(session, alarm, level_index, repeat, purpose, person_id, channel, now, note, tag)
@@ -454,12 +468,21 @@ class Escalation:
         if alarm.kind in self._never_silenced and alarm.severity == "critical" and hazard_critical is not None:
             severity = "major"
         incident.severity = severity
-        self._note(session, alarm, now, f"并入事件 {incident.id}（主告警 {lead.id}）：随主告警一起通知")
+        note = f"并入事件 {incident.id}（主告警 {lead.id}）：随主告警一起通知"
+        self._note(session, alarm, now, note, {"key": "esc_joined", "incident": incident.id, "lead": lead.id})
         raised = SEVERITY_RANK[severity] > SEVERITY_RANK[before]
         joined = f"告警 {alarm.id}（{alarm.kind}，{alarm.device}）并入本事件，共 {incident.alarms} 个"
+        data: dict[str, Any] = {
+            "key": "esc_incident_grew",
+            "alarm": alarm.id,
+            "kind": alarm.kind,
+            "device": alarm.device,
+            "count": incident.alarms,
+        }
         if raised:
             joined += f"；事件级别 {before} → {severity}"
-        self._note(session, lead, now, joined)
+            data.update(severity_from=before, severity_to=severity)
+        self._note(session, lead, now, joined, data)
         if raised:
             self._tell_again(session, lead, incident, now, joined)
         return True
@@ -502,7 +525,8 @@ class Escalation:
         )
 
     @staticmethod
-    def _note(session: Session, alarm: Alarm, now: datetime, note: str) -> None:
+    def _note(session: Session, alarm: Alarm, now: datetime, note: str, data: dict[str, Any]) -> None:
+        """An escalation step in the alarm's history: the sentence (logs, API) and the same as data (the console)."""
         session.add(
             AlarmHistory(
                 alarm_id=alarm.id,
@@ -512,5 +536,6 @@ class Escalation:
                 from_state=alarm.state,
                 to_state=alarm.state,
                 note=note,
+                note_data=data,
             )
         )

@@ -230,6 +230,188 @@ Object.assign(DICT.en, {
 // ---- The console's paged list (issue 15).
 Object.assign(DICT.zh, { "list.more": "加载更多", "list.end": "已全部加载" });
 Object.assign(DICT.en, { "list.more": "Load more", "list.end": "All loaded" });
+// ---- Event messages, worded from the event's kind, state and figures (the edge's English text is the fallback
+// for a kind with no entry here): "msg.<kind>.<state>", {value} and {threshold} as fmtValue writes them.
+Object.assign(DICT.zh, {
+  "detail.seq": "序号",
+  "msg.smoke.raised": "烟雾浓度 {value}，超过阈值 {threshold}", "msg.smoke.updated": "烟雾浓度现为 {value}",
+  "msg.smoke.cleared": "烟雾浓度已降到 {threshold} 以下",
+  "msg.gas.raised": "燃气浓度 {value}，达到阈值 {threshold}", "msg.gas.updated": "燃气浓度现为 {value}",
+  "msg.gas.cleared": "燃气浓度已降到 {threshold} 以下",
+  "msg.door_held_open.raised": "防火门已开启 {value}，超过 {threshold}", "msg.door_held_open.updated": "防火门已开启 {value}",
+  "msg.door_held_open.cleared": "防火门已关闭",
+  "msg.door_forced.raised": "夜间模式下门被强行打开：开门前没有刷卡或按出门按钮", "msg.door_forced.cleared": "门已重新关闭",
+  "msg.care_inactive.raised": "关爱对象家中已 {value} 没有开门活动（阈值 {threshold}）",
+  "msg.care_inactive.cleared": "关爱对象家中有开门活动了",
+  "msg.device_offline.raised": "设备已 {value} 没有上报（阈值 {threshold}）", "msg.device_offline.cleared": "设备恢复上报",
+  "msg.low_battery.raised": "电池电量 {value}，低于 {threshold}", "msg.low_battery.cleared": "电池已更换，电量 {value}",
+  "msg.stuck_value.raised": "读数长时间停在 {value} 不变", "msg.stuck_value.cleared": "读数恢复变化",
+  "msg.noisy_signal.raised": "信号波动 {value}，超过 {threshold}", "msg.noisy_signal.cleared": "信号恢复平稳：{value}",
+  "msg.ebike_in_lift.raised": "电梯轿厢内有电动车：已保持开门并播放语音提醒",
+  "msg.ebike_in_lift.cleared": "电动车已离开：电梯门已释放",
+  "msg.fire_lane_blocked.raised": "消防通道被占用已 {value}（阈值 {threshold}）", "msg.fire_lane_blocked.cleared": "消防通道已畅通",
+  "msg.edge_offline.raised": "边缘网关失去联系", "msg.edge_offline.cleared": "边缘网关恢复联系",
+});
+Object.assign(DICT.en, {
+  "detail.seq": "seq",
+  "msg.smoke.raised": "smoke {value}, above the threshold of {threshold}", "msg.smoke.updated": "smoke now {value}",
+  "msg.smoke.cleared": "smoke back below {threshold}",
+  "msg.gas.raised": "gas {value}, at or above the threshold of {threshold}", "msg.gas.updated": "gas now {value}",
+  "msg.gas.cleared": "gas back below {threshold}",
+  "msg.door_held_open.raised": "fire door open for {value}, longer than {threshold}", "msg.door_held_open.updated": "fire door open for {value}",
+  "msg.door_held_open.cleared": "fire door closed",
+  "msg.door_forced.raised": "door forced open in night mode: no card or exit button before", "msg.door_forced.cleared": "door closed again",
+  "msg.care_inactive.raised": "no door activity at the care household for {value} (threshold {threshold})",
+  "msg.care_inactive.cleared": "door activity at the care household again",
+  "msg.device_offline.raised": "device silent for {value} (threshold {threshold})", "msg.device_offline.cleared": "device reporting again",
+  "msg.low_battery.raised": "battery at {value}, below {threshold}", "msg.low_battery.cleared": "battery replaced: {value}",
+  "msg.stuck_value.raised": "reading stuck at {value}", "msg.stuck_value.cleared": "reading moving again",
+  "msg.noisy_signal.raised": "signal noise {value}, above {threshold}", "msg.noisy_signal.cleared": "signal quiet again: {value}",
+  "msg.ebike_in_lift.raised": "e-bike in the lift car: doors held, warning playing",
+  "msg.ebike_in_lift.cleared": "e-bike gone: doors released",
+  "msg.fire_lane_blocked.raised": "fire lane blocked for {value} (threshold {threshold})", "msg.fire_lane_blocked.cleared": "fire lane free again",
+  "msg.edge_offline.raised": "edge lost", "msg.edge_offline.cleared": "edge back",
+});
+// ---- System notes in an alarm's history (ingest, routing, delivery, escalation, edge supervision), worded from
+// their data (AlarmHistory.note_data: {key, ...}); a person's own note, or a note without data, is shown as written.
+Object.assign(DICT.zh, {
+  "note.raised_by": "由设备事件触发（{event}）", "note.raised_by_update": "由更新事件开启：此设备没有同类未关闭告警（{event}）",
+  "note.device_cleared": "设备报告情况已解除（{event}）", "note.late": "清除之前的事件迟到送达（{event}）",
+  "note.back": "清除后情况再次出现", "note.severity": "级别 {from} → {to}", "note.event": "{state} · 序号 {seq}",
+  "note.routed": "已派单给 {people}", "note.routed_nobody": "无人可派单", "note.delivered": "已送达 {who}（{channel}）",
+  "note.edge_said_offline": "边缘网关报告离线（遗嘱消息或停止运行）",
+  "note.edge_silent": "边缘网关 {silent} 无任何消息（上限 {limit}）",
+  "note.edge_gap": "序号 {from}–{to} 的事件 {waited} 未补齐（上限 {limit}）", "note.edge_back": "边缘网关已恢复在线",
+  "note.esc_drill": "演练：静默规则 {rule}（{reason}）将此告警标为演练",
+  "note.esc_never_silenced": "静默规则 {rule} 不适用：火警和燃气告警从不静默",
+  "note.esc_silenced": "已静默（规则 {rule}：{reason}，{author}）：不推送",
+  "note.esc_level0_nobody": "0 级无人可通知：直接进入下一级",
+  "note.esc_flapping": "抖动：{window} 内恢复后又报警 {count} 次，保持一个告警并标记为抖动",
+  "note.esc_on_site_late": "已确认但 {within} 内无人到场：继续升级",
+  "note.esc_level_up": "升级到第 {level} 级（{roles}）：{timeout} 内无人确认（已通知：{told}）",
+  "note.esc_unreachable": "{person}在第 {level} 级的渠道上都无法联系",
+  "note.esc_joined": "并入事件 {incident}（主告警 {lead}）：随主告警一起通知",
+  "note.esc_incident_grew": "告警 {alarm}（{kind}，{device}）并入本事件，共 {count} 个",
+  "note.esc_incident_severity": "；事件级别 {from} → {to}", "note.nobody": "无人", "note.routed_roles": "按位置派发",
+  "severity.major": "重大", "channel.webpush": "网页推送", "channel.inbox": "站内消息", "channel.sms": "短信",
+  "channel.wecom": "企业微信", "channel.voice": "语音电话", "channel.email": "邮件",
+  "rule.fire_gas": "火警与燃气", "rule.grid_worker": "网格员处理", "rule.device_fault": "设备故障",
+  "rule.security": "安保处理", "rule.fire_lane": "消防通道", "rule.edge_link": "网关链路",
+  "policy.fire-gas": "火警与燃气", "policy.security": "安保", "policy.edge-link": "网关链路", "policy.default": "默认",
+  "code.no_subscription": "未开启推送", "code.no_recipient": "无收件人", "code.recipient": "收件人无效",
+  "code.inbox": "已放入工作台", "code.network": "网络错误", "code.exception": "程序错误",
+});
+Object.assign(DICT.en, {
+  "note.raised_by": "raised by a device event ({event})",
+  "note.raised_by_update": "opened by an update: no open alarm for this device and kind ({event})",
+  "note.device_cleared": "the device cleared the condition ({event})", "note.late": "late, from before the clear ({event})",
+  "note.back": "condition back after a clear", "note.severity": "severity {from} → {to}", "note.event": "{state} · seq {seq}",
+  "note.routed": "routed to {people}", "note.routed_nobody": "nobody to route to", "note.delivered": "delivered to {who} ({channel})",
+  "note.edge_said_offline": "the edge said it is offline (last will or stopped)",
+  "note.edge_silent": "the edge silent for {silent} (limit {limit})",
+  "note.edge_gap": "events seq {from}–{to} missing for {waited} (limit {limit})", "note.edge_back": "the edge is back online",
+  "note.esc_drill": "drill: silence rule {rule} ({reason}) marks this alarm as a drill",
+  "note.esc_never_silenced": "silence rule {rule} does not apply: fire and gas alarms are never silenced",
+  "note.esc_silenced": "silenced (rule {rule}: {reason}, {author}): not pushed",
+  "note.esc_level0_nobody": "nobody to notify at level 0: straight to the next level",
+  "note.esc_flapping": "flapping: raised again after clearing {count} times within {window}; kept as one alarm",
+  "note.esc_on_site_late": "acknowledged but nobody on site within {within}: escalating again",
+  "note.esc_level_up": "escalated to level {level} ({roles}): nobody acknowledged within {timeout} (told: {told})",
+  "note.esc_unreachable": "{person} cannot be reached on any channel of level {level}",
+  "note.esc_joined": "joined incident {incident} (lead alarm {lead}): notified with the lead alarm",
+  "note.esc_incident_grew": "alarm {alarm} ({kind}, {device}) joined this incident, {count} in all",
+  "note.esc_incident_severity": "; incident severity {from} → {to}", "note.nobody": "nobody", "note.routed_roles": "routed by place",
+  "severity.major": "Major", "channel.webpush": "web push", "channel.inbox": "inbox", "channel.sms": "SMS",
+  "channel.wecom": "WeCom", "channel.voice": "voice call", "channel.email": "e-mail",
+  "rule.fire_gas": "fire and gas", "rule.grid_worker": "grid worker", "rule.device_fault": "device fault",
+  "rule.security": "security", "rule.fire_lane": "fire lane", "rule.edge_link": "edge link",
+  "policy.fire-gas": "fire and gas", "policy.security": "security", "policy.edge-link": "edge link", "policy.default": "default",
+  "code.no_subscription": "push not enabled", "code.no_recipient": "no recipient", "code.recipient": "bad recipient",
+  "code.inbox": "in the worker's list", "code.network": "network error", "code.exception": "program error",
+});
+
+/** A channel's name in the reader's language (its config id when the tables have no word for it). */
+export function channelName(id) {
+  return DICT[lang()][`channel.${id}`] ?? DICT.zh[`channel.${id}`] ?? id;
+}
+
+/** A history entry's note: worded from ``note_data`` when the hub wrote it as data, else as written. */
+export function fmtHistoryNote(ctx, entry) {
+  const d = entry.note_data;
+  if (!d || !d.key || DICT.zh[`note.${d.key}`] === undefined && d.key !== "update") return entry.note || "";
+  const sep = lang() === "en" ? "; " : "；";
+  const seconds = (v) => (v === null || v === undefined ? "—" : fmtDuration(v));
+  const people = (ids) => (ids && ids.length ? ids.map((p) => personName(ctx, p)).join(lang() === "en" ? ", " : "、") : t("note.nobody"));
+  const fill = (key, words) => t(key).replace(/\{(\w+)\}/g, (_, name) => (words[name] ?? ""));
+  const event = fill("note.event", { state: t(`change.${d.state}`), seq: d.seq })
+    + (d.value !== null && d.value !== undefined ? ` · ${fmtValue({ value: d.value, unit: d.unit })}` : "");
+  const sev = (s) => t(`severity.${s}`);
+  switch (d.key) {
+    case "update": {
+      const parts = [];
+      if (d.back) parts.push(t("note.back"));
+      if (d.severity_from) parts.push(fill("note.severity", { from: sev(d.severity_from), to: sev(d.severity_to) }));
+      return `${parts.join(sep)}${lang() === "en" ? ` (${event})` : `（${event}）`}`;
+    }
+    case "routed":
+      return fill("note.routed", { people: (d.people || []).map(([p, role]) => (lang() === "en"
+        ? `${personName(ctx, p)} (${t(`role.${role}`)})` : `${personName(ctx, p)}（${t(`role.${role}`)}）`)).join(lang() === "en" ? ", " : "、") });
+    case "delivered":
+      return fill("note.delivered", { who: d.person ? personName(ctx, d.person) : `${t("esc.group")} ${channelName(d.channel)}`, channel: channelName(d.channel) });
+    case "edge_silent":
+      return fill("note.edge_silent", { silent: seconds(d.silent), limit: seconds(d.limit) });
+    case "edge_gap":
+      return fill("note.edge_gap", { from: d.from, to: d.to, waited: seconds(d.waited), limit: seconds(d.limit) });
+    case "esc_flapping":
+      return fill("note.esc_flapping", { window: seconds(d.window), count: d.count });
+    case "esc_on_site_late":
+      return fill("note.esc_on_site_late", { within: seconds(d.within) });
+    case "esc_level_up":
+      return fill("note.esc_level_up", {
+        level: d.level, timeout: seconds(d.timeout), told: people(d.told),
+        roles: d.roles && d.roles.length ? d.roles.map((r) => t(`role.${r}`)).join("+") : t("note.routed_roles"),
+      });
+    case "esc_unreachable":
+      return fill("note.esc_unreachable", { person: personName(ctx, d.person), level: d.level });
+    case "esc_incident_grew":
+      return fill("note.esc_incident_grew", { alarm: d.alarm, kind: t(`kind.${d.kind}`), device: d.device, count: d.count })
+        + (d.severity_from ? fill("note.esc_incident_severity", { from: sev(d.severity_from), to: sev(d.severity_to) }) : "");
+    default:
+      return fill(`note.${d.key}`, { ...d, event });
+  }
+}
+
+// ---- Web Push on the worker page.
+Object.assign(DICT.zh, {
+  "push.off": "开启推送通知", "push.on": "关闭推送通知", "push.busy": "正在开启…", "push.enabled": "本机已开启推送通知",
+  "push.denied": "通知权限被拒绝：请在浏览器设置中允许", "push.unsupported": "此浏览器不支持推送通知（iPhone 需先“添加到主屏幕”）",
+  "push.failed": "开启失败：", "push.timeout": "浏览器的推送服务无响应（Chrome 的推送服务在中国大陆不可用，可改用 Edge 或 Firefox）",
+});
+Object.assign(DICT.en, {
+  "push.off": "Enable push", "push.on": "Disable push", "push.busy": "Enabling…", "push.enabled": "Push notifications are on for this device",
+  "push.denied": "Notifications are blocked: allow them in the browser's settings",
+  "push.unsupported": "This browser cannot receive push (on iPhone, add the page to the home screen first)",
+  "push.failed": "Could not enable push: ", "push.timeout": "the browser's push service does not answer (Chrome's is unreachable in mainland China)",
+});
+
+/** Kinds worded like another: a gas pre-alarm reads like a gas alarm. */
+const MESSAGE_LIKE = { gas_pre_alarm: "gas" };
+
+/**
+ * An event's message in the reader's language from its kind, state ("raised" | "updated" | "cleared") and figures
+ * ({value, unit, threshold}); ``fallback`` (the edge's own text) for a kind or state the tables do not word.
+ */
+export function fmtEventMessage(kind, state, { value = null, unit = null, threshold = null } = {}, fallback = "") {
+  const base = MESSAGE_LIKE[kind] || kind;
+  const key = `msg.${base}.${state}`;
+  const template = DICT[lang()][key] ?? DICT.zh[key] ?? (state === "updated" ? DICT[lang()][`msg.${base}.raised`] : undefined);
+  if (template === undefined) return fallback || "";
+  const words = {
+    value: fmtValue({ value, unit }),
+    threshold: threshold === null || threshold === undefined ? "—" : fmtValue({ value: threshold, unit }),
+  };
+  return template.replace(/\{(\w+)\}/g, (_, name) => words[name] ?? "");
+}
 /** The translation tables (read-only use: tests check every visible string of a page against them). */
 export const I18N = DICT;
 

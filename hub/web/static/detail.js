@@ -1,7 +1,7 @@
 // The alarm detail view and its actions, shared by the console and the grid-worker page.
 
 import {
-  ACKNOWLEDGEABLE, AlarmState, ApiError, OPEN_STATES, api, el, fmtAxis, fmtLocation, fmtTime, fmtValue, gridName, lang, personName,
+  ACKNOWLEDGEABLE, AlarmState, ApiError, OPEN_STATES, api, channelName, el, fmtAxis, fmtEventMessage, fmtHistoryNote, fmtLocation, fmtTime, fmtValue, gridName, lang, personName,
   severityBadge, stateChips, t,
 } from "/static/common.js";
 import { markingView } from "/static/marking.js";
@@ -142,9 +142,15 @@ function field(labelKey, value, attrs = {}) {
   return el("div", { class: "field", ...attrs }, el("span", { class: "k" }, t(labelKey)), el("span", { class: "v" }, value));
 }
 
+/** The tables' word for ``key`` in the reader's language, or ``fallback`` (an operator's id) when there is none. */
+function wordOr(key, fallback) {
+  const word = t(key);
+  return word === key ? fallback : word;
+}
+
 function who(ctx, id) {
   if (!id || id === "system") return t("system");
-  if (id.startsWith("edge:")) return `${t("detail.edge")} ${id.slice(5)}`;
+  if (id.startsWith("edge:")) return `${t("detail.edge")} ${ctx.directory.buildings[id.slice(5)] || id.slice(5)}`;
   const p = ctx.directory.people[id];
   return p ? `${p.name} · ${t(`role.${p.role}`)}` : id;
 }
@@ -176,7 +182,7 @@ function routingView(ctx, alarm) {
   const whys = routing.whys || [];
   const reasons = (routing.reasons || []).map((r, i) => el("li", {}, whyText(ctx, whys[i], r)));
   return section("detail.routing",
-    routing.rule ? el("p", { class: "muted rule" }, `${t("detail.rule")}: ${routing.rule}`) : null,
+    routing.rule ? el("p", { class: "muted rule", "data-rule": routing.rule }, `${t("detail.rule")}: ${wordOr(`rule.${routing.rule}`, routing.rule)}`) : null,
     rows.length ? el("ul", { class: "routes" }, rows) : el("p", { class: "muted" }, t("detail.none")),
     reasons.length && !rows.length ? el("ul", { class: "reasons muted" }, reasons) : null);
 }
@@ -203,7 +209,7 @@ function historyView(ctx, history) {
       el("time", {}, fmtTime(h.at)),
       el("span", { class: `h-action act-${h.action}` }, t(`action.${h.action}`)),
       el("span", { class: "who" }, who(ctx, h.actor)),
-      h.note ? el("q", { class: "note" }, h.note) : null);
+      h.note || h.note_data ? el("q", { class: "note" }, fmtHistoryNote(ctx, h)) : null);
   });
   return section("detail.history", el("ol", { class: "history" }, items));
 }
@@ -213,9 +219,10 @@ function eventsView(events) {
   const items = events.map((e) => el("li", {},
     el("time", {}, fmtTime(e.occurred_at || e.received_at)),
     el("span", { class: `ev ev-${e.state}` }, t(`change.${e.state}`)),
-    el("span", { class: "muted mono" }, `seq ${e.seq}`),
+    el("span", { class: "muted mono" }, `${t("detail.seq")} ${e.seq}`),
     e.value !== null && e.value !== undefined ? el("span", { class: "mono" }, fmtValue(e)) : null,
-    e.severity ? severityBadge(e.severity) : null));
+    e.severity ? severityBadge(e.severity) : null,
+    e.message || e.kind ? el("span", { class: "ev-message" }, fmtEventMessage(e.kind, e.state, e, e.message)) : null));
   return section("detail.events", el("ol", { class: "events" }, items));
 }
 
@@ -269,7 +276,7 @@ function escalationView(ctx, alarm) {
       el("div", { class: "d-facts" },
         field("esc.level", level === null || level === undefined ? "—" : t("esc.level.n").replace("{n}", level), { id: "esc-level" }),
         field("esc.next", alarm.next_step_at ? fmtTime(alarm.next_step_at) : "—", { id: "esc-next" }),
-        field("esc.policy", alarm.policy || "—", { id: "esc-policy" })),
+        field("esc.policy", alarm.policy ? wordOr(`policy.${alarm.policy}`, alarm.policy) : "—", { id: "esc-policy", "data-policy": alarm.policy || "" })),
       el("h4", {}, t("esc.attempts")), box),
   };
 }
@@ -291,15 +298,16 @@ async function loadDeliveries(box, ctx, alarm) {
   box.replaceChildren(el("ul", { class: "deliveries" }, jobs.map((job) => el("li", {
     class: "job", "data-job-id": job.id, "data-state": job.state, "data-channel": job.channel, "data-level": job.level,
   },
-  el("span", { class: "mono" }, `L${job.level}${job.repeat ? `·${job.repeat}` : ""}`),
-  el("span", { class: "who" }, job.person_id ? personName(ctx, job.person_id) : `${t("esc.group")} ${job.channel}`),
-  el("span", { class: "muted" }, `${job.channel} · ${t(`job.${job.purpose}`)}`),
+  el("span", { class: "mono" }, `${t("esc.level.n").replace("{n}", job.level)}${job.repeat ? `·${job.repeat}` : ""}`),
+  el("span", { class: "who" }, job.person_id ? personName(ctx, job.person_id) : `${t("esc.group")} ${channelName(job.channel)}`),
+  el("span", { class: "muted" }, `${channelName(job.channel)} · ${t(`job.${job.purpose}`)}`),
   el("span", { class: `job-state s-${job.state}` }, t(`job.${job.state}`)),
   el("time", {}, fmtTime(job.delivered_at || job.created_at)),
   (job.tries || []).length ? el("ol", { class: "tries" }, job.tries.map((a) => el("li", {
-    class: a.ok ? "ok" : "fail", "data-ok": a.ok ? "1" : "0",
-  }, `${fmtTime(a.at)} · ${t(a.ok ? "try.ok" : "try.fail")}${a.code ? ` · ${a.code}` : ""} · ${Math.round(a.latency_ms)} ms`,
-  a.digest > 1 ? ` · ×${a.digest}` : "", a.detail && !a.ok ? ` · ${a.detail}` : ""))) : null))));
+    class: a.ok ? "ok" : "fail", "data-ok": a.ok ? "1" : "0", "data-code": a.code || "", title: a.detail || null,
+  }, `${fmtTime(a.at)} · ${t(a.ok ? "try.ok" : "try.fail")}${a.code ? ` · ${wordOr(`code.${a.code}`, a.code)}` : ""} · ${Math.round(a.latency_ms)} ms`,
+  a.digest > 1 ? ` · ×${a.digest}` : ""))) : null))));
+  // The channel's own words (English, for logs) are the attempt's tooltip; its code is worded from the tables.
 }
 
 function actionsView(alarm, onDone, { fieldActions = false } = {}) {
@@ -380,6 +388,8 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack, fieldActio
     .map((k) => field(k === "on_my_way" || k === "on_site" ? `state.${k}` : `detail.${k}`, fmtTime(alarm[`${k}_at`]),
       { "data-time": k }));
   const escalation = escalationView(ctx, alarm);
+  // The message in the reader's language from the kind and figures; the edge's English text for a kind not worded.
+  const message = fmtEventMessage(alarm.kind, alarm.cleared_at ? "cleared" : "raised", alarm, alarm.message);
   const parts = [
     el("div", { class: `d-head sevbar-${alarm.severity}`, "data-alarm-id": alarm.id, "data-state": alarm.state },
       onBack ? el("button", { class: "btn ghost small back", type: "button", onclick: onBack }, `‹ ${t("detail.back")}`) : null,
@@ -387,7 +397,7 @@ export function renderDetail(container, alarm, ctx, { onDone, onBack, fieldActio
         alarm.drill ? el("span", { class: "badge drill", "data-drill": "1" }, t("esc.drill")) : null),
       el("p", { class: "d-loc" }, fmtLocation(loc, ctx.directory.buildings)),
       el("p", { class: "muted" }, `#${alarm.id} · ${gridName(ctx, alarm.grid)} · ${alarm.device}`)),
-    alarm.message ? el("p", { class: "d-message" }, alarm.message) : null,
+    message ? el("p", { class: "d-message" }, message) : null,
     el("div", { class: "d-facts" },
       field("detail.value", el("span", { class: "mono big" }, fmtValue(alarm))),
       alarm.threshold !== null && alarm.threshold !== undefined

@@ -81,20 +81,7 @@ function setLive(status) {
 
 // ---------- Web Push: this phone gets alarms as notifications even with the page closed (sw.js shows them).
 
-const PUSH_TEXT = {
-  zh: {
-    off: "开启推送通知", on: "关闭推送通知", busy: "正在开启…", enabled: "本机已开启推送通知",
-    denied: "通知权限被拒绝：请在浏览器设置中允许", unsupported: "此浏览器不支持推送通知（iPhone 需先“添加到主屏幕”）",
-    failed: "开启失败：", timeout: "浏览器的推送服务无响应（Chrome 的推送服务在中国大陆不可用，可改用 Edge 或 Firefox）",
-  },
-  en: {
-    off: "Enable push", on: "Disable push", busy: "Enabling…", enabled: "Push notifications are on for this device",
-    denied: "Notifications are blocked: allow them in the browser's settings",
-    unsupported: "This browser cannot receive push (on iPhone, add the page to the home screen first)",
-    failed: "Could not enable push: ", timeout: "the browser's push service does not answer (Chrome's is unreachable in mainland China)",
-  },
-};
-const pushText = (key) => PUSH_TEXT[lang()][key];
+const pushText = (key) => t(`push.${key}`);  // common.js's tables, like every other string
 const SUBSCRIBE_TIMEOUT_MS = 20000;
 
 function keyBytes(base64url) {

@@ -25,6 +25,7 @@ from hub.web import TokenSigner, hub_app, load_secret_key
 from hub.web.auth import SECRET_ENV
 from tests.hub.helpers import Publisher
 from tests.hub.web.conftest import ServedApp
+from tests.hub.web.i18n_check import assert_all_from_table
 from tests.servers import MosquittoServer
 from tests.support import wait_for
 
@@ -40,6 +41,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 15_000
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+SMOKE_TEXT = "smoke 0.310 dB/m at b2/u1/1502, above 0.15 dB/m for 20 s"
+"""What the edge's smoke rule writes in an event's ``message`` (English, for logs): never shown as is in the UI."""
+NAMES_ZH = ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"]
+"""Names from the config, Chinese in the English UI too."""
 
 
 @dataclass
@@ -61,8 +67,9 @@ class LiveHub:
         value: float | None = 0.31,
         unit: str = "dB/m",
         threshold: float | None = 0.15,
+        message: str | None = None,
     ) -> None:
-        """Publish a raise event for a device, over MQTT, as its edge agent would."""
+        """Publish a raise event for a device, over MQTT, as its edge agent would (``message``: its English text)."""
         device = self.compound.devices[device_id]
         self.seq += 1
         msg = wire.Event(
@@ -81,6 +88,7 @@ class LiveHub:
                 building=device.building, unit=device.unit, floor=device.floor, flat=device.flat, place=device.place
             ),
             occurred_at=datetime.now(UTC),
+            message=message,
         )
         topic = wire.topic(
             self.compound.id, device.edge, wire.MessageType.EVENT, device_id, prefix=self.compound.prefix
@@ -156,7 +164,8 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         expect(page.locator("#alarm-rows tr")).to_have_count(3, timeout=WAIT_MS)
         page.evaluate("window.__noReload = 'still here'")
 
-        live_hub.publish("b2-u1-1502-smoke")
+        # The edge's own text is English; the console words the message from the kind and figures instead.
+        live_hub.publish("b2-u1-1502-smoke", message=SMOKE_TEXT)
         row = page.locator('#alarm-rows tr[data-kind="smoke"]')
         expect(row).to_have_count(1, timeout=WAIT_MS)
         expect(row).to_contain_text("1502")
@@ -173,7 +182,11 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         # Routing reasons in the reader's language, from the router's data (not its English sentence).
         expect(detail.locator(".routes li .why").first).to_contain_text("值班")
         expect(detail.locator(".routes")).not_to_contain_text("on duty")
+        expect(detail.locator(".d-message")).to_have_text("烟雾浓度 0.310 dB/m，超过阈值 0.150 dB/m")
+        expect(detail.locator(".history")).to_contain_text("已派单给")  # the routing step, worded from its data
+        assert_all_from_table(page, alarm=alarm_id)  # the console with a detail open: nothing but the table and data
         page.screenshot(path=artifacts_dir / "console.png")
+        page.screenshot(path=DOCS / "console.png")
 
         page.fill("#ack-note", "已电话联系住户，安保前往")
         page.click("#ack")
@@ -203,6 +216,9 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         # The English switch re-renders the page in place and is remembered.
         page.click("#lang")
         expect(row).to_contain_text("Resolved")
+        expect(detail.locator(".d-message")).to_have_text("smoke 0.310 dB/m, above the threshold of 0.150 dB/m")
+        typed = ["已电话联系住户，安保前往", "厨房煎锅起烟，已关火通风，无人员受伤"]  # the notes typed above: data
+        assert_all_from_table(page, [*NAMES_ZH, *typed], "en", alarm=alarm_id)
         page.reload()
         expect(page.locator("#alarm-rows tr").first).to_be_visible(timeout=WAIT_MS)
         expect(page.locator('#alarm-rows tr[data-kind="smoke"]')).to_contain_text("Smoke")
@@ -225,6 +241,8 @@ def test_worker_page_shows_only_their_alarm_and_acknowledges_it(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
+        page.goto(f"{live_hub.url}/login?next=/worker")
+        assert_all_from_table(page, at_least=4)  # the sign-in page, before anyone is signed in
         live_hub.login(page, worker.id, "/worker")
         live_hub.publish(other_device)  # another grid: must never reach this worker
         live_hub.publish("b2-u1-1502-smoke")
@@ -236,12 +254,15 @@ def test_worker_page_shows_only_their_alarm_and_acknowledges_it(
         expect(cards.first).to_have_attribute("data-alarm-id", str(ids["b2-u1-1502-smoke"]))
         page.reload()  # after a reload too, the list holds their alarm only
         expect(cards).to_have_count(1, timeout=WAIT_MS)
+        assert_all_from_table(page, alarm=ids["b2-u1-1502-smoke"])
         page.screenshot(path=artifacts_dir / "worker-list.png")
 
         cards.first.click()
         view = page.locator("#detail-view")
         expect(view).to_contain_text("张建国")
+        assert_all_from_table(page, alarm=ids["b2-u1-1502-smoke"])
         page.screenshot(path=artifacts_dir / "worker-detail.png")
+        page.screenshot(path=DOCS / "worker.png")
         page.click("#ack")
         expect(view.locator(".d-head")).to_have_attribute("data-state", "acknowledged", timeout=WAIT_MS)
         page.screenshot(path=artifacts_dir / "worker-acknowledged.png")

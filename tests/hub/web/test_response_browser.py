@@ -205,7 +205,8 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         card.click()
         head = page.locator(f'.d-head[data-alarm-id="{alarm.id}"]')
         expect(head).to_be_visible(timeout=WAIT_MS)
-        expect(page.locator("#esc-policy")).to_contain_text("fire-gas")
+        expect(page.locator("#esc-policy")).to_have_attribute("data-policy", "fire-gas")
+        expect(page.locator("#esc-policy")).to_contain_text("火警与燃气")
         expect(page.locator("#plan-steps li").first).to_be_visible()  # the fire plan (预案) from escalation.yaml
         expect(page.locator("#deliveries")).to_have_attribute("data-state", "ok", timeout=WAIT_MS)
         expect(page.locator('#deliveries li.job[data-state="delivered"]').first).to_be_visible(timeout=WAIT_MS)

@@ -2,22 +2,23 @@
 
 Debian's Chromium through Playwright against a real hub (Mosquitto, ingest, SQLite, uvicorn), with the
 fixtures of ``test_browser``. Every visible string of the Chinese UI of these pages is checked against
-``common.js``'s zh table (``I18N.zh``), not by eye: what is left of the page's text once the table's values,
-the config's names (buildings, grids, people, the household shown) and numbers, times and punctuation are
-taken out must be empty. Screenshots of each page go to ``docs/``.
+``common.js``'s zh table (``I18N.zh``), not by eye (``tests/hub/web/i18n_check.py``, shared by every page's
+test): what is left of the page's text once the table's values, the config's names (buildings, grids, people,
+the household shown) and numbers, times and punctuation are taken out must be empty. Screenshots of each
+page go to ``docs/``.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from compound import wire
 from tests.hub.web import test_browser
+from tests.hub.web.i18n_check import assert_all_from_table
 from tests.hub.web.test_browser import WAIT_MS, LiveHub, _open_alarm_ids
 from tests.servers import MosquittoServer
 from tests.support import wait_for
@@ -38,42 +39,6 @@ HTMLMediaElement.prototype.play = function () { window.__audio.push("play"); ret
 HTMLMediaElement.prototype.pause = function () { window.__audio.push("pause"); };
 """
 
-_LEFTOVER_JS = """
-async ([extra, lang]) => {
-  const { I18N, fmtPlace } = await import("/static/common.js");
-  const me = await (await fetch("/api/v1/me")).json();
-  const words = new Set([...Object.values(I18N[lang]), ...extra, me.compound.name, me.person.name]);
-  for (const p of ["kitchen", "flat-door", "entrance", "gate", "fire-door-1", "lift-1"]) words.add(fmtPlace(p));
-  for (const group of [me.directory.buildings, me.directory.grids, me.directory.people]) {
-    for (const v of Object.values(group)) words.add(typeof v === "string" ? v : v.name);
-  }
-  const texts = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const parent = node.parentElement;
-    if (!parent || !node.textContent.trim()) continue;
-    if (parent.closest("title, script, style, option")) continue;
-    if (!parent.getClientRects().length) continue;
-    texts.push([node.textContent.trim(), `${parent.tagName.toLowerCase()}.${parent.getAttribute("class") || ""}`]);
-  }
-  for (const b of document.querySelectorAll("button, a.btn")) {
-    if (b.getClientRects().length && b.title) texts.push([b.title, "title of a button"]);
-  }
-  texts.push([document.title, "document.title"]);
-  const sorted = [...words].filter(Boolean).sort((a, b) => b.length - a.length);
-  const left = [];
-  for (const [text, where] of texts) {
-    let rest = text;
-    for (const w of sorted) rest = rest.split(w).join(" ");
-    rest = rest.replace(/[\\d\\s·、：:，,。；;（）()\\-–—←#%/.\\[\\]【】]+/g, "");
-    // Chinese: nothing may be left. English: ids may be (b2, u1), Chinese may not.
-    if (lang === "zh" ? rest : /[\\u4e00-\\u9fff]/.test(rest)) left.push(`${where}: ${text} → ${rest}`);
-  }
-  return { left, count: texts.length };
-}
-"""
-
 
 def _login(hub: LiveHub, page: Page, person_id: str, path: str) -> None:
     page.on("pageerror", lambda err: print(f"page error: {err}"))
@@ -83,16 +48,6 @@ def _login(hub: LiveHub, page: Page, person_id: str, path: str) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(f"{hub.url}{path}")
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=WAIT_MS)
-
-
-def _assert_all_from_table(page: Page, extra: list[str] | None = None, lang: str = "zh") -> int:
-    """Every visible string on the page is made of ``lang``-table values and data; return how many were checked.
-
-    In Chinese nothing else may be left; in English no Chinese may be left (ids such as b2 may)."""
-    result: dict[str, Any] = page.evaluate(_LEFTOVER_JS, [extra or [], lang])
-    assert result["left"] == [], f"strings not from the translation table: {result['left']}"
-    assert result["count"] > 5
-    return int(result["count"])
 
 
 def _screenshot(page: Page, name: str) -> None:
@@ -117,7 +72,7 @@ def test_site_plan_marker_on_b2_and_drill_down_to_1502(live_hub: LiveHub, browse
         expect(page.locator('#plan g[data-building="b1"] .marker')).to_have_count(0)
         alarm_id = wait_for(lambda: _open_alarm_ids(live_hub).get("b2-u1-1502-smoke"), what="smoke alarm stored")
         expect(marker).to_have_attribute("data-alarm-id", str(alarm_id))
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         _screenshot(page, "siteplan.png")
 
         page.click('#plan g[data-building="b2"] .sp-footprint')
@@ -127,7 +82,7 @@ def test_site_plan_marker_on_b2_and_drill_down_to_1502(live_hub: LiveHub, browse
         expect(page.locator('#sp-panel .sp-unit[data-unit="u2"] td.sp-flat[data-flat="1502"]')).not_to_have_class(
             re.compile(r"\balarm\b")
         )
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         _screenshot(page, "siteplan-building.png")
 
         flat.click()
@@ -142,14 +97,14 @@ def test_site_plan_marker_on_b2_and_drill_down_to_1502(live_hub: LiveHub, browse
         )
         data = [r["name"] for r in household["residents"]] + [r.get("phone") or "" for r in household["residents"]]
         data += [r.get("notes") or "" for r in household["residents"]]
-        _assert_all_from_table(page, data)
+        assert_all_from_table(page, data)
         _screenshot(page, "siteplan-flat.png")
         assert page.url.endswith("#/f/b2/u1/1502")
 
         page.click("#lang")  # English, in place; the names from the config stay as they are
         expect(page.locator("#sp-panel h3").first).to_have_text("Devices")
         names = [n for n in data if n] + ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"]
-        _assert_all_from_table(page, names, lang="en")
+        assert_all_from_table(page, names, lang="en")
         page.click("#lang")
     finally:
         context.close()
@@ -222,11 +177,11 @@ def test_health_page_lists_a_dying_detector(live_hub: LiveHub, browser: Browser)
         assert page.locator("#h-csv").get_attribute("href") == "/api/v1/device-health.csv?status=low_battery"
         csv_text = page.request.get(f"{live_hub.url}/api/v1/device-health.csv?status=low_battery").text()
         assert "b4-u3-2304-smoke,smoke_detector,b4,u3,23,2304" in csv_text
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         _screenshot(page, "device-health.png")
         page.click("#lang")
         expect(row).to_contain_text("Low battery")
-        _assert_all_from_table(page, ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"], lang="en")
+        assert_all_from_table(page, ["1号楼", "2号楼", "3号楼", "4号楼", "阳光幼儿园"], lang="en")
         page.click("#lang")
     finally:
         context.close()
@@ -250,7 +205,7 @@ def test_a_grid_workers_pages_show_only_their_grid(live_hub: LiveHub, browser: B
         expect(page.locator("#sp-panel .sp-unit")).to_have_count(1, timeout=WAIT_MS)
         expect(page.locator('#sp-panel .sp-unit[data-unit="u1"]')).to_have_count(1)
         expect(page.locator("#sp-panel .sp-open li[data-alarm-id]")).to_have_count(1)
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         _screenshot(page, "siteplan-grid-worker.png")
 
         page.goto(f"{live_hub.url}/device-health")
@@ -279,7 +234,7 @@ def test_banner_while_an_edge_is_offline_or_the_broker_is_lost(
         topic = wire.topic(live_hub.compound.id, "b3", wire.MessageType.STATUS, prefix=live_hub.compound.prefix)
         live_hub.publisher.publish(topic, wire.dump(status))
         expect(banner).to_contain_text("边缘网关离线：3号楼", timeout=WAIT_MS + 10_000)
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         _screenshot(page, "banner-edge-offline.png")
         mosquitto.stop()
         expect(banner).to_contain_text("中心与消息服务器的连接已中断", timeout=WAIT_MS + 10_000)
@@ -308,7 +263,7 @@ def test_history_searches_on_the_server(live_hub: LiveHub, browser: Browser) -> 
         page.click("#hs-search")
         expect(page.locator('#hs-rows tr[data-kind="low_battery"]')).to_have_count(1)
         expect(page.locator("#hs-rows tr")).to_have_count(1)
-        _assert_all_from_table(page)
+        assert_all_from_table(page)
         page.select_option("#hs-kind", "")
         page.click("#hs-search")
         expect(page.locator("#hs-rows tr")).to_have_count(3)
