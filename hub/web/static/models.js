@@ -10,6 +10,7 @@ const TEXT = {
     shadow_only: "仅候选报警", live_only: "仅在用报警", last: "最近", empty: "还没有影子模式的记录",
     live: "在用：", shipped: "vision.yaml 中配置的模型（尚未升级）", promote: "升级为在用模型",
     rollback: "回退到上一版本", done: "已完成", forbidden: "只有物业经理可以管理模型", version: "版本",
+    pickup: "升级或回退后，各边缘网关在下次重启时加载在用模型。", is_live: "（在用）",
   },
   en: {
     title: "Detector models", shadow: "Shadow mode vs live", models: "Live model",
@@ -18,6 +19,7 @@ const TEXT = {
     shadow_only: "Candidate only", live_only: "Live only", last: "Last", empty: "No shadow-mode records yet",
     live: "Live: ", shipped: "the vision.yaml model (nothing promoted)", promote: "Promote to live",
     rollback: "Roll back to the previous version", done: "Done", forbidden: "Property managers only", version: "version",
+    pickup: "After a promote or rollback, each edge loads the live model when it next restarts.", is_live: " (live)",
   },
 };
 const tx = (key) => TEXT[lang()][key] ?? TEXT.zh[key];
@@ -48,10 +50,12 @@ function render() {
   const live = models.live;
   $("models-live").textContent = `${tx("live")}${live ? `${tx("version")} ${live.version} · ${live.file} · ${live.sha256.slice(0, 12)}` : tx("shipped")}`;
   $("models-live").dataset.version = live ? String(live.version) : "";
-  $("models-pickup").textContent = models.pickup;
+  $("models-pickup").textContent = tx("pickup");
   $("candidates").replaceChildren(...models.candidates.map((c) => el("li", { "data-name": c.name },
     el("span", { class: "mono" }, `${c.name} · ${c.sha256.slice(0, 12)} `),
-    el("button", { class: "btn small", type: "button", onclick: () => change("/api/v1/models/promote", { name: c.name }) }, tx("promote")))));
+    live && live.sha256 === c.sha256 ? el("span", { class: "muted" }, tx("is_live"))
+      : el("button", { class: "btn small", type: "button", onclick: () => change("/api/v1/models/promote", { name: c.name }) },
+        tx("promote")))));
   $("rollback").hidden = !live;
   $("rollback").textContent = tx("rollback");
 }
