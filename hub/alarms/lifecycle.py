@@ -297,39 +297,47 @@ def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: dateti
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="notified"))
 
 
-def acknowledge(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+def acknowledge(
+    alarm: Alarm, person_id: str, note: str | None, now: datetime, data: dict[str, Any] | None = None
+) -> Transition:
     """A person takes the alarm on; only from raised or notified."""
     if alarm.state not in ACKNOWLEDGEABLE:
         raise InvalidTransition(alarm.id, alarm.state, "acknowledge")
     alarm.acknowledged_at = now
-    _history(alarm, now, person_id, "acknowledge", AlarmState.ACKNOWLEDGED, (note or "").strip() or None)
+    _history(alarm, now, person_id, "acknowledge", AlarmState.ACKNOWLEDGED, (note or "").strip() or None, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="acknowledged"))
 
 
-def on_my_way(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+def on_my_way(
+    alarm: Alarm, person_id: str, note: str | None, now: datetime, data: dict[str, Any] | None = None
+) -> Transition:
     """The person who took the alarm is going there; from acknowledged (or straight from raised/notified,
     which acknowledges first)."""
     if alarm.state in ACKNOWLEDGEABLE:
-        acknowledge(alarm, person_id, note, now)
+        acknowledge(alarm, person_id, note, now, data)
     if alarm.state is not AlarmState.ACKNOWLEDGED:
         raise InvalidTransition(alarm.id, alarm.state, "on_my_way")
     alarm.on_my_way_at = now
-    _history(alarm, now, person_id, "on_my_way", AlarmState.ON_MY_WAY, (note or "").strip() or None)
+    _history(alarm, now, person_id, "on_my_way", AlarmState.ON_MY_WAY, (note or "").strip() or None, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="on_my_way"))
 
 
-def on_site(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+def on_site(
+    alarm: Alarm, person_id: str, note: str | None, now: datetime, data: dict[str, Any] | None = None
+) -> Transition:
     """Someone is at the place (with an optional photo, stored by the caller); from any open state but resolved."""
     if alarm.state in ACKNOWLEDGEABLE:
-        acknowledge(alarm, person_id, note, now)
+        acknowledge(alarm, person_id, note, now, data)
     if alarm.state not in (AlarmState.ACKNOWLEDGED, AlarmState.ON_MY_WAY):
         raise InvalidTransition(alarm.id, alarm.state, "on_site")
     alarm.on_site_at = now
-    _history(alarm, now, person_id, "on_site", AlarmState.ON_SITE, (note or "").strip() or None)
+    _history(alarm, now, person_id, "on_site", AlarmState.ON_SITE, (note or "").strip() or None, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="on_site"))
 
 
-def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Transition:
+def resolve(
+    alarm: Alarm, person_id: str, note: str | None, now: datetime, data: dict[str, Any] | None = None
+) -> Transition:
     """A person closes the alarm with a note; from any open state."""
     if alarm.state not in RESOLVABLE:
         raise InvalidTransition(alarm.id, alarm.state, "resolve")
@@ -337,5 +345,5 @@ def resolve(alarm: Alarm, person_id: str, note: str | None, now: datetime) -> Tr
     if not text:
         raise NoteRequired(alarm.id)
     alarm.resolved_at = now
-    _history(alarm, now, person_id, "resolve", AlarmState.RESOLVED, text)
+    _history(alarm, now, person_id, "resolve", AlarmState.RESOLVED, text, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="resolved"))

@@ -39,7 +39,7 @@ OPEN = PseudoState.OPEN
 """Pseudo-state filter: every alarm not yet resolved."""
 
 
-_ACTIONS: Final[dict[str, Callable[[Alarm, str, str | None, datetime], lifecycle.Transition]]] = {
+_ACTIONS: Final[dict[str, Callable[..., lifecycle.Transition]]] = {
     "acknowledge": lifecycle.acknowledge,
     "on_my_way": lifecycle.on_my_way,
     "on_site": lifecycle.on_site,
@@ -220,17 +220,30 @@ class AlarmService:
     # ------------------------------------------------------------------ actions
 
     def acknowledge(
-        self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
+        self,
+        alarm_id: int,
+        person_id: str,
+        note: str | None = None,
+        *,
+        grids: set[str] | None = None,
+        note_data: dict[str, Any] | None = None,
     ) -> AlarmDetail:
         """``person_id`` takes the alarm on: escalation stops (the on-site clock starts for fire and gas), and the
-        other open alarms of its incident are taken on with it. Raises ``AlarmNotFound`` or ``InvalidTransition``."""
-        return self._act(alarm_id, person_id, note, grids, "acknowledge")
+        other open alarms of its incident are taken on with it. Raises ``AlarmNotFound`` or ``InvalidTransition``.
+        ``note_data``: a note the hub writes for the person (an action link's), as data for the console."""
+        return self._act(alarm_id, person_id, note, grids, "acknowledge", note_data)
 
     def on_my_way(
-        self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
+        self,
+        alarm_id: int,
+        person_id: str,
+        note: str | None = None,
+        *,
+        grids: set[str] | None = None,
+        note_data: dict[str, Any] | None = None,
     ) -> AlarmDetail:
         """``person_id`` is going there (acknowledging first if nobody has)."""
-        return self._act(alarm_id, person_id, note, grids, "on_my_way")
+        return self._act(alarm_id, person_id, note, grids, "on_my_way", note_data)
 
     def on_site(
         self, alarm_id: int, person_id: str, note: str | None = None, *, grids: set[str] | None = None
@@ -242,7 +255,15 @@ class AlarmService:
         """Close the alarm with ``note``; raises ``AlarmNotFound``, ``InvalidTransition``, ``NoteRequired``."""
         return self._act(alarm_id, person_id, note, grids, "resolve")
 
-    def _act(self, alarm_id: int, person_id: str, note: str | None, grids: set[str] | None, action: str) -> AlarmDetail:
+    def _act(
+        self,
+        alarm_id: int,
+        person_id: str,
+        note: str | None,
+        grids: set[str] | None,
+        action: str,
+        note_data: dict[str, Any] | None = None,
+    ) -> AlarmDetail:
         transitions: list[lifecycle.Transition] = []
         with self.db.session() as session:
             alarm = self._load(session, alarm_id, grids, lock=True)
@@ -250,7 +271,7 @@ class AlarmService:
                 raise AlarmNotFound(alarm_id)
             now = self.clock.now()
             was_taken = alarm.state in TAKEN_ON
-            transitions.append(_ACTIONS[action](alarm, person_id, note, now))
+            transitions.append(_ACTIONS[action](alarm, person_id, note, now, note_data))
             if action == "resolve":
                 self.escalation.on_resolved(session, alarm, now)
             else:

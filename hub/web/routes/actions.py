@@ -25,13 +25,37 @@ from hub.web.deps import Context, client_address
 from hub.web.permissions import Viewer
 from hub.web.routes.auth import session_redirect
 
-__all__ = ["router"]
+__all__ = ["TEXT", "router"]
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
-_VERBS: Final = {Action.ACK: "确认接警", Action.ON_MY_WAY: "我在路上", Action.OPEN: "打开告警"}
+TEXT: Final = {
+    "ack": "确认接警",
+    "on_my_way": "我在路上",
+    "open": "打开告警",
+    "unusable": "链接不可用",
+    "used": "这个链接已经用过了",
+    "acked": "已确认接警",
+    "marked_on_my_way": "已标记：在路上",
+    "not_found": "找不到告警",
+    "not_found_body": "告警 {alarm} 不存在或不在你的网格内",
+    "nothing_to_do": "无需操作",
+    "maybe_taken": "（可能已有人确认）",
+    "alarm": "告警 {alarm}",
+    "alarm_at": "告警 {alarm}：{kind}（{where}）",
+    "open_worker": "打开工作台",
+    "unit": "{unit}单元",
+    "flat": "{flat}室",
+    "note_ack": "通过消息链接确认",
+    "note_on_my_way": "通过消息链接",
+}
+"""Every word the page shows (Chinese: these links go to grid workers' phones); the browser tests check the page
+against it, as the console's pages are checked against ``common.js``'s tables."""
+_VIA_LINK: Final = {"key": "via_link"}
+"""A step taken through a link, its history note as data (the console words it: 通过消息链接 / via a message link)."""
+_VERBS: Final = {Action.ACK: TEXT["ack"], Action.ON_MY_WAY: TEXT["on_my_way"], Action.OPEN: TEXT["open"]}
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
@@ -57,10 +81,16 @@ def _what(context: WebContext, claims: ActionClaims) -> str:
     person = context.compound.people[claims.person_id]
     alarm = context.service.get_alarm(claims.alarm_id, grids=Viewer.of(person, context.compound).grid_set)
     if alarm is None:
-        return f"告警 {claims.alarm_id}"
+        return TEXT["alarm"].format(alarm=claims.alarm_id)
     kind = KIND_LABELS.get(alarm.kind, (alarm.kind, alarm.kind))[0]
-    where = " ".join(p for p in (alarm.location.building, alarm.location.unit, alarm.location.flat) if p)
-    return f"告警 {alarm.id}：{kind}（{where}）"
+    loc = alarm.location
+    names = {b.id: b.name for b in context.compound.buildings} | {s.id: s.name for s in context.compound.compound.sites}
+    where = " ".join(
+        [names.get(loc.building, loc.building)]
+        + ([TEXT["unit"].format(unit=loc.unit.removeprefix("u"))] if loc.unit else [])
+        + ([TEXT["flat"].format(flat=loc.flat)] if loc.flat else [])
+    )
+    return TEXT["alarm_at"].format(alarm=alarm.id, kind=kind, where=where)
 
 
 @router.get("/a/{token}", response_class=HTMLResponse)
@@ -69,7 +99,7 @@ def ask(token: str, context: Context) -> HTMLResponse:
     try:
         claims = _claims(context, token)
     except ActionLinkError as exc:
-        return _page("链接不可用", f"<p>{html.escape(str(exc))}</p>", status.HTTP_400_BAD_REQUEST)
+        return _page(TEXT["unusable"], f"<p>{html.escape(str(exc))}</p>", status.HTTP_400_BAD_REQUEST)
     verb = _VERBS[claims.action]
     body = (
         f"<p>{html.escape(_what(context, claims))}</p>"
@@ -90,8 +120,8 @@ def act(token: str, request: Request, context: Context) -> HTMLResponse | Redire
     except (ActionLinkError, InvalidToken) as exc:
         reason = getattr(exc, "reason", "invalid")
         log.info("action link refused: %s", reason)
-        text = "这个链接已经用过了" if reason == "used" else str(exc)
-        return _page("链接不可用", f"<p>{html.escape(text)}</p>", status.HTTP_400_BAD_REQUEST)
+        text = TEXT["used"] if reason == "used" else str(exc)
+        return _page(TEXT["unusable"], f"<p>{html.escape(text)}</p>", status.HTTP_400_BAD_REQUEST)
     person = context.compound.people[claims.person_id]
     client = client_address(request)
     context.account_store.record(
@@ -102,15 +132,22 @@ def act(token: str, request: Request, context: Context) -> HTMLResponse | Redire
     grids = Viewer.of(person, context.compound).grid_set
     try:
         if claims.action is Action.ACK:
-            context.service.acknowledge(claims.alarm_id, person.id, "通过消息链接确认", grids=grids)
-            done = "已确认接警"
+            context.service.acknowledge(claims.alarm_id, person.id, TEXT["note_ack"], grids=grids, note_data=_VIA_LINK)
+            done = TEXT["acked"]
         else:
-            context.service.on_my_way(claims.alarm_id, person.id, "通过消息链接", grids=grids)
-            done = "已标记：在路上"
+            context.service.on_my_way(
+                claims.alarm_id, person.id, TEXT["note_on_my_way"], grids=grids, note_data=_VIA_LINK
+            )
+            done = TEXT["marked_on_my_way"]
     except AlarmNotFound:
-        return _page("找不到告警", f"<p>告警 {claims.alarm_id} 不存在或不在你的网格内</p>", status.HTTP_404_NOT_FOUND)
+        body = f"<p>{TEXT['not_found_body'].format(alarm=claims.alarm_id)}</p>"
+        return _page(TEXT["not_found"], body, status.HTTP_404_NOT_FOUND)
     except InvalidTransition as exc:
-        return _page("无需操作", f"<p>{html.escape(str(exc))}（可能已有人确认）</p>", status.HTTP_409_CONFLICT)
+        return _page(
+            TEXT["nothing_to_do"], f"<p>{html.escape(str(exc))}{TEXT['maybe_taken']}</p>", status.HTTP_409_CONFLICT
+        )
     action = AuditAction.ACKNOWLEDGE if claims.action is Action.ACK else AuditAction.ON_MY_WAY
     context.account_store.record(person.id, action, target=f"alarm:{claims.alarm_id}", client=client, detail="link")
-    return _page(done, f'<p>{html.escape(_what(context, claims))}</p><p><a href="/worker">打开工作台</a></p>')
+    return _page(
+        done, f'<p>{html.escape(_what(context, claims))}</p><p><a href="/worker">{TEXT["open_worker"]}</a></p>'
+    )

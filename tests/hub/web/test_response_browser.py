@@ -30,12 +30,15 @@ from compound import wire
 from compound.config import Compound
 from hub.db import Alarm, AlarmHistory, AlarmPhoto, Database, default_url
 from hub.ingest import Ingestor
+from hub.notify.cards import KIND_LABELS
 from hub.notify.links import Action, ActionTokens
 from hub.web import TokenSigner, hub_app, load_secret_key
 from hub.web.auth import SECRET_ENV
+from hub.web.routes.actions import TEXT as LINK_PAGE_TEXT
 from tests.hub.helpers import Publisher
 from tests.hub.web.conftest import ServedApp
-from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.hub.web.i18n_check import assert_all_from_table
+from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS, NAMES_ZH
 from tests.servers import MosquittoServer
 from tests.support import wait_for
 
@@ -140,6 +143,10 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+LINK_PAGE_TABLES = [LINK_PAGE_TEXT, {kind: zh for kind, (zh, _) in KIND_LABELS.items()}]
+"""The action link page's words: its own table and the kind labels of the pushed cards (it loads no common.js)."""
+
+
 def _photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 60, 40)).save(out, format="JPEG", quality=80)
@@ -190,9 +197,12 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         page.goto(link)
         button = page.locator("form button[type=submit]")
         expect(button).to_have_text("确认接警")
+        expect(page.locator("main p").first).to_have_text(f"告警 {alarm.id}：烟雾报警（2号楼 1单元 1502室）")
+        assert_all_from_table(page, NAMES_ZH, tables=LINK_PAGE_TABLES, at_least=3)  # before signing in
         assert _state(hub, SMOKE) == "notified", "opening the link must not acknowledge"
         button.click()
         expect(page.locator("h1")).to_have_text("已确认接警", timeout=WAIT_MS)
+        assert_all_from_table(page, NAMES_ZH, tables=LINK_PAGE_TABLES, at_least=3)
         assert _state(hub, SMOKE) == "acknowledged"
         page.goto(link)
         page.locator("form button[type=submit]").click()
@@ -211,6 +221,7 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         expect(page.locator("#deliveries")).to_have_attribute("data-state", "ok", timeout=WAIT_MS)
         expect(page.locator('#deliveries li.job[data-state="delivered"]').first).to_be_visible(timeout=WAIT_MS)
         expect(page.locator("#deliveries .tries li[data-ok='1']").first).to_be_visible()
+        assert_all_from_table(page, alarm=alarm.id)  # escalation, deliveries, history notes: all from the tables
 
         page.click("#on-my-way")
         expect(head).to_have_attribute("data-state", "on_my_way", timeout=WAIT_MS)
@@ -224,6 +235,7 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         page.click("#on-site")
         expect(head).to_have_attribute("data-state", "on_site", timeout=WAIT_MS)
         expect(page.locator(".d-head .state-on_site")).to_have_text("已到场")
+        assert_all_from_table(page, ["已到场，厨房锅烧干冒烟"], alarm=alarm.id)
         page.screenshot(path=str(artifacts_dir / "response-worker.png"), full_page=True)
         with hub.db.session() as session:
             photos = list(session.scalars(select(AlarmPhoto).where(AlarmPhoto.alarm_id == alarm.id)))
@@ -274,6 +286,7 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         assert page.locator(f'#m-worker-rows tr[data-key="{MANAGER}"] [data-col="alarms"]').inner_text() == "0"
         csv_href = page.locator("#m-csv").get_attribute("href") or ""
         assert csv_href.startswith("/api/v1/metrics/response.csv?from=")
+        assert_all_from_table(page)
         page.screenshot(path=str(artifacts_dir / "response-metrics.png"), full_page=True)
 
         # The console's detail of the drill: the 演练 badge and its escalation state.
@@ -284,6 +297,13 @@ def test_acknowledge_from_link_then_on_my_way_on_site_resolve_and_metrics(
         expect(page.locator("#badge-drill")).to_have_text("演练", timeout=WAIT_MS)
         expect(page.locator("#esc-level")).to_contain_text("第 0 级")
         expect(page.locator("#deliveries")).to_have_attribute("data-state", "ok", timeout=WAIT_MS)
+        expect(page.locator("#detail .history")).to_contain_text("演练：静默规则")  # the escalation note, as data
+        assert_all_from_table(page, ["消防演练", "演练结束"], alarm=drill.id)
+        switch = page.locator("#lang")  # at 390 px the console's nav links lie over the switch: click it by script
+        switch.evaluate("button => button.click()")
+        expect(page.locator("#detail .history")).to_contain_text("drill: silence rule")
+        assert_all_from_table(page, [*NAMES_ZH, "消防演练", "演练结束"], "en", alarm=drill.id)
+        switch.evaluate("button => button.click()")
         page.goto(f"{hub.url}/metrics")
         expect(page.locator("body")).to_have_attribute("data-loaded", "1", timeout=WAIT_MS)
 
