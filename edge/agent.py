@@ -286,7 +286,7 @@ class EdgeAgent:
             items.append((functools.partial(_event_message, topic, draft), {key: value, RESUME_KEY: resume}))
         before = self.outbox.last_seq()
         try:
-            self.outbox.put_sequenced_many(items)
+            self.outbox.put_sequenced_many(items, kept=True)  # refused ones stay in the backlog: not dropped
         except OutboxError as exc:
             log.error("%d event(s) wait in memory: %s", len(self.backlog) - (self.outbox.last_seq() - before), exc)
         stored = self.outbox.last_seq() - before

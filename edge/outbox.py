@@ -234,9 +234,12 @@ class Outbox:
             return min(total_room, self.max_readings - self._depth[Lane.READING])
         return total_room
 
-    def _refuse(self, lane: Lane, count: int, exc: OutboxError) -> OutboxError:
-        self.dropped += count
+    def _refuse(self, lane: Lane, count: int, exc: OutboxError, *, kept: bool = False) -> OutboxError:
         self.full = True
+        if kept:  # the caller holds them and offers them again: refused for now, not given up
+            log.error("outbox refused %d %s message(s): %s (kept, to retry)", count, lane.name.lower(), exc)
+            return exc
+        self.dropped += count
         # On a full disk the counter itself may not be storable; it is still kept in memory.
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("INSERT OR REPLACE INTO state VALUES ('dropped', ?)", (str(self.dropped),))
@@ -301,11 +304,17 @@ class Outbox:
         return self.put_sequenced_many([(build, state or {})], qos=qos)[0]
 
     def put_sequenced_many(
-        self, items: Sequence[tuple[Callable[[int], tuple[str, bytes]], Mapping[str, str | None]]], *, qos: int = 1
+        self,
+        items: Sequence[tuple[Callable[[int], tuple[str, bytes]], Mapping[str, str | None]]],
+        *,
+        qos: int = 1,
+        kept: bool = False,
     ) -> list[int]:
         """Store several sequenced events (with their state changes) in one transaction; return their seqs.
 
         As many as fit are stored; if some did not fit, ``OutboxFull`` is raised after the others commit.
+        ``kept``: the caller keeps the refused events and offers them again (the agent's in-memory backlog), so a
+        refusal is logged but not counted in ``dropped``, which counts only messages given up.
         """
         with self._lock:
             fitting = list(items[: max(0, self._room(Lane.EVENT))])
@@ -341,7 +350,7 @@ class Outbox:
                     self._rollback()
                     if _is_full(exc):
                         raise self._refuse(
-                            Lane.EVENT, len(items), DiskFull(f"outbox {self.path}: {exc}", Lane.EVENT)
+                            Lane.EVENT, len(items), DiskFull(f"outbox {self.path}: {exc}", Lane.EVENT), kept=kept
                         ) from exc
                     raise
                 except BaseException:
@@ -353,6 +362,7 @@ class Outbox:
                     Lane.EVENT,
                     len(items) - len(fitting),
                     OutboxFull(f"outbox {self.path} full ({self.max_messages} messages)", Lane.EVENT),
+                    kept=kept,
                 )
             self.full = False
             return seqs

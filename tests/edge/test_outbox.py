@@ -128,6 +128,18 @@ def test_sequenced_batch_stores_what_fits_and_reports_the_rest(tmp_path: Path) -
     box.close()
 
 
+def test_events_the_caller_keeps_are_refused_but_not_counted_as_dropped(tmp_path: Path) -> None:
+    """Test that a refusal of events the caller keeps to offer again (``kept=True``: the agent's backlog) marks the
+    outbox full without counting them in ``dropped`` (which would report events lost that are only waiting)."""
+    box = Outbox(tmp_path / "o.db", max_messages=3, max_readings=1)
+    items = [(lambda s: (f"ev/{s}", b"e"), {}) for _ in range(5)]
+    for _ in range(3):  # offered again tick after tick
+        with pytest.raises(OutboxFull):
+            box.put_sequenced_many(items[box.last_seq() :], kept=True)
+    assert box.last_seq() == 3 and box.full and box.dropped == 0
+    box.close()
+
+
 def test_one_outbox_one_owner(tmp_path: Path) -> None:
     """Test that a second process cannot open an outbox in use, and can once the owner closed it."""
     box = Outbox(tmp_path / "o.db")
