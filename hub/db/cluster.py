@@ -62,6 +62,7 @@ class Leadership:
                 return False
 
     def _drop(self) -> None:
+        """Close the DBAPI connection itself (``invalidate``): PostgreSQL ends the session and its locks."""
         if self._connection is not None:
             try:
                 self._connection.invalidate()
@@ -72,9 +73,7 @@ class Leadership:
         self._held.clear()
 
     def close(self) -> None:
-        """Give every job up (closing the connection releases its locks)."""
+        """Give every job up: the connection is closed for good, not returned to the pool (a pooled connection
+        would keep holding the locks)."""
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = None
-            self._held.clear()
+            self._drop()

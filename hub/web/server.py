@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Final
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compound.modelstore import ModelStore
 from hub.notify.channels import ChannelConfig
@@ -33,6 +35,23 @@ ROLES: Final = ("all", "ingest", "api")
 """What one hub replica does: ``all`` ingest and the API/console; ``ingest`` only the MQTT stream (and
 ``/healthz``); ``api`` only the API/console (no broker). Every role dispatches notifications (rows are claimed)."""
 _INGEST_ONLY_PATHS: Final = frozenset({"/healthz"})
+
+
+class _HealthOnly:
+    """ASGI middleware of an ``ingest`` replica: ``/healthz`` passes, everything else is 404 (no API, no console)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or scope.get("path") in _INGEST_ONLY_PATHS:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await JSONResponse({"detail": "an ingest replica serves /healthz only"}, status_code=404)(
+                scope, receive, send
+            )
+        else:
+            await send({"type": "websocket.close", "code": 1008})
 
 
 class HubServer(uvicorn.Server):
@@ -187,5 +206,5 @@ def hub_app(
     if series is not None:
         attach_series(app, series.reader)
     if role == "ingest":  # an ingest replica answers health checks only
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) in _INGEST_ONLY_PATHS]
+        app.add_middleware(_HealthOnly)
     return app
