@@ -122,7 +122,14 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
             time.sleep(0.004)
 
     sender = threading.Thread(target=stream)
-    victim = names[-1]
+    logs = {name: tmp_path / f"hub-{name}.log" for name in names}
+
+    def leaders(job: str) -> list[str]:
+        return [name for name, path in logs.items() if f"now leads {job}" in path.read_text(errors="replace")]
+
+    # The victim is the replica leading the resend sweep: the job must pass to another one.
+    victim = wait_for(lambda: (leaders("resend-sweep") or [None])[0], timeout=30, what="a sweep leader")
+    began = time.monotonic()
     try:
         sender.start()
         wait_for(lambda: count(db, EventRecord) >= 30, timeout=60, what="the replicas storing the first events")
@@ -133,6 +140,8 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
         assert published == streamed
         wait_for(lambda: edge.outbox.depth() == 0, timeout=30, what="the broker acknowledging every event")
         assert killed_at < streamed, "every event was stored before the kill; the test proves nothing"
+        wait_for(lambda: set(leaders("resend-sweep")) - {victim}, timeout=30, what="another replica leading the sweep")
+        took_over = time.monotonic() - began
 
         hubs[victim] = _replica(mosquitto, postgres_url, tmp_path, victim, *options)  # same name: same session
         edge.put(build)  # the marker: anything still missing before it shows as a gap, asked for again
@@ -161,11 +170,11 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
         assert len(raises) == DEVICES + 1 and {n for _, n in raises} == {1}, "an alarm was raised twice"
         assert taken and max(taken.values()) == 1, f"an escalation step was taken twice: {taken.most_common(3)}"
         assert job_keys and max(job_keys.values()) == 1, "a notification job was written twice"
-        logs = {name: (tmp_path / f"hub-{name}.log").read_text(errors="replace") for name in names}
-        assert all("$share/hubs/" in text for text in logs.values()), "a replica did not subscribe shared"
+        assert all("$share/hubs/" in path.read_text() for path in logs.values()), "a replica did not subscribe shared"
         print(
-            f"{replicas} replicas: {killed_at}/{streamed} events stored at the kill, {edge.resend.stats.requeued} "
-            f"resent on request; steps taken by {sorted(takers)}"
+            f"{replicas} replicas: {killed_at}/{streamed} events stored at the kill of {victim} (the sweep leader), "
+            f"sweep led by another after {took_over:.1f} s, all stored {time.monotonic() - began:.1f} s after the "
+            f"stream began; {edge.resend.stats.requeued} resent on request; steps taken by {sorted(takers)}"
         )
     finally:
         edge.stop()
