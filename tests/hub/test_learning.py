@@ -26,7 +26,7 @@ from hub.web import TokenSigner, WebContext, create_app
 from hub.web.routes.learning import CANDIDATES_DIR
 from tests.hub.helpers import NIGHT, event_topic, make_event
 from tests.hub.test_snapshots import LANE_CAM, LIFT_CAM, MANAGER, inbound, jpeg, snapshot_topic
-from tests.hub.web.conftest import SECRET, ServedApp
+from tests.hub.web.conftest import SECRET, ServedApp, WebHub, web  # noqa: F401  (the web app fixture)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "compound_det.onnx"
 WORKER_B2_U1 = "p-wang-li"  # micro-grid worker of mg-b2-u1: the lift camera's grid
@@ -359,3 +359,13 @@ def test_model_cli_promotes_rolls_back_and_refuses_what_cannot_run(
     assert compound_cli("model", "rollback", "--data-dir", str(data)) == 0
     assert compound_cli("model", "rollback", "--data-dir", str(data)) == 2
     assert "nothing was promoted" in capsys.readouterr().err
+
+
+def test_a_hub_without_a_model_store_says_so(web: WebHub) -> None:  # noqa: F811
+    """Test that a hub app built without a data directory shows no live version and refuses promote and rollback
+    with 409 and why, rather than failing."""
+    view = web.client.get("/api/v1/models", headers=web.auth(MANAGER))
+    assert view.status_code == 200 and view.json()["live"] is None and "no model store" in view.json()["pickup"]
+    r = web.client.post("/api/v1/models/promote", json={"name": "x.onnx"}, headers=web.auth(MANAGER))
+    assert r.status_code == 409 and "no model store" in r.json()["detail"]
+    assert web.client.post("/api/v1/models/rollback", headers=web.auth(MANAGER)).status_code == 409

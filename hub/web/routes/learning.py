@@ -150,10 +150,18 @@ class PromoteRequest(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.onnx$")
 
 
-def _store(request: Request) -> ModelStore:
+_NO_STORE = "this hub has no model store (it was started without a data directory)"
+
+
+def _store(request: Request) -> ModelStore | None:
     store: ModelStore | None = getattr(request.app.state, "models", None)
+    return store
+
+
+def _needs_store(request: Request) -> ModelStore:
+    store = _store(request)
     if store is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this hub has no model store (no data directory)")
+        raise HTTPException(status.HTTP_409_CONFLICT, _NO_STORE)
     return store
 
 
@@ -162,7 +170,10 @@ def _manager(user: Person) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "for property managers only")
 
 
-def _view(store: ModelStore) -> ModelsView:
+def _view(store: ModelStore | None) -> ModelsView:
+    pickup = "on restart: each edge loads the live version when it (re)starts"
+    if store is None:
+        return ModelsView(live=None, versions=[], history=[], candidates=[], pickup=f"{pickup}; {_NO_STORE}")
     folder = store.root / CANDIDATES_DIR
     files = sorted(folder.glob("*.onnx")) if folder.is_dir() else []
     try:
@@ -174,7 +185,7 @@ def _view(store: ModelStore) -> ModelsView:
         versions=versions,
         history=history,
         candidates=[Candidate(name=p.name, sha256=sha256_of(p), size=p.stat().st_size) for p in files],
-        pickup="on restart: each edge loads the live version when it (re)starts",
+        pickup=pickup,
     )
 
 
@@ -194,12 +205,16 @@ def models(request: Request, user: CurrentUser) -> ModelsView:
 @router.post(
     "/models/promote",
     response_model=ModelsView,
-    responses={**_MANAGER_ERRORS, 404: {"description": "No such candidate."}, 409: {"description": "Refused."}},
+    responses={
+        **_MANAGER_ERRORS,
+        404: {"description": "No such candidate."},
+        409: {"description": "Refused: already live, not a loadable model, or no model store."},
+    },
 )
 def promote(body: PromoteRequest, request: Request, user: CurrentUser, audit: Audit) -> ModelsView:
     """Make a candidate the live model (the previous one is kept for rollback); audited."""
     _manager(user)
-    store = _store(request)
+    store = _needs_store(request)
     path = store.root / CANDIDATES_DIR / body.name
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no candidate {body.name!r} in {path.parent}")
@@ -212,12 +227,14 @@ def promote(body: PromoteRequest, request: Request, user: CurrentUser, audit: Au
 
 
 @router.post(
-    "/models/rollback", response_model=ModelsView, responses={**_MANAGER_ERRORS, 409: {"description": "Nothing live."}}
+    "/models/rollback",
+    response_model=ModelsView,
+    responses={**_MANAGER_ERRORS, 409: {"description": "Nothing live, or no model store."}},
 )
 def rollback(request: Request, user: CurrentUser, audit: Audit) -> ModelsView:
     """Make the previously promoted version live again (or vision.yaml's model); audited."""
     _manager(user)
-    store = _store(request)
+    store = _needs_store(request)
     try:
         previous = store.rollback(by=user.id)
     except ModelStoreError as exc:
