@@ -48,7 +48,10 @@ async ([extra, lang, tables, alarmId]) => {
       if (!rtf.formatToParts(n, unit).some((p) => p.type === "integer")) words.add(rtf.format(n, unit));
     }
   }
-  for (const p of ["kitchen", "flat-door", "entrance", "gate", "fire-door-1", "lift-1"]) words.add(fmtPlace(p));
+  // Places as fmtPlace words them ("15层防火门", "fire door 15"): their words without the number.
+  for (const p of ["kitchen", "flat-door", "entrance", "gate", "fire-door-1", "lift-1"]) {
+    for (const piece of fmtPlace(p).split(/\\d+/)) words.add(piece.trim());
+  }
   const me = await fetch("/api/v1/me").then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if (me) {
     words.add(me.compound.name);
