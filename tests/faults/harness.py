@@ -273,9 +273,11 @@ class Run:
             assert self.edges[spec.edge].poll() is None, self.log(spec.edge)[-3000:]
         self.go.write_text("go")
         for spec in self.row.edges:
-            self.t0[spec.edge] = wait_for(
+            t0 = wait_for(
                 functools.partial(read_start_time, self.schedule(spec.edge)), 10, f"edge {spec.edge}'s first puff"
             )
+            assert t0 is not None
+            self.t0[spec.edge] = t0
 
     def _mount(self, where: Path, size_mb: int) -> None:
         where.mkdir(parents=True)

@@ -60,6 +60,8 @@ def test_edge_disk_full_keeps_events_in_memory_and_reports_it(tmp_path: Path) ->
     assert "database or disk is full" in log, "the edge reports the full disk"
     assert "wait in memory" in log, "the edge says the events it could not store are kept"
     assert "event backlog full" not in log
+    refusals = [line for line in log.splitlines() if "refused" in line and "event message(s)" in line]
+    assert all("kept, to retry" in line for line in refusals), "waiting events are not reported as dropped"
 
 
 def test_skewed_edge_clocks_are_stored_as_stamped_and_in_order(tmp_path: Path) -> None:
