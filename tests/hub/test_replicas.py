@@ -185,3 +185,88 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
             proc.wait(timeout=30)
         db.dispose()
     assert all(proc.returncode == 0 for proc in hubs.values())
+
+
+_MEMBER = """
+import sys, paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+port, ack = int(sys.argv[1]), sys.argv[2] == "ack"
+client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="member-b", clean_session=False,
+                     manual_ack=True)
+def on_message(c, _u, m):
+    print(m.payload.decode(), flush=True)
+    if ack:
+        c.ack(m.mid, m.qos)
+client.on_message = on_message
+client.on_connect = lambda c, *_: c.subscribe("$share/hubs/probe/#", qos=1)
+client.on_subscribe = lambda *_: print("subscribed", flush=True)
+client.connect("127.0.0.1", port)
+client.loop_forever()
+"""
+
+
+@pytest.mark.slow
+def test_mosquitto_keeps_a_dead_shared_members_messages_for_it(mosquitto: MosquittoServer) -> None:
+    """Test what the replicas' design rests on (Mosquitto 2.0): a member of a shared subscription with a
+    persistent session, SIGKILLed with messages unacknowledged, keeps them, and keeps getting its round-robin
+    share of new ones while dead; none go to the live member; restarted under its client id it gets them all."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    got_a: list[str] = []
+    a = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="member-a", clean_session=False)
+    a.on_message = lambda _c, _u, m: got_a.append(m.payload.decode())
+    subscribed = threading.Event()
+    a.on_subscribe = lambda *_: subscribed.set()
+    a.connect(mosquitto.host, mosquitto.port)
+    a.loop_start()
+    a.subscribe("$share/hubs/probe/#", qos=1)
+    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="probe-publisher")
+    publisher.connect(mosquitto.host, mosquitto.port)
+    publisher.loop_start()
+
+    def member_b(ack: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _MEMBER, str(mosquitto.port), ack], stdout=subprocess.PIPE, text=True
+        )
+
+    def lines(proc: subprocess.Popen[str], n: int) -> list[str]:
+        """The member's next ``n`` lines but "subscribed" (a resumed session delivers before the SUBACK)."""
+        assert proc.stdout is not None
+        found: list[str] = []
+        while len(found) < n:
+            line = proc.stdout.readline().strip()
+            assert line, "member B ended"
+            if line != "subscribed":
+                found.append(line)
+        return found
+
+    def publish(numbers: range) -> None:
+        for n in numbers:
+            publisher.publish("probe/x", str(n), qos=1).wait_for_publish(10)
+
+    b = member_b("no-ack")
+    try:
+        assert b.stdout is not None and b.stdout.readline().strip() == "subscribed"
+        assert subscribed.wait(10)
+        publish(range(10))
+        wait_for(lambda: len(got_a) == 5, timeout=10, what="member A's share")
+        b.send_signal(signal.SIGKILL)  # with its 5 messages unacknowledged
+        b.wait(10)
+        b.stdout.close()
+        publish(range(10, 20))
+        time.sleep(1.0)  # anything redistributed would have reached A by now
+        assert len(got_a) == 10, f"Mosquitto redistributed a dead member's messages: {got_a}"
+        b = member_b("ack")
+        redelivered = [int(n) for n in lines(b, 10)]
+        assert sorted(redelivered + [int(n) for n in got_a]) == list(range(20))
+    finally:
+        if b.poll() is None:
+            b.kill()
+        b.wait(10)
+        if b.stdout is not None:
+            b.stdout.close()
+        a.disconnect()
+        a.loop_stop()
+        publisher.disconnect()
+        publisher.loop_stop()
