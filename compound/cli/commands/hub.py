@@ -311,6 +311,9 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         return 1
 
     def started(url: str) -> None:
+        if args.role == "ingest":  # no console on an ingest replica: only its health
+            print(f"health: {url}/healthz (ingest replica: no API or console)", flush=True)
+            return
         print(f"console: {url}/  (API docs {url}/docs; sign in: compound token PERSON_ID --url)", flush=True)
 
     # One process, one event loop: uvicorn serves the app and the app's lifespan runs ingest.
