@@ -145,6 +145,9 @@ class EventKind(StrEnum):
     NOISY_SIGNAL = "noisy_signal"
     EBIKE_IN_LIFT = "ebike_in_lift"
     FIRE_LANE_BLOCKED = "fire_lane_blocked"
+    THROWN_OBJECT = "thrown_object"
+    """高空抛物: a façade camera saw an object fall from a window; the event's location is the edge's estimate of
+    the window it came from (building, unit, floor, flat), not the camera's own place (``located_by_event``)."""
     EDGE_OFFLINE = "edge_offline"
     """Raised by the hub only (no edge sends it): an edge went silent, its last will said offline, or a gap in
     its seqs stayed unfilled; the alarm's device is the edge id, its place the edge's building."""
@@ -153,6 +156,12 @@ class EventKind(StrEnum):
     def is_fault(self) -> bool:
         """True for kinds that report the device's own health rather than a hazard."""
         return self in _FAULT_KINDS
+
+    @property
+    def located_by_event(self) -> bool:
+        """True for kinds whose place is estimated by the edge and sent in the event's location (a thrown object's
+        window): the hub checks it against the building and routes to it, instead of the device's configured place."""
+        return self is EventKind.THROWN_OBJECT
 
 
 _FAULT_KINDS: Final = frozenset(

@@ -23,7 +23,7 @@ from compound.wire import Event, EventKind, EventState, Evidence, Location, Mess
 from edge.engine import OpenCondition, draft_event
 from edge.vision.detector import Detection, Detector
 from edge.vision.motion import MotionGate
-from edge.vision.rules import VisionRule, VisionVerdict
+from edge.vision.rules import FrameRule, VisionRule, VisionVerdict
 from edge.vision.shadow import ShadowRunner
 from edge.vision.snapshot import render_snapshot
 from edge.vision.tracker import SortTracker, Track
@@ -138,6 +138,10 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[VisionDraft]:
         """Run one frame through the pipeline; return the drafts it produced (usually none)."""
         self.stats.frames += 1
+        if isinstance(self.rule, FrameRule):  # the rule reads the frames itself (edge/vision/types/facade.py)
+            drafts = [self._draft(v, frame) for v in self.rule.see(frame.image, frame.t)]
+            self.stats.drafts += len(drafts)
+            return drafts
         decision = self.gate.check(frame.image, frame.t)
         tracks: list[Track]
         if decision.run:
@@ -176,7 +180,13 @@ class CameraPipeline:
         event_id = wire.new_event_id()
         raised_id = None
         snapshot = clean = None
-        if verdict.state is EventState.RAISED:
+        if verdict.snapshot is not None and verdict.state is not EventState.CLEARED:  # the rule drew its own evidence
+            if verdict.state is EventState.RAISED:
+                self._raised[verdict.kind] = event_id
+            else:
+                raised_id = self._raised.get(verdict.kind)
+            snapshot = verdict.snapshot
+        elif verdict.state is EventState.RAISED:
             self._raised[verdict.kind] = event_id
             snapshot = render_snapshot(frame.image, self.stats.last_detections, highlight=verdict.detections)
             clean = render_snapshot(frame.image, ())
@@ -197,7 +207,7 @@ class CameraPipeline:
             self.compound,
             self.edge,
             self.device.id,
-            self.device.location,
+            verdict.location or self.device.location,
             frame.at,
             snapshot,
             self.prefix,

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from compound.wire import EventKind, EventState, Severity
+import numpy as np
+from numpy.typing import NDArray
+
+from compound.wire import EventKind, EventState, Location, Severity
 from edge.vision.detector import Detection
 from edge.vision.tracker import Track
 
@@ -34,6 +37,10 @@ class VisionVerdict:
     threshold: float | None = None
     device: str = ""
     """Camera device id; filled in by the pipeline (rules do not know which camera they serve)."""
+    location: Location | None = None
+    """Where the event happened when the rule estimates it (a thrown object's window); None: the camera's place."""
+    snapshot: bytes | None = None
+    """The rule's own JPEG evidence (a drawn trajectory and its clip); None: the pipeline draws the detections."""
 
 
 class VisionRule(Protocol):
@@ -51,4 +58,14 @@ class VisionRule(Protocol):
         A re-armed rule clears as usual once the camera sees the condition gone, so the clear carries the
         original event id.
         """
+        ...
+
+
+@runtime_checkable
+class FrameRule(VisionRule, Protocol):
+    """A rule that reads the frames itself instead of the shared detector's detections (a façade camera's motion
+    analysis): the pipeline hands it every frame (``see``) and skips its motion gate, detector and tracker."""
+
+    def see(self, image: NDArray[np.uint8], t: float) -> list[VisionVerdict]:
+        """Process one frame taken at ``t`` seconds; return the verdicts it produced (usually none)."""
         ...

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from compound.frames import Frame, SourceError
+from simulators.camera.facade import FACADE_SCENARIOS, FacadeScenario
 from simulators.camera.scenarios import CameraScenario, build
 
 __all__ = ["EPOCH", "SimulatedCamera", "open_sim_camera"]
@@ -21,10 +22,15 @@ class SimulatedCamera:
     """
 
     def __init__(
-        self, scenario: CameraScenario, *, start: datetime = EPOCH, realtime: bool = False, with_truth: bool = False
+        self,
+        scenario: CameraScenario | FacadeScenario,
+        *,
+        start: datetime = EPOCH,
+        realtime: bool = False,
+        with_truth: bool = False,
     ) -> None:
-        if not isinstance(scenario, CameraScenario):
-            raise TypeError(f"expected a CameraScenario, got {type(scenario).__name__}")
+        if not isinstance(scenario, CameraScenario | FacadeScenario):
+            raise TypeError(f"expected a CameraScenario or FacadeScenario, got {type(scenario).__name__}")
         self.scenario = scenario
         self.name = f"sim:{scenario.name}"
         self.fps = scenario.fps
@@ -69,6 +75,8 @@ def open_sim_camera(spec: str) -> SimulatedCamera:
         if not rest.isdigit():
             raise SourceError(f"sim:{spec}", f"seed {rest!r} must be a non-negative integer")
         seed = int(rest)
+    if name in FACADE_SCENARIOS:
+        return SimulatedCamera(FACADE_SCENARIOS[name](seed, "heldout"))
     try:
         return SimulatedCamera(build(name, seed))
     except KeyError as exc:

@@ -4,7 +4,18 @@ A new camera type is one more module like these (or a plugin module outside the 
 ``compound --plugin MODULE``): options model, rule, ``register_camera_kind(CameraKind(...))``.
 """
 
+from edge.vision.types.facade import FACADE, FacadeRuleConfig, ThrownObjectRule
 from edge.vision.types.fire_lane import FIRE_LANE, FireLaneRule, FireLaneRuleConfig
 from edge.vision.types.lift import LIFT, EbikeInLiftRule, LiftRuleConfig
 
-__all__ = ["FIRE_LANE", "LIFT", "EbikeInLiftRule", "FireLaneRule", "FireLaneRuleConfig", "LiftRuleConfig"]
+__all__ = [
+    "FACADE",
+    "FIRE_LANE",
+    "LIFT",
+    "EbikeInLiftRule",
+    "FacadeRuleConfig",
+    "FireLaneRule",
+    "FireLaneRuleConfig",
+    "LiftRuleConfig",
+    "ThrownObjectRule",
+]
