@@ -25,6 +25,7 @@ from hub.alarm_states import ACKNOWLEDGEABLE, OPEN_STATES, AlarmState
 from hub.alarms.schemas import AlarmChange, AlarmPublic, Location
 from hub.db import Alarm, AlarmAssignee, AlarmHistory
 from hub.errors import InvalidTransition, NoteRequired
+from hub.routing.place import alarm_place
 from hub.routing.router import Router, RoutingDecision
 
 __all__ = [
@@ -228,6 +229,9 @@ def _raise(
     now: datetime,
     actor: str,
 ) -> Transition:
+    placed = alarm_place(router.compound, device, msg)  # a thrown object's estimated flat (hub/routing/place.py)
+    if placed is not device:
+        device, grid = placed, router.compound.grid_of(placed)
     alarm = Alarm.from_event(msg, device, grid, now)
     note = _describe(msg)
     if msg.state is wire.EventState.UPDATED:

@@ -34,6 +34,7 @@ KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
     "noisy_signal": ("信号异常", "Noisy signal"),
     "ebike_in_lift": ("电动车进电梯", "E-bike in lift"),
     "fire_lane_blocked": ("消防通道堵塞", "Fire lane blocked"),
+    "thrown_object": ("高空抛物", "Object thrown from height"),
     "edge_offline": ("边缘网关离线", "Edge offline"),
 }
 """Kind labels (zh, en); the console's table is hub/web/static/common.js (same words)."""

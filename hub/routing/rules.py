@@ -24,6 +24,9 @@ _GRID = Route("grid_worker", (Role.MICRO_GRID_WORKER,))
 _FAULT = Route("device_fault", (Role.MAINTENANCE,))
 _SECURITY = Route("security", (Role.PROPERTY_SECURITY,))
 _FIRE_LANE = Route("fire_lane", (Role.PROPERTY_SECURITY, Role.MICRO_GRID_WORKER))
+_THROWN = Route("thrown_object", (Role.MICRO_GRID_WORKER, Role.PROPERTY_SECURITY))
+"""高空抛物: the micro-grid worker of the estimated flat's unit (to talk to the household) and security (to the spot
+below, to keep people away and keep the evidence)."""
 _EDGE_LINK = Route("edge_link", (Role.MAINTENANCE, Role.PROPERTY_MANAGER))
 """A building's edge gone dark: maintenance to fix it and the manager on duty (the building is unwatched)."""
 
@@ -36,6 +39,7 @@ ROUTES: Final[dict[EventKind, Route]] = {
     EventKind.CARE_INACTIVE: _GRID,
     EventKind.EBIKE_IN_LIFT: _SECURITY,
     EventKind.FIRE_LANE_BLOCKED: _FIRE_LANE,
+    EventKind.THROWN_OBJECT: _THROWN,
     **{kind: _FAULT for kind in EventKind if kind.is_fault},
     EventKind.EDGE_OFFLINE: _EDGE_LINK,
 }

@@ -41,6 +41,7 @@ const DICT = {
     "kind.door_held_open": "防火门常开", "kind.door_forced": "门禁被强行打开", "kind.care_inactive": "关爱对象无活动",
     "kind.device_offline": "设备离线", "kind.low_battery": "电量低", "kind.stuck_value": "读数卡滞",
     "kind.noisy_signal": "信号异常", "kind.ebike_in_lift": "电动车进电梯", "kind.fire_lane_blocked": "消防通道占用", "kind.edge_offline": "边缘网关离线",
+    "kind.thrown_object": "高空抛物",
     "change.raised": "新告警", "change.updated": "已更新", "change.notified": "已通知",
     "change.acknowledged": "已确认", "change.resolved": "已关闭", "change.cleared": "设备已恢复",
     "care.elderly_alone": "独居老人", "care.disabled": "残障", "care.ill": "患病", "care.other": "其他",
@@ -124,6 +125,7 @@ const DICT = {
     "kind.door_held_open": "Fire door held open", "kind.door_forced": "Door forced", "kind.care_inactive": "Care: no activity",
     "kind.device_offline": "Device offline", "kind.low_battery": "Low battery", "kind.stuck_value": "Stuck value",
     "kind.noisy_signal": "Noisy signal", "kind.ebike_in_lift": "E-bike in lift", "kind.fire_lane_blocked": "Fire lane blocked", "kind.edge_offline": "Edge offline",
+    "kind.thrown_object": "Object thrown from height",
     "change.raised": "New alarm", "change.updated": "Updated", "change.notified": "Notified",
     "change.acknowledged": "Acknowledged", "change.resolved": "Resolved", "change.cleared": "Cleared",
     "care.elderly_alone": "Elderly, alone", "care.disabled": "Disabled", "care.ill": "Ill", "care.other": "Other",
@@ -423,6 +425,7 @@ export const SEVERITIES = ["critical", "warning", "info"];
 export const KINDS = [
   "smoke", "gas", "gas_pre_alarm", "door_forced", "door_held_open", "care_inactive", "ebike_in_lift",
   "fire_lane_blocked", "device_offline", "low_battery", "stuck_value", "noisy_signal", "edge_offline",
+  "thrown_object",
 ];
 
 export function lang() {

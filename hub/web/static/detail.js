@@ -21,7 +21,7 @@ const THRESHOLD_ON_CURVE = new Set(["smoke", "gas", "gas_pre_alarm", "low_batter
 let curveTimer = null;
 
 /** Alarm kinds raised by a camera: their detail shows the edge's snapshot and detections instead of a curve. */
-export const CAMERA_KINDS = new Set(["ebike_in_lift", "fire_lane_blocked"]);
+export const CAMERA_KINDS = new Set(["ebike_in_lift", "fire_lane_blocked", "thrown_object"]);
 /** While a camera alarm's JPEG has not arrived yet (it travels apart from the event), ask again this often. */
 const EVIDENCE_RETRY_MS = 3000;
 const EVIDENCE_RETRIES = 20;
