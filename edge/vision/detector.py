@@ -30,8 +30,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "compound_det.o
 """The shipped detector (trained on simulator renders; see models/MODEL_CARD.md)."""
 
 
-class DetectorError(RuntimeError):
-    """The model cannot be loaded or run; ``path`` names it."""
+class DetectorError(ValueError):
+    """The model cannot be loaded or run; ``path`` names it (a configuration error: the edge exits with it)."""
 
     def __init__(self, path: Path | str, message: str) -> None:
         super().__init__(f"{path}: {message}")

@@ -3,6 +3,9 @@ the shadow model's reports leave through the outbox on ``.../shadow/<camera>`` l
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from edge.vision import DEFAULT_MODEL, OnnxDetector
 from edge.vision.shadow import ShadowRunner
 from edge.vision.types.lift import EbikeInLiftRule
 
+ROOT = Path(__file__).resolve().parents[3]
 LIFT_CAM = "b2-u1-lift1-cam"
 LANE_CAM = "b2-fire-lane-cam"
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -89,3 +93,18 @@ def test_shadow_reports_leave_through_the_outbox(compound: Compound, tmp_path: P
         assert not runner.reports and not agent.backlog
     finally:
         agent.outbox.close()
+
+
+def test_a_missing_shadow_model_stops_the_edge_with_its_path(tmp_path: Path) -> None:
+    """Test that ``compound edge --cameras`` with a shadow_model file that is not there exits 2 naming it."""
+    config = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", config)
+    with (config / "vision.yaml").open("a", encoding="utf-8") as f:
+        f.write(f"\nshadow_model: {{path: {tmp_path / 'candidate.onnx'}}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "compound.cli", "edge", "--edge", "b2", "--cameras", "--config", str(config),
+         "--data-dir", str(tmp_path / "data"), "--broker", "127.0.0.1:1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "candidate.onnx: model file does not exist" in proc.stderr and "Traceback" not in proc.stderr
