@@ -2,7 +2,9 @@
 R new critical alarms a second arriving through the hub's own ingest pipeline while the pages are open.
 
 Measured: first contentful paint and "data on screen" (console: its first alarm row; site plan: the plan drawn
-with its markers, ``body[data-ready]``) of each page, loaded while alarms arrive; and, on the site plan, the time
+with its markers, ``body[data-ready]``) of each page, loaded while alarms arrive; the console's next page of 100
+after its list is scrolled to the end, in the browser, and ``GET /api/v1/alarms?order=attention`` pages 1, 10 and
+100 (keyset cursor) before the arrivals; and, on the site plan, the time
 from an alarm's commit (``MessagePipeline.process`` returned: the transaction is committed) to its marker in the
 DOM (a MutationObserver stamps ``Date.now()``), p50/p99 over the run. Same machine, same wall clock.
 
@@ -186,6 +188,46 @@ def search_ms(url: str, token: str, repeat: int = 5) -> dict[str, float]:
     return out
 
 
+CONSOLE_PAGES = (1, 10, 100)
+"""Pages of the console's list (100 alarms each, ``order=attention``) timed: reached by walking the cursor."""
+
+
+def console_pages_ms(url: str, token: str, repeat: int = 5) -> dict[str, float]:
+    """Median time of ``GET /api/v1/alarms?order=attention&limit=100`` for pages 1, 10 and 100 (keyset cursor)."""
+    out: dict[str, float] = {}
+    cursors: dict[int, str | None] = {1: None}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        params = {"order": "attention", "limit": "100"}
+        cursor: str | None = None
+        for number in range(1, max(CONSOLE_PAGES)):
+            response = client.get("/api/v1/alarms", params={**params, **({"cursor": cursor} if cursor else {})})
+            response.raise_for_status()
+            cursor = response.headers.get("X-Next-Cursor")
+            cursors[number + 1] = cursor
+        for number in CONSOLE_PAGES:
+            after = cursors[number]
+            query = {**params, **({"cursor": after} if after else {})}
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                client.get("/api/v1/alarms", params=query).raise_for_status()
+                times.append((time.perf_counter() - start) * 1000)
+            out[f"console_page_{number}_ms"] = statistics.median(times)
+    return out
+
+
+def scroll_pages_ms(page: Page, pages: int = 3) -> float:
+    """Median time from scrolling the console's list to its end to the next page's rows in the DOM."""
+    times = []
+    for _ in range(pages):
+        before = page.locator("#alarm-rows tr").count()
+        start = time.perf_counter()
+        page.locator(".list-pane").evaluate("pane => { pane.scrollTop = pane.scrollHeight; }")
+        page.wait_for_function(f"document.querySelectorAll('#alarm-rows tr').length > {before}", timeout=60_000)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def _fcp(page: Page) -> float:
     return float(
         page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
@@ -216,6 +258,7 @@ def main() -> None:
         arrivals = Arrivals(db, compound, pipeline, args.rate)
         figures: dict[str, Any] = {"alarms_stored": args.alarms, "open": args.open, "rate": args.rate, "fill_s": fill_s}
         figures.update(search_ms(served.url, signer.issue_for(compound, MANAGER)))
+        figures.update(console_pages_ms(served.url, signer.issue_for(compound, MANAGER)))
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -238,6 +281,8 @@ def main() -> None:
                     page.wait_for_selector(ready, state="attached", timeout=120_000)
                     figures[f"{name}_ready_ms"] = (time.perf_counter() - start) * 1000
                     figures[f"{name}_fcp_ms"] = _fcp(page)
+                    if name == "console":  # the next pages of the list, loaded by scrolling, while alarms arrive
+                        figures["console_scroll_page_ms"] = scroll_pages_ms(page)
                 page.evaluate(OBSERVE)
                 watch_from = time.time()
                 events_from = arrivals.seq

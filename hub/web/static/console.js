@@ -164,7 +164,14 @@ async function loadList() {
   for (const [id, a] of fresh) alarms.set(id, a);
   cursor = page.next;
   renderList();
-  attention.reset(alarms.values());
+  await resetAttention();
+}
+
+/** The sound and title flash follow every open critical alarm, whatever the list's filters or pages loaded. */
+async function resetAttention() {
+  try {
+    attention.reset(await api("/api/v1/alarms?order=attention&state=open&severity=critical&limit=1000"));
+  } catch (err) { /* the next load or change tells it again */ }
 }
 
 /** The next page after the last row loaded (scrolling to the end of the list, or the "load more" button). */
