@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import onnx
+import pytest
 
 from compound import wire
 from compound.clock import ManualClock
@@ -95,6 +96,7 @@ def test_shadow_reports_leave_through_the_outbox(compound: Compound, tmp_path: P
         agent.outbox.close()
 
 
+@pytest.mark.slow  # a whole `compound edge` process: ~15 s on a loaded machine
 def test_a_missing_shadow_model_stops_the_edge_with_its_path(tmp_path: Path) -> None:
     """Test that ``compound edge --cameras`` with a shadow_model file that is not there exits 2 naming it."""
     config = tmp_path / "configs"
