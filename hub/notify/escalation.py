@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from compound.config import Compound
@@ -379,16 +379,14 @@ class Escalation:
         return 1
 
     def _silence_for(self, session: Session, alarm: Alarm, now: datetime) -> Silence | None:
-        stmt = select(Silence).where(
-            Silence.starts_at <= now,
-            Silence.ends_at > now,
-            Silence.cancelled_at.is_(None),
-            or_(Silence.device.is_(None), Silence.device == alarm.device),
-            or_(Silence.building.is_(None), Silence.building == alarm.building),
-            or_(Silence.unit.is_(None), Silence.unit == alarm.unit),
-            or_(Silence.kind.is_(None), Silence.kind == alarm.kind),
-        )
-        found = list(session.scalars(stmt.order_by(Silence.id)))
+        found = [
+            s
+            for s in _active_silences(session, now)
+            if s.device in (None, alarm.device)
+            and s.building in (None, alarm.building)
+            and s.unit in (None, alarm.unit)
+            and s.kind in (None, alarm.kind)
+        ]
         # A drill wins over a plain silence: a drill must still be pushed (marked), so its people practise.
         return next((s for s in found if s.drill), found[0] if found else None)
 
@@ -459,13 +457,9 @@ class Escalation:
         incident.last_at = now
         before = incident.severity
         severity = max(before, alarm.severity, key=SEVERITY_RANK.__getitem__)
-        hazard_critical = session.scalar(
-            select(Alarm.id)
-            .where(Alarm.incident_id == incident.id, Alarm.id != alarm.id)
-            .where(Alarm.kind.in_(self._never_silenced), Alarm.severity == "critical")
-            .limit(1)
-        )
-        if alarm.kind in self._never_silenced and alarm.severity == "critical" and hazard_critical is not None:
+        # Asked only when the answer can change the severity (one round trip less per alarm joining a fire).
+        hazard = alarm.kind in self._never_silenced and alarm.severity == "critical"
+        if hazard and severity != "major" and self._other_critical_hazard(session, incident, alarm):
             severity = "major"
         incident.severity = severity
         note = f"并入事件 {incident.id}（主告警 {lead.id}）：随主告警一起通知"
@@ -486,6 +480,16 @@ class Escalation:
         if raised:
             self._tell_again(session, lead, incident, now, joined)
         return True
+
+    def _other_critical_hazard(self, session: Session, incident: Incident, alarm: Alarm) -> bool:
+        """Another critical fire or gas alarm is already in the incident (two detectors agree: ``major``)."""
+        found = session.scalar(
+            select(Alarm.id)
+            .where(Alarm.incident_id == incident.id, Alarm.id != alarm.id)
+            .where(Alarm.kind.in_(self._never_silenced), Alarm.severity == "critical")
+            .limit(1)
+        )
+        return found is not None
 
     def _tell_again(self, session: Session, lead: Alarm, incident: Incident, now: datetime, note: str) -> None:
         """The incident grew worse: one update to every person and group already told about it."""
@@ -539,3 +543,19 @@ class Escalation:
                 note_data=data,
             )
         )
+
+
+_SILENCES_KEY: Final = "escalation.active_silences"
+
+
+def _active_silences(session: Session, now: datetime) -> list[Silence]:
+    """The silences in force at ``now``, read once per transaction and ``now``: ingest raises a batch's alarms in one
+    transaction at one ``now``, so a raise costs no round trip for silences (there are few, and rarely any)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_SILENCES_KEY)
+    if transaction is not None and cached is not None and cached[0] is transaction and cached[1] == now:
+        return list(cached[2])
+    stmt = select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now, Silence.cancelled_at.is_(None))
+    found = list(session.scalars(stmt.order_by(Silence.id)))
+    session.info[_SILENCES_KEY] = (transaction, now, found)
+    return found
