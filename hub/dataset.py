@@ -123,7 +123,13 @@ def export_yolo(
             cams = {m.device for m in marks if m.alarm_id in val_ids}
             val_ids = {m.alarm_id for m in marks if m.device in cams}
     if len(val_ids) == len(marks) and len(marks) > 1:  # never an empty training split
-        val_ids.discard(max(keys, key=lambda a: keys[a]))
+        back = max(keys, key=lambda a: keys[a])
+        if split_by == "camera":
+            camera = next(m.device for m in marks if m.alarm_id == back)
+            back_ids = {m.alarm_id for m in marks if m.device == camera}
+        else:
+            back_ids = {back}
+        val_ids -= back_ids  # one camera alone (split by camera): all of it trains, nothing is held out
     items: list[dict[str, Any]] = []
     with db.session() as session:
         for mark in marks:

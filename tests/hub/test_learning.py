@@ -369,3 +369,28 @@ def test_a_hub_without_a_model_store_says_so(web: WebHub) -> None:  # noqa: F811
     r = web.client.post("/api/v1/models/promote", json={"name": "x.onnx"}, headers=web.auth(MANAGER))
     assert r.status_code == 409 and "no model store" in r.json()["detail"]
     assert web.client.post("/api/v1/models/rollback", headers=web.auth(MANAGER)).status_code == 409
+
+
+def test_split_by_camera_keeps_each_camera_on_one_side(hub: Hub, tmp_path: Path) -> None:
+    """Test that ``split_by="camera"`` never puts one camera's pictures in both splits (no near-duplicate frames of
+    one scene across train and val), and that a small set still gets a held-out picture."""
+    from hub.dataset import export_yolo
+
+    alarms = []
+    for _ in range(2):
+        for device, kind, det in (
+            (LIFT_CAM, wire.EventKind.EBIKE_IN_LIFT, EBIKE),
+            (LANE_CAM, wire.EventKind.FIRE_LANE_BLOCKED, CAR),
+        ):
+            alarm, _, _ = hub.camera_alarm(device, kind, (det,))
+            alarms.append(alarm)
+            hub.resolve(alarm)
+    for alarm in alarms:
+        assert hub.client.post(
+            f"/api/v1/alarms/{alarm}/marks", json={"verdict": "correct"}, headers=hub.auth(MANAGER)
+        ).is_success
+    summary = export_yolo(hub.db, tmp_path / "ds", check_onnx(SHIPPED), val_fraction=0.2, split_by="camera")
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    sides = {(i["device"], i["split"]) for i in manifest["items"]}
+    assert len(sides) == 2 and {d for d, _ in sides} == {LIFT_CAM, LANE_CAM}, sides
+    assert summary.train == 2 and summary.val == 2
