@@ -74,6 +74,7 @@ ROUTES = [
         True,
     ),
     RouteCase("GET /api/v1/alarms", lambda w, a, h: w.client.get("/api/v1/alarms", headers=h), False),
+    RouteCase("GET /api/v1/alarms/summary", lambda w, a, h: w.client.get("/api/v1/alarms/summary", headers=h), False),
     RouteCase(
         "GET /api/v1/alarms/{alarm_id}/evidence",
         lambda w, a, h: w.client.get(f"/api/v1/alarms/{a}/evidence", headers=h),
