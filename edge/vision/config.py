@@ -20,6 +20,7 @@ from edge.vision.camera_types import CAMERA_KINDS, CameraKind, CameraSetup, came
 from edge.vision.detector import DEFAULT_MODEL, DETECTORS, Detector
 from edge.vision.motion import MotionGate
 from edge.vision.pipeline import CameraDevice, CameraPipeline
+from edge.vision.rules import FrameRule
 from edge.vision.shadow import ShadowRunner, model_label
 from edge.vision.tracker import SortTracker
 from edge.vision.zones import Zone
@@ -216,7 +217,8 @@ def build_pipelines(
         if det is None:
             det = make_detector(vision.model)
         shadow = None
-        if vision.shadow_model is not None and (vision.shadow_cameras is None or dev.id in vision.shadow_cameras):
+        shadowed = vision.shadow_cameras is None or dev.id in vision.shadow_cameras
+        if vision.shadow_model is not None and shadowed and not isinstance(rule, FrameRule):  # a detector's rules
             if shadow_det is None:
                 shadow_det = make_detector(vision.shadow_model)
             shadow = ShadowRunner(

@@ -8,7 +8,8 @@ candidate runs on exactly the frames the live detector runs on) and the live dra
 at the first raise of either rule and closes when both are quiet again; each closed episode becomes one
 ``compound.wire.ShadowReport``: did the live rule raise (acted on), would the candidate's have (not acted
 on), and the detections behind each. Reports wait in ``reports`` for the agent to publish them on
-``<prefix>/v1/<compound>/<edge>/shadow/<camera>``.
+``<prefix>/v1/<compound>/<edge>/shadow/<camera>``. Cameras whose rule reads the frames itself (a façade
+camera's ``FrameRule``, no detector) get no shadow.
 """
 
 from __future__ import annotations

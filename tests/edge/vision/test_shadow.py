@@ -101,3 +101,13 @@ def test_shadow_config_is_checked(compound: Compound, vision: VisionFile, tmp_pa
     missing = ModelConfig(path=str(tmp_path / "candidate.onnx"))
     with pytest.raises(DetectorError, match=r"candidate\.onnx"):
         build_pipelines(compound, vision.model_copy(update={"shadow_model": missing}), "b2")
+
+
+def test_a_camera_without_a_detector_gets_no_shadow(compound: Compound, vision: VisionFile) -> None:
+    """Test that a façade camera (its rule reads the frames itself, no detector) runs no shadow model: there is
+    nothing of a detector's to compare."""
+    facades = [d.id for d in compound.devices.values() if d.type.value == "facade_camera"]
+    assert facades, "the sample compound has a façade camera"
+    edge = compound.devices[facades[0]].edge
+    pipes = build_pipelines(compound, vision.model_copy(update={"shadow_model": vision.model}), edge)
+    assert [p.shadow for p in pipes if p.device.id in facades] == [None]
