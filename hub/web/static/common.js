@@ -400,6 +400,26 @@ Object.assign(DICT.en, {
   "push.failed": "Could not enable push: ", "push.timeout": "the browser's push service does not answer (Chrome's is unreachable in mainland China)",
 });
 
+// ---- Dead letters: why the hub refused a message (hub/ingest/validate.py DEAD_LETTER_REASONS), in words.
+Object.assign(DICT.zh, {
+  "dl.why.bad_topic": "主题格式错误", "dl.why.unknown_api_version": "主题版本不是 v1", "dl.why.unknown_compound": "不是本小区的主题",
+  "dl.why.oversized": "消息过大", "dl.why.not_utf8": "不是 UTF-8 文本", "dl.why.not_json": "不是 JSON",
+  "dl.why.not_object": "JSON 不是对象", "dl.why.unknown_schema": "未知的消息版本", "dl.why.wrong_type": "消息类型与主题不符",
+  "dl.why.invalid": "字段缺失、类型错误或越界", "dl.why.topic_payload_mismatch": "消息内容与主题不符",
+  "dl.why.unknown_device": "配置中没有此设备", "dl.why.unknown_edge": "配置中没有此网关", "dl.why.device_edge_mismatch": "设备不属于此网关",
+  "dl.why.timestamp_out_of_range": "时间异常", "dl.why.bad_snapshot": "抓拍图片不完整", "dl.why.oversized_snapshot": "抓拍图片过大",
+  "dl.why.store_failed": "保存失败", "dl.why.internal_error": "中心内部错误", "dl.bytes": "字节",
+});
+Object.assign(DICT.en, {
+  "dl.why.bad_topic": "bad topic", "dl.why.unknown_api_version": "topic version is not v1", "dl.why.unknown_compound": "another compound's topic",
+  "dl.why.oversized": "oversized", "dl.why.not_utf8": "not UTF-8", "dl.why.not_json": "not JSON",
+  "dl.why.not_object": "JSON but not an object", "dl.why.unknown_schema": "unknown schema version", "dl.why.wrong_type": "type disagrees with the topic",
+  "dl.why.invalid": "a field missing, of the wrong type or out of bounds", "dl.why.topic_payload_mismatch": "payload disagrees with the topic",
+  "dl.why.unknown_device": "unknown device", "dl.why.unknown_edge": "unknown edge", "dl.why.device_edge_mismatch": "device of another edge",
+  "dl.why.timestamp_out_of_range": "time out of range", "dl.why.bad_snapshot": "incomplete snapshot", "dl.why.oversized_snapshot": "oversized snapshot",
+  "dl.why.store_failed": "storing failed", "dl.why.internal_error": "hub error", "dl.bytes": "B",
+});
+
 /** Kinds worded like another: a gas pre-alarm reads like a gas alarm. */
 const MESSAGE_LIKE = { gas_pre_alarm: "gas" };
 

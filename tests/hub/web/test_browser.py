@@ -21,6 +21,7 @@ from compound.config import Compound
 from compound.config.models import Role
 from hub.db import Database, default_url
 from hub.ingest import Ingestor
+from hub.ingest.validate import DEAD_LETTER_REASONS
 from hub.web import TokenSigner, hub_app, load_secret_key
 from hub.web.auth import SECRET_ENV
 from tests.hub.helpers import Publisher
@@ -210,6 +211,16 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         page.click("#nav-dead-letters")
         expect(page.locator('#letter-rows tr[data-reason="not_json"]')).to_have_count(1, timeout=WAIT_MS)
         expect(page.locator("#letter-rows")).to_contain_text("{smoke: yes")
+        expect(page.locator('#letter-rows tr[data-reason="not_json"] .reason')).to_have_text("不是 JSON")
+        assert_all_from_table(page, [topic, "{smoke: yes"])  # the refused message's topic and bytes are data
+        unworded = page.evaluate(
+            """async (reasons) => {
+              const { I18N } = await import("/static/common.js");
+              return reasons.filter((r) => !(`dl.why.${r}` in I18N.zh && `dl.why.${r}` in I18N.en));
+            }""",
+            list(DEAD_LETTER_REASONS),
+        )
+        assert unworded == [], f"dead-letter reasons without words in common.js: {unworded}"
         page.screenshot(path=artifacts_dir / "dead-letters.png")
         page.go_back()
 
