@@ -143,7 +143,7 @@ def test_marks_are_stored_audited_and_only_by_those_responsible(hub: Hub) -> Non
     hub.pipeline.process([inbound(event_topic(hub.compound, smoke), wire.dump(smoke))])
     sensor = next(a.id for a in hub.service.list_alarms(state="open") if a.device == "b1-u1-1502-smoke")
     r = hub.client.post(f"/api/v1/alarms/{sensor}/marks", json={"verdict": "false"}, headers=hub.auth(MANAGER))
-    assert r.status_code == 409 and "not a camera" in r.json()["detail"]
+    assert r.status_code == 409 and "not one the detector raised" in r.json()["detail"]
 
     marks = hub.client.get(url, headers=hub.auth(WORKER_B2_U1)).json()
     assert [(m["verdict"], m["by"]) for m in marks] == [("false", MANAGER), ("missed", WORKER_B2_U1)]

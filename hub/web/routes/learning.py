@@ -40,7 +40,8 @@ pages = APIRouter(include_in_schema=False)
 CANDIDATES_DIR = "candidates"
 """Candidate models (``*.onnx``) the console may promote live in ``<data-dir>/models/candidates/``."""
 
-CAMERA_KINDS = frozenset({"ebike_in_lift", "fire_lane_blocked"})
+MARKABLE_KINDS = frozenset({"ebike_in_lift", "fire_lane_blocked"})
+"""Alarms the detector raised: their pictures can teach it (a thrown object is found by motion, not the model)."""
 
 _UNAUTHORIZED = {"description": "No valid token or session."}
 _NOT_FOUND = {"description": "No such alarm, or outside the caller's grids."}
@@ -63,7 +64,7 @@ def _alarm(alarm_id: int, user: Person, service: Service, compound: CompoundDep)
         401: _UNAUTHORIZED,
         403: {"description": "Neither a property manager nor answering for the alarm's grid."},
         404: _NOT_FOUND,
-        409: {"description": "Not a camera alarm, or its snapshot has not arrived."},
+        409: {"description": "Not an alarm the detector raised, or its snapshot has not arrived."},
         422: {"description": "Bad verdict or boxes (a 'missed' mark needs boxes; others take none)."},
     },
 )
@@ -72,8 +73,12 @@ def mark_alarm(
 ) -> MarkPublic:
     """Mark a camera alarm's snapshot correct, false, or with e-bikes the detector missed (boxes drawn)."""
     detail, viewer = _alarm(alarm_id, user, service, compound)
-    if detail.kind not in CAMERA_KINDS:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"alarm {alarm_id} is a {detail.kind} alarm, not a camera's")
+    if detail.kind not in MARKABLE_KINDS:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"alarm {alarm_id} is a {detail.kind} alarm, not one the detector raised "
+            f"({', '.join(sorted(MARKABLE_KINDS))})",
+        )
     if not may_mark(user, detail, viewer.own_grids):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only property managers and the grid workers of the alarm's grid may mark it"

@@ -24,6 +24,9 @@ const MARK_TEXT = {
   },
 };
 
+/** Alarm kinds raised by the detector, whose pictures can teach it (a façade camera's thrown object is motion-based). */
+export const MARKABLE_KINDS = new Set(["ebike_in_lift", "fire_lane_blocked"]);
+
 /** Classes offered for a missed object (the shipped model's classes; e-bike first). */
 export const MARK_CLASSES = [
   "ebike", "bicycle", "person", "pram", "wheelchair", "walker", "mobility_scooter", "trolley", "pet", "car", "tricycle",
@@ -55,6 +58,7 @@ function describe(mark) {
  * fractions of the picture.
  */
 export function markingView(alarm, frame, img) {
+  if (!MARKABLE_KINDS.has(alarm.kind)) return document.createDocumentFragment();  // nothing to add
   const status = el("p", { class: "mark-status muted small", id: "mark-status", role: "status" });
   const current = el("p", { class: "mark-current", id: "mark-current" }, mx("mark.none"));
   const pending = [];
