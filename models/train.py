@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from models.dataset import CACHE_DIR, RenderSpec, YoloItem, class_names_of, letterbox, read_yolo_dir, render_dataset
 from models.net import STRIDE, CenterNetLite, cell_centres, count_parameters, decode_ltrb
+from models.photos import PhotoPool, randomise
 from models.weights import load_start, recalibrate
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,16 @@ def build_targets(
 
 
 class YoloBatches:
-    """Letterboxed, flipped, colour-jittered batches with targets from a YOLO directory."""
+    """Letterboxed, flipped, colour-jittered batches with targets from a YOLO directory.
 
-    def __init__(self, items: list[YoloItem], nc: int, size: int, rng: np.random.Generator) -> None:
-        self.items, self.nc, self.size, self.rng = items, nc, size, rng
+    With a ``PhotoPool`` (``negatives``), each image also goes through ``models.photos.augment``: real photographs
+    as empty frames, backgrounds and distractor patches, photometric and lens randomisation.
+    """
+
+    def __init__(
+        self, items: list[YoloItem], nc: int, size: int, rng: np.random.Generator, negatives: PhotoPool | None = None
+    ) -> None:
+        self.items, self.nc, self.size, self.rng, self.negatives = items, nc, size, rng, negatives
 
     def load(self, item: YoloItem, augment: bool) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.float32]]:
         """Read an image, letterbox it and map its boxes to input pixels (x1 y1 x2 y2)."""
@@ -93,8 +100,11 @@ class YoloBatches:
             if self.rng.random() < 0.5:
                 img = img[:, ::-1].copy()
                 xyxy = np.stack([self.size - xyxy[:, 2], xyxy[:, 1], self.size - xyxy[:, 0], xyxy[:, 3]], 1)
-            gain = self.rng.uniform(0.8, 1.2)
-            img = np.clip(img.astype(np.float32) * gain + self.rng.uniform(-12, 12), 0, 255).astype(np.uint8)
+            if self.negatives is not None:
+                img, classes, xyxy = randomise(img, classes, xyxy, self.rng, self.negatives)
+            else:
+                gain = self.rng.uniform(0.8, 1.2)
+                img = np.clip(img.astype(np.float32) * gain + self.rng.uniform(-12, 12), 0, 255).astype(np.uint8)
         return img, classes, xyxy
 
     def batch(self, idx: NDArray[np.int64], augment: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -110,6 +120,26 @@ class YoloBatches:
         x = torch.from_numpy(np.ascontiguousarray(np.stack(imgs))).float() / 255.0
         targets = (torch.from_numpy(np.stack(a)) for a in (heats, boxes, weights))
         return (x, *targets)  # type: ignore[return-value]
+
+
+class StepBatches(torch.utils.data.Dataset[tuple[Tensor, Tensor, Tensor, Tensor]]):
+    """Batch number ``step`` of a run, built from ``(seed, step)`` alone: the same in a worker process, in the main
+    process, and after ``--resume``."""
+
+    def __init__(self, items: list[YoloItem], nc: int, size: int, batch_size: int, seed: int,
+                 negatives: PhotoPool | None) -> None:
+        self.items, self.nc, self.size, self.batch_size = items, nc, size, batch_size
+        self.seed, self.negatives = seed, negatives
+        self.steps_per_epoch = max(1, len(items) // batch_size)
+
+    def __len__(self) -> int:
+        return 1 << 30
+
+    def __getitem__(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        epoch, b = divmod(step, self.steps_per_epoch)
+        perm = np.random.default_rng((self.seed, epoch)).permutation(len(self.items))
+        data = YoloBatches(self.items, self.nc, self.size, np.random.default_rng((self.seed, 1, step)), self.negatives)
+        return data.batch(perm[b * self.batch_size : (b + 1) * self.batch_size])
 
 
 def focal_loss(logits: Tensor, target: Tensor) -> Tensor:
@@ -159,12 +189,15 @@ def train(
     save_every: int = 100,
     max_steps: int | None = None,
     device: str = "cpu",
+    negatives: PhotoPool | None = None,
+    workers: int = 0,
 ) -> CenterNetLite:
     """Train a ``CenterNetLite`` for up to ``epochs`` or ``minutes`` (whichever ends first).
 
     ``init`` is the fine-tune start: a ``.pt`` checkpoint or an exported ``.onnx`` file with the same classes.
     ``resume`` continues a run from the checkpoint it wrote (weights, optimiser, step, elapsed time), so a run
-    killed or cut short by its budget ends as it would have.
+    killed or cut short by its budget ends as it would have. ``negatives`` adds real photographs and photometric
+    and lens randomisation (``models.photos``); ``workers`` builds batches in that many processes (same batches).
     """
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -208,15 +241,16 @@ def train(
 
     net.train()
     stop = total if max_steps is None else min(total, step + max_steps)
+    # the order of each epoch, and the augmentation of each step, depend only on (seed, epoch/step),
+    # so a resumed run sees the batches the uninterrupted one would have
+    steps = StepBatches(items, len(names), size, batch_size, seed, negatives)
+    loader = torch.utils.data.DataLoader(steps, batch_size=None, sampler=range(step, stop), num_workers=workers,
+                                         pin_memory=dev.type == "cuda", prefetch_factor=4 if workers else None,
+                                         persistent_workers=False)
     with tqdm(total=total, initial=step, desc="train", unit="batch") as bar:
-        while step < stop:
-            epoch, b = divmod(step, steps_per_epoch)
-            # the order of each epoch, and the augmentation of each step, depend only on (seed, epoch/step),
-            # so a resumed run sees the batches the uninterrupted one would have
-            perm = np.random.default_rng((seed, epoch)).permutation(len(items))
-            data = YoloBatches(items, len(names), size, np.random.default_rng((seed, 1, step)))
-            x, heat, box_t, weight = (t.to(dev, non_blocking=True) for t in
-                                      data.batch(perm[b * batch_size : (b + 1) * batch_size]))
+        for batch in loader:
+            epoch = step // steps_per_epoch
+            x, heat, box_t, weight = (t.to(dev, non_blocking=True) for t in batch)
             # progress is whichever is further along, steps or wall time, so the cosine schedule
             # always anneals within the time budget even on a busy machine; wall time counts in whole percent,
             # so runs that stay well inside their budget (and a resumed one) follow the same schedule step by step
@@ -298,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="checkpoint written every --save-every steps, each epoch and at the end")
     ap.add_argument("--save-every", type=int, default=100, help="also write --checkpoint every N steps (0: per epoch)")
     ap.add_argument("--max-steps", type=int, help="stop after this many steps in this run (continue with --resume)")
+    ap.add_argument("--hard-negatives", action=argparse.BooleanOptionalAction, default=None,
+                    help="paste real photographs (models/photos.py) into the frames as backgrounds, distractors and "
+                    "empty frames, with photometric and lens randomisation (default: on for renders, off with --data)")
+    ap.add_argument("--workers", type=int, default=0, help="processes that build batches (0: in the training loop)")
+    ap.add_argument("--render-workers", type=int, default=2, help="processes that render frames when --data is absent")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.data is not None and not args.data.is_dir():
@@ -306,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--from {args.start}: no such file")
     if args.resume and not args.checkpoint.is_file():
         ap.error(f"--resume: no checkpoint at {args.checkpoint} (--checkpoint) to continue from")
-    root = args.data or render_dataset(RenderSpec(count=args.count, seed=TRAIN_SPEC.seed))
+    root = args.data or render_dataset(RenderSpec(count=args.count, seed=TRAIN_SPEC.seed), workers=args.render_workers)
     split = args.split if args.split is not None else default_split(root)
     data_names = (
         [ln.strip() for ln in args.names.read_text().splitlines() if ln.strip()] if args.names else class_names_of(root)
@@ -323,12 +362,17 @@ def main(argv: list[str] | None = None) -> int:
         names = [str(n) for n in torch.load(args.checkpoint, map_location="cpu", weights_only=False)["names"]]
     elif args.start is not None:
         names = load_start(args.start).names
+    use_photos = args.hard_negatives if args.hard_negatives is not None else args.data is None
+    negatives = PhotoPool() if use_photos else None
+    if negatives is not None:
+        log.info("hard negatives: %d real photographs (%s)", len(negatives.images), ", ".join(negatives.photos))
     try:
         items = remap_classes(items, data_names, names, root)
         net = train(items, names, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch, lr=args.lr,
                     seed=args.seed, threads=args.threads, checkpoint=args.checkpoint,
                     init=None if args.resume else args.start, resume=args.checkpoint if args.resume else None,
-                    save_every=args.save_every, max_steps=args.max_steps, device=args.device)
+                    save_every=args.save_every, max_steps=args.max_steps, device=args.device,
+                    negatives=negatives, workers=args.workers)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     from models.export import export_onnx
