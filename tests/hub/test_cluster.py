@@ -24,15 +24,15 @@ from hub.db.cluster import Leadership
 from hub.ingest import Inbound, Ingestor, MessagePipeline
 from hub.web import hub_app
 from tests.hub.helpers import event_topic, make_event
-from tests.hub.test_postgres import postgres_url  # noqa: F401  (fixture)
+from tests.hub.test_postgres import fresh_postgres_url, postgres_cluster  # noqa: F401  (fixtures)
 
 SMOKE = "b2-u1-1502-smoke"
 
 
 @pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:  # noqa: F811
+def pg(fresh_postgres_url: str) -> Iterator[Database]:  # noqa: F811
     """The hub database, migrated, on a throwaway PostgreSQL."""
-    db = Database(postgres_url)
+    db = Database(fresh_postgres_url)
     db.upgrade()
     try:
         yield db

@@ -7,11 +7,14 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from compound import wire
 from compound.config import Compound
@@ -26,9 +29,9 @@ pytestmark = pytest.mark.slow
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL cluster on a free port, run as the 'postgres' user (initdb refuses root)."""
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL cluster on a free port, run as the 'postgres' user (initdb refuses root); its URL."""
     assert PG_BIN is not None and (PG_BIN / "initdb").exists(), (
         "PostgreSQL server binaries are missing: `make test` installs the Debian package 'postgresql'"
     )
@@ -57,6 +60,33 @@ def postgres_url() -> Iterator[str]:
     finally:
         subprocess.run([*pg_ctl, "stop", "-m", "fast", "-w"], check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL cluster of its own for one test."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_cluster() -> Iterator[str]:
+    """One PostgreSQL cluster for a module's tests (each takes a database of its own: ``fresh_postgres_url``)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_cluster: str) -> str:
+    """A new, empty database in the module's cluster: isolation without an initdb per test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres_cluster, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return str(make_url(postgres_cluster).set(database=name).render_as_string(hide_password=False))
 
 
 def test_pipeline_and_service_on_postgresql(postgres_url: str, compound: Compound) -> None:

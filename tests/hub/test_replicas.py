@@ -29,7 +29,7 @@ from tests.conftest import ROOT
 from tests.edge.scripted import ScriptedEdge
 from tests.hub.helpers import make_event
 from tests.hub.test_hub_kill import count
-from tests.hub.test_postgres import postgres_url  # noqa: F401  (fixture)
+from tests.hub.test_postgres import fresh_postgres_url, postgres_cluster  # noqa: F401  (fixtures)
 from tests.servers import MosquittoServer
 from tests.support import wait_for
 
@@ -79,7 +79,7 @@ def _replica(mosquitto: MosquittoServer, url: str, tmp_path: Path, name: str, *o
 @pytest.mark.parametrize("replicas", [2, 3])
 def test_replicas_share_the_stream_and_survive_a_sigkill(
     replicas: int,
-    postgres_url: str,  # noqa: F811
+    fresh_postgres_url: str,  # noqa: F811
     mosquitto: MosquittoServer,
     compound: Compound,
     tmp_path: Path,
@@ -106,11 +106,11 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
     now = datetime.now(UTC)
     timeline = ("--sim-start", now.isoformat(), "--real-start", str(now.timestamp()), "--speed", "30")
     options = ("--no-edge-supervision", *timeline)
-    spawned = {name: spawn_replica(mosquitto, postgres_url, tmp_path, name, *options) for name in names}
+    spawned = {name: spawn_replica(mosquitto, fresh_postgres_url, tmp_path, name, *options) for name in names}
     hubs = {name: replica[0] for name, replica in spawned.items()}
     for replica in spawned.values():
         ready(replica)
-    db = Database(postgres_url)
+    db = Database(fresh_postgres_url)
     edge = ScriptedEdge(compound, "b2", mosquitto.host, mosquitto.port, tmp_path / "edge").start()
     published = 0
 
@@ -119,7 +119,7 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
         for _ in range(streamed):
             edge.put(build)
             published += 1
-            time.sleep(0.004)
+            time.sleep(0.02)  # a stream of 1.2 s at least: the kill lands while events are still coming
 
     sender = threading.Thread(target=stream)
     logs = {name: tmp_path / f"hub-{name}.log" for name in names}
@@ -132,7 +132,7 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
     began = time.monotonic()
     try:
         sender.start()
-        wait_for(lambda: count(db, EventRecord) >= 30, timeout=60, what="the replicas storing the first events")
+        wait_for(lambda: count(db, EventRecord) >= 10, timeout=60, what="the replicas storing the first events")
         hubs[victim].send_signal(signal.SIGKILL)
         hubs[victim].wait(timeout=10)
         killed_at = count(db, EventRecord)
@@ -143,7 +143,7 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
         wait_for(lambda: set(leaders("resend-sweep")) - {victim}, timeout=30, what="another replica leading the sweep")
         took_over = time.monotonic() - began
 
-        hubs[victim] = _replica(mosquitto, postgres_url, tmp_path, victim, *options)  # same name: same session
+        hubs[victim] = _replica(mosquitto, fresh_postgres_url, tmp_path, victim, *options)  # same name: same session
         edge.put(build)  # the marker: anything still missing before it shows as a gap, asked for again
         wait_for(lambda: count(db, EventRecord) == len(script), timeout=90, what="every event, after the restart")
         wait_for(lambda: count(db, SeqGap) == 0, timeout=30, what="every seq gap closed")
