@@ -1,7 +1,8 @@
 """Safe with an imperfect model (issue 13, item 1): still photographs through the real camera pipelines.
 
-The shipped detector, trained on renders only, sees e-bikes, bicycles and vehicles in real photographs that
-hold none (a motorcycle, printed text, coins, grass). The lift holds its doors only for an e-bike seen
+The detector trained on renders only (``models/compound_det_renders_only.onnx``, shipped before the one trained with
+real photographs as hard negatives) sees e-bikes, bicycles and vehicles in real photographs that hold none (a
+motorcycle, printed text, coins, grass). The lift holds its doors only for an e-bike seen
 *entering* (door zone -> car, standing out from the scene), and the fire lane alarms only for an object
 that *arrived* and stayed, so a static camera never holds or alarms, whatever the model says; rendered
 e-bike entries still hold within a second of the e-bike's first visible frame.
@@ -154,14 +155,28 @@ def empty_view(kind: str, seconds: float, seed: int = 100_000) -> Iterator[NDArr
         yield loop[i % len(loop)]
 
 
+RENDERS_ONLY_MODEL = Path(__file__).resolve().parents[3] / "models" / "compound_det_renders_only.onnx"
+"""The previous shipped detector, trained on renders only (models/MODEL_CARD.md)."""
+
+
+@pytest.fixture(scope="module")
+def imperfect(vision: VisionFile) -> OnnxDetector:
+    """The renders-only detector at the configured settings: it misfires on real photographs, which is what the
+    tests of the rules need (safe with an imperfect model). The shipped detector, trained with real photographs
+    as hard negatives, reports nothing on them at the alarm scores (tests/models/test_photos.py); the rendered
+    entries below run with it."""
+    return OnnxDetector(RENDERS_ONLY_MODEL, conf=vision.model.conf, iou=vision.model.iou, threads=1)
+
+
 @needs_photos
-def test_the_model_sees_ebikes_and_blockers_in_real_photos(detector: OnnxDetector, vision: VisionFile) -> None:
-    """Test that the detector is imperfect here (so the tests below are not empty): on the real photographs it
-    reports e-bikes at the lift's alarm score and lane blockers at the fire lane's, in pictures with none."""
+def test_the_model_sees_ebikes_and_blockers_in_real_photos(imperfect: OnnxDetector, vision: VisionFile) -> None:
+    """Test that the renders-only detector is imperfect here (so the tests below are not empty): on the real
+    photographs it reports e-bikes at the lift's alarm score and lane blockers at the fire lane's, in pictures with
+    none."""
     lift, lane = options(vision)
     ebike, blocker = set(), set()
     for name in PHOTOS:
-        for d in detector.detect(load(name)):
+        for d in imperfect.detect(load(name)):
             if d.cls == "ebike" and d.score >= lift.min_score:
                 ebike.add(name)
             if d.cls not in NEVER_BLOCKING and d.score >= lane.min_score:
@@ -173,10 +188,10 @@ def test_the_model_sees_ebikes_and_blockers_in_real_photos(detector: OnnxDetecto
 @needs_photos
 @pytest.mark.parametrize("name", sorted(PHOTOS))
 def test_a_still_photograph_never_holds_the_lift(
-    compound: Compound, vision: VisionFile, detector: OnnxDetector, name: str
+    compound: Compound, vision: VisionFile, imperfect: OnnxDetector, name: str
 ) -> None:
     """Test that a lift camera showing a real photograph, unchanged frame after frame, never holds the doors."""
-    pipes, lift = pipelines(compound, vision, detector)
+    pipes, lift = pipelines(compound, vision, imperfect)
     drafts = feed(pipes[LIFT_CAM], still(load(name), STILL_S))
     assert (drafts, lift.commands) == ([], []), name
     assert pipes[LIFT_CAM].stats.detector_runs >= 3, "the still scene was re-checked"
@@ -185,10 +200,10 @@ def test_a_still_photograph_never_holds_the_lift(
 @needs_photos
 @pytest.mark.parametrize("name", sorted(PHOTOS))
 def test_a_still_photograph_never_blocks_the_fire_lane(
-    compound: Compound, vision: VisionFile, detector: OnnxDetector, name: str
+    compound: Compound, vision: VisionFile, imperfect: OnnxDetector, name: str
 ) -> None:
     """Test that a fire-lane camera showing a real photograph for longer than the configured dwell never alarms."""
-    pipes, _ = pipelines(compound, vision, detector)
+    pipes, _ = pipelines(compound, vision, imperfect)
     assert feed(pipes[LANE_CAM], still(load(name), options(vision)[1].dwell_s + 10.0)) == [], name
 
 
@@ -198,12 +213,12 @@ PLACED = [("lift", n) for n in sorted(PHOTOS)] + [("fire_lane", n) for n in BUSI
 @needs_photos
 @pytest.mark.parametrize(("view", "name"), PLACED)
 def test_a_photograph_placed_in_the_camera_view_never_raises(
-    compound: Compound, vision: VisionFile, detector: OnnxDetector, view: str, name: str
+    compound: Compound, vision: VisionFile, imperfect: OnnxDetector, view: str, name: str
 ) -> None:
     """Test that a real photograph standing in our rendered lift car (every photo) or fire lane (``BUSIEST``), with
     the render's sensor noise around it, neither holds the lift nor blocks the lane: 12 s in the lift, the
     configured dwell + 10 s in the lane."""
-    pipes, lift = pipelines(compound, vision, detector)
+    pipes, lift = pipelines(compound, vision, imperfect)
     pipe = pipes[LIFT_CAM if view == "lift" else LANE_CAM]
     seconds = STILL_S if view == "lift" else options(vision)[1].dwell_s + 10.0
     drafts = feed(pipe, placed(empty_view(view, seconds), load(name)))
@@ -213,11 +228,11 @@ def test_a_photograph_placed_in_the_camera_view_never_raises(
 @needs_photos
 @pytest.mark.parametrize("name", ["skimage/motorcycle_left.png", "skimage/motorcycle_right.png"])
 def test_people_using_the_lift_around_a_photographed_motorcycle_never_hold_it(
-    compound: Compound, vision: VisionFile, detector: OnnxDetector, name: str
+    compound: Compound, vision: VisionFile, imperfect: OnnxDetector, name: str
 ) -> None:
     """Test that the photos the model scores highest as e-bikes, standing in the car while people, a trolley and
     a dog come and go (our lift-people render: motion all round the photo), do not hold the lift."""
-    pipes, lift = pipelines(compound, vision, detector)
+    pipes, lift = pipelines(compound, vision, imperfect)
     scene = build("lift-people", 100_000, "heldout")
     drafts = feed(pipes[LIFT_CAM], placed((scene.frame(t).image for t in scene.times()), load(name)))
     assert (drafts, lift.commands) == ([], []), name
