@@ -614,7 +614,7 @@ def measure(mix: str, sink_name: str, spec_of: Any, pg_url: str | None, drain: f
         mix,
         sink_name,
         round(offered),
-        round((c1 - c0) / (t1 - t0)),
+        round((c1 - c0) / (t1 - t0), 1),
         share,
         c1 >= expected,
         max(expected - c1, 0),
