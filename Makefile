@@ -5,8 +5,8 @@ PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 ARGS     ?=
-APT_PKGS := mosquitto mosquitto-clients victoria-metrics chromium fonts-wqy-microhei postgresql python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-APT_BINS := /usr/sbin/mosquitto /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/bin/pg_ctlcluster /usr/lib/python3/dist-packages/gi/__init__.py /usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib /usr/lib/*/gstreamer-1.0/libgstrtp.so /usr/lib/*/gstreamer-1.0/libgstx264.so
+APT_PKGS := mosquitto mosquitto-clients nats-server victoria-metrics chromium fonts-wqy-microhei postgresql python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+APT_BINS := /usr/sbin/mosquitto /usr/sbin/nats-server /usr/bin/victoria-metrics /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/bin/pg_ctlcluster /usr/lib/python3/dist-packages/gi/__init__.py /usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib /usr/lib/*/gstreamer-1.0/libgstrtp.so /usr/lib/*/gstreamer-1.0/libgstx264.so
 PYTEST_ARGS ?=
 
 .PHONY: up test lint imports typecheck pytest bench clean venv install install-test system-deps

@@ -5,13 +5,21 @@ in the agent's asyncio loop. paho keeps the unacknowledged QoS 1 messages of the
 again (DUP) after a reconnect; a fresh process replays the outbox from its first row instead.
 Command topics (``cmd/resend``) are subscribed at QoS 1 on every connect; what arrives is handed to
 ``on_command`` in the pump (agent loop), before the window is refilled.
+
+With ``fallbacks`` (other nodes of a clustered broker) a publisher that has been disconnected for
+``failover_after_s``, and whose node refused or failed a connection attempt meanwhile (a node still
+answering slowly keeps it), moves to the next node in turn with a new paho client (same client id: the
+persistent session the cluster replicates) and publishes again every row still in the outbox (what was in
+flight on the dead node included; the hub absorbs copies by event id). paho alone only retries one host.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,29 +64,31 @@ class Publisher:
         username: str | None = None,
         password: str | None = None,
         tls: MqttTLS | None = None,
+        fallbacks: Sequence[tuple[str, int]] = (),
+        failover_after_s: float = 3.0,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
+        if failover_after_s <= 0:
+            raise ValueError(f"failover_after_s must be positive, got {failover_after_s}")
         self.outbox = outbox
         self.host, self.port = host, port
+        self.endpoints: tuple[tuple[str, int], ...] = ((host, port), *fallbacks)
+        """The broker's nodes in the order tried: ``host:port`` first, then ``fallbacks``."""
+        self.failover_after_s = failover_after_s
+        self.failovers = 0
+        """Moves to another node so far."""
+        self._endpoint = 0
+        self._down_since = time.monotonic()
+        self._attempt_failed = threading.Event()
+        """A connection attempt to the current node failed (refused, unreachable, or refused at CONNACK)."""
         self.window = window
         self.status = status
         self.keepalive = keepalive
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311
-        )
-        self._client.max_inflight_messages_set(window + 8)  # room for status and heartbeats beside the window
-        self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
-        self._client.will_set(status.topic, status.offline(), qos=1, retain=True)
-        if username is not None:  # the edge's broker identity (compound keys); its ACL admits only its own topics
-            self._client.username_pw_set(username, password)
-        if tls is not None:  # the broker's TLS listener: its CA, this edge's client certificate (CN edge-<id>)
-            tls.apply(self._client)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._client.on_message = self._on_message
+        self.client_id = client_id
+        self.reconnect_max_s = reconnect_max_s
+        self._username, self._password, self._tls = username, password, tls
+        self._client = self._make_client()
         self.commands = tuple(commands)
         self.on_command = on_command
         self._received: list[tuple[str, bytes]] = []
@@ -94,6 +104,25 @@ class Publisher:
         self.published = 0
         self.acked = 0
 
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311
+        )
+        client.max_inflight_messages_set(self.window + 8)  # room for status and heartbeats beside the window
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(min_delay=1, max_delay=self.reconnect_max_s)
+        client.will_set(self.status.topic, self.status.offline(), qos=1, retain=True)
+        if self._username is not None:  # the edge's broker identity (compound keys); its ACL admits only its topics
+            client.username_pw_set(self._username, self._password)
+        if self._tls is not None:  # the broker's TLS listener: its CA, this edge's client certificate (CN edge-<id>)
+            self._tls.apply(client)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        return client
+
     # ---- paho callbacks (network thread)
     def _on_connect(
         self,
@@ -105,6 +134,7 @@ class Publisher:
     ) -> None:
         if reason.is_failure:
             log.warning("broker %s:%d refused the connection: %s", self.host, self.port, reason)
+            self._attempt_failed.set()
             return
         self.connects += 1
         self.connected.set()
@@ -120,6 +150,9 @@ class Publisher:
         )
         self._poke()
 
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self._attempt_failed.set()
+
     def _on_disconnect(
         self,
         client: mqtt.Client,
@@ -130,7 +163,10 @@ class Publisher:
     ) -> None:
         if self.connected.is_set() and not self._stopping:
             log.warning("disconnected from %s:%d (%s); outbox keeps every message", self.host, self.port, reason)
+        if self.connected.is_set():
+            self._down_since = time.monotonic()
         self.connected.clear()
+        self._poke()
 
     def _on_publish(
         self,
@@ -174,9 +210,45 @@ class Publisher:
         """Pump until cancelled: refill the window whenever acks arrive or messages are stored."""
         assert self._wake is not None, "start() first"
         while True:
-            await self._wake.wait()
+            if len(self.endpoints) > 1:
+                with contextlib.suppress(TimeoutError):  # wake at least this often to notice a dead node
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.failover_after_s / 3)
+                await self._maybe_fail_over()
+            else:
+                await self._wake.wait()
             self._wake.clear()
             self.pump()
+
+    async def _maybe_fail_over(self) -> None:
+        """Down for ``failover_after_s``: stop paho's retries of this node and connect to the next one."""
+        if self.connected.is_set() or self._stopping or not self._attempt_failed.is_set():
+            return
+        if time.monotonic() - self._down_since < self.failover_after_s:
+            return
+        self._endpoint = (self._endpoint + 1) % len(self.endpoints)
+        host, port = self.endpoints[self._endpoint]
+        log.warning(
+            "broker %s:%d unreachable for %.0f s; trying %s:%d", self.host, self.port, self.failover_after_s, host, port
+        )
+        old = self._client
+        await asyncio.to_thread(old.loop_stop)
+        if self._stopping:
+            return
+        old.disconnect()  # not connected: only marks it so (its sockets close when it is collected)
+        # A new paho client (paho's loop_start on a stopped client leaks its wake-up socket pair): what the old one
+        # had in flight is forgotten and sent again from the outbox, whose rows stay until acknowledged.
+        with self._lock:
+            self._acked = []  # message ids of the old client
+        self._inflight.clear()
+        self._cursor = dict.fromkeys(Lane, 0)
+        self.host, self.port = host, port
+        self.failovers += 1
+        self._down_since = time.monotonic()
+        self._attempt_failed.clear()
+        self.connected.clear()
+        self._client = self._make_client()
+        self._client.connect_async(host, port, keepalive=self.keepalive)
+        self._client.loop_start()
 
     def pump(self) -> int:
         """Delete acknowledged rows and hand new ones to paho; return how many were handed over."""

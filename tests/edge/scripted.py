@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from compound import wire
@@ -21,7 +21,17 @@ from edge.resend import ResendHandler
 class ScriptedEdge:
     """Outbox + Publisher + ResendHandler of one edge, on an asyncio loop in its own thread."""
 
-    def __init__(self, compound: Compound, edge: str, host: str, port: int, data_dir: Path) -> None:
+    def __init__(
+        self,
+        compound: Compound,
+        edge: str,
+        host: str,
+        port: int,
+        data_dir: Path,
+        *,
+        fallbacks: Sequence[tuple[str, int]] = (),
+        failover_after_s: float = 3.0,
+    ) -> None:
         self.compound = compound
         self.edge = edge
         self.outbox = Outbox(data_dir / f"edge-{edge}" / "outbox.db", synchronous="NORMAL")
@@ -39,6 +49,8 @@ class ScriptedEdge:
             status=LastWill(status, state(wire.EdgeState.ONLINE), state(wire.EdgeState.OFFLINE)),
             commands=[self.resend.topic],
             on_command=self.resend.handle,
+            fallbacks=fallbacks,
+            failover_after_s=failover_after_s,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
