@@ -268,12 +268,19 @@ class FacadeScenario:
     split: str = "train"
     expected: str = ""
     kind: str = "facade"
+    backdrop: NDArray[np.uint8] | None = None
+    """A real photograph shown instead of the rendered façade (resized to the frame): objects are thrown in front
+    of something the simulator did not make."""
 
     def __post_init__(self) -> None:
         self.camera = FacadeCamera(self.geo)
         rng = np.random.default_rng((self.seed, 11))
         self._lit0 = rng.random((self.geo.floors, self.geo.columns)) < (0.35 if self.night else 0.0)
         self._background = self._render_background(rng)
+        if self.backdrop is not None:
+            self._background = np.asarray(
+                cv2.resize(self.backdrop, (self.geo.width, self.geo.height), interpolation=cv2.INTER_AREA), np.uint8
+            )
         gain = 9.0 if self.night else 3.5
         self._noise = [rng.normal(0, gain, (self.geo.height, self.geo.width, 1)).astype(np.float32) for _ in range(6)]
         self._rain_rng_seed = (self.seed, 12)
