@@ -3,6 +3,7 @@ what it says it sent is what a plain subscriber and a hub receive and store."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from bench.load import (
     clone,
     collect,
     compound_ids,
+    main,
     publish_load,
 )
 from compound import wire
@@ -134,3 +136,27 @@ def test_counts_add_up_through_mosquitto(
     assert (stats["duplicates"], stats["gaps"], stats["missing_seq"]) == (0, 0, 0)
     assert stats["readings"] + stats["heartbeats"] + stats["events"] == ours
     assert stats["events"] > 0 and sum(stats["alarms"].values()) > 0
+
+
+@pytest.mark.broker
+def test_the_bench_measures_a_district_against_its_own_broker(capsys: pytest.CaptureFixture[str]) -> None:
+    """Test that ``bench/load.py`` run as the README says (small: 50 compounds, 250 edges, 1 s at 400 msg/s, the plain
+    subscriber only) starts its own Mosquitto and prints JSON in which the subscriber took all that was offered."""
+    small = ["--compounds", "50", "--rate", "400", "--seconds", "1", "--ramp", "0.5", "--drain", "20"]
+    main([*small, "--mix", "district", "--sink", "plain", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    [row] = report["results"]
+    assert (row["mix"], row["sink"], row["edges"], row["share"]) == ("district", "plain", 250, 1.0)
+    assert row["caught_up"] and row["backlog"] == 0 and row["received_msg_s"] > 0
+    assert row["sent"]["readings"] > row["sent"]["heartbeats"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--rate", "0"], "must be positive"), (["--compounds", "0"], "--compounds must be at least 1")],
+)
+def test_the_bench_refuses_bad_arguments(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Test that a zero rate or an empty district stops the bench before it starts anything, saying why."""
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
