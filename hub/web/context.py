@@ -92,4 +92,5 @@ class IngestHealth:
             "processed": ingestor.pipeline.processed,
             "edges_offline": list(ingestor.pipeline.supervisor.offline),
             "stale_devices": len(ingestor.pipeline.supervisor.stale),
+            "leads": sorted(ingestor.leadership.held),  # cluster-wide jobs this replica runs (PostgreSQL only)
         }

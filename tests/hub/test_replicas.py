@@ -10,6 +10,7 @@ client id) gets all of it back; the edges' journals (resend requests) cover anyt
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -171,6 +173,11 @@ def test_replicas_share_the_stream_and_survive_a_sigkill(
         assert taken and max(taken.values()) == 1, f"an escalation step was taken twice: {taken.most_common(3)}"
         assert job_keys and max(job_keys.values()) == 1, "a notification job was written twice"
         assert all("$share/hubs/" in path.read_text() for path in logs.values()), "a replica did not subscribe shared"
+        leading = Counter()  # each replica's /healthz (the last console it printed: the victim's after its restart)
+        for path in logs.values():
+            url = re.findall(r"console: (http://\S+)/ ", path.read_text(errors="replace"))[-1]
+            leading.update(httpx.get(f"{url}/healthz", timeout=10).json()["parts"]["ingest"]["leads"])
+        assert leading == {"resend-sweep": 1, "edge-supervision": 1}, f"jobs not led exactly once: {leading}"
         print(
             f"{replicas} replicas: {killed_at}/{streamed} events stored at the kill of {victim} (the sweep leader), "
             f"sweep led by another after {took_over:.1f} s, all stored {time.monotonic() - began:.1f} s after the "
