@@ -199,7 +199,8 @@ def main() -> int:
         ),
         (
             f"façade frames/s per core ({fac['frame']}; MOG2 alone)",
-            f"{fac['fps_per_core']} ({fac['streams_per_core_15fps']} streams at 15 fps; {fac['mog2_only_fps_per_core']})",
+            f"{fac['fps_per_core']} ({fac['streams_per_core_15fps']} streams at 15 fps; "
+            f"{fac['mog2_only_fps_per_core']})",
         ),
     ]
     width = max(len(r[0]) for r in rows)
