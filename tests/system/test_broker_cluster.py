@@ -1,5 +1,6 @@
 """A three-node NATS cluster (MQTT on clustered JetStream, everything replicated on all three nodes) under the real
-edge and hub: one node SIGKILLed mid-stream, and every event the edge raised is stored exactly once.
+edge and hub: one node SIGKILLed mid-stream (the edge's, one nobody uses, one of two hubs'), and every event the edge
+raised is stored exactly once.
 
 The nodes are Debian's ``nats-server``, started once for the module on free loopback ports (``tests/clusters.py``);
 a killed node is started again before the next test. Why NATS and not RabbitMQ: README, "Broker cluster".
@@ -55,11 +56,17 @@ def count(db: Database, model: type) -> int:
 
 
 def stream_through_a_kill(
-    cluster: NatsCluster, compound: Compound, tmp_path: Path, *, edge_on: list[ClusterNode], victim: ClusterNode
+    cluster: NatsCluster,
+    compound: Compound,
+    tmp_path: Path,
+    *,
+    edge_on: list[ClusterNode],
+    victim: ClusterNode,
+    hubs_on: list[ClusterNode] | None = None,
 ) -> tuple[list[wire.Event], ScriptedEdge, Database]:
-    """A hub on node 1, edge b2 on ``edge_on[0]`` (then the others in turn); ``EVENTS`` streamed at ``RATE``,
-    ``victim`` SIGKILLed a third of the way in and started again once the edge's outbox is empty. Returns the
-    events raised, the edge and the hub's database once every event is stored."""
+    """Hubs on ``hubs_on`` (node 1 by default), all on one database; edge b2 on ``edge_on[0]`` (then the others in
+    turn); ``EVENTS`` streamed at ``RATE``, ``victim`` SIGKILLed a third of the way in and started again once the
+    edge's outbox is empty. Returns the events raised, the edge and the hubs' database once every event is stored."""
     smoke = [d.id for d in compound.devices_of_edge("b2") if d.id.endswith("-smoke")][: EVENTS // 2]
     script: list[wire.Event] = []
     for device in smoke:  # seq n is script[n - 1], as the outbox assigns them
@@ -67,16 +74,18 @@ def stream_through_a_kill(
         script.append(make_event(compound, device, seq=len(script) + 1, state="cleared", value=0.01))
     db = Database(default_url(tmp_path / "hub"))
     db.create()
-    hub_node = cluster.nodes[0]
-    # A replica name per test: the hub's persistent session on the cluster starts empty.
-    settings = IngestSettings(replica=tmp_path.name[-40:], supervise_edges=False)
-    hub = HubThread(
-        Ingestor(db, compound, host=hub_node.host, port=hub_node.port, broker_kind="auto", settings=settings)
-    )
+    hubs = []
+    for i, node in enumerate(hubs_on or cluster.nodes[:1]):
+        # A replica name per hub and test: its persistent session on the cluster starts empty.
+        settings = IngestSettings(replica=f"{tmp_path.name[-36:]}-{i}", supervise_edges=False)
+        hubs.append(
+            HubThread(Ingestor(db, compound, host=node.host, port=node.port, broker_kind="auto", settings=settings))
+        )
     (first, *fallbacks) = [(node.host, node.port) for node in edge_on]
     edge = ScriptedEdge(compound, "b2", *first, tmp_path / "edge", fallbacks=fallbacks, failover_after_s=1.0)
     try:
-        hub.start(timeout=30)
+        for hub in hubs:
+            hub.start(timeout=30)
         edge.start(timeout=30)
 
         def stream() -> None:
@@ -98,7 +107,9 @@ def stream_through_a_kill(
         return script, edge, db
     finally:
         edge.stop()
-        hub.stop()
+        for hub in hubs:
+            if hub.thread.is_alive():
+                hub.stop()
         db.dispose()
 
 
@@ -126,6 +137,18 @@ def test_a_node_nobody_is_connected_to_killed_mid_stream_loses_nothing(
     the two left keep a quorum, the edge stays where it is, every event is stored exactly once."""
     n1, n2, n3 = whole.nodes
     script, edge, db = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3, n1], victim=n3)
+    assert edge.publisher.failovers == 0
+    assert stored_ids(db) == sorted(e.id for e in script), "every event stored exactly once"
+
+
+def test_two_hubs_on_two_nodes_one_node_killed_store_every_event_once(
+    whole: NatsCluster, compound: Compound, tmp_path: Path
+) -> None:
+    """Test the hub replicas NATS allows (no shared subscriptions): two hubs on two nodes, each subscribed to the whole
+    stream, one database. The node of one hub is SIGKILLed mid-stream: the other hub goes on, the first catches up
+    once its node is back, and every event is stored exactly once (the event id's uniqueness absorbs the copies)."""
+    n1, n2, n3 = whole.nodes
+    script, edge, db = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3], victim=n1, hubs_on=[n1, n3])
     assert edge.publisher.failovers == 0
     assert stored_ids(db) == sorted(e.id for e in script), "every event stored exactly once"
 
