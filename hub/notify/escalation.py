@@ -436,6 +436,8 @@ class Escalation:
                 .with_for_update()
             )
         lead = session.get(Alarm, incident.lead_alarm_id) if incident is not None else None
+        if lead is not None:
+            _hold(session, lead)
         joinable = (
             incident is not None
             and lead is not None
@@ -559,3 +561,18 @@ def _active_silences(session: Session, now: datetime) -> list[Silence]:
     found = list(session.scalars(stmt.order_by(Silence.id)))
     session.info[_SILENCES_KEY] = (transaction, now, found)
     return found
+
+
+_HELD_KEY: Final = "escalation.held_leads"
+
+
+def _hold(session: Session, alarm: Alarm) -> None:
+    """Keep an incident's lead alarm referenced until the transaction ends. The session's identity map holds clean
+    objects weakly: once a flush leaves the lead clean it could be collected, and the next alarm joining the same
+    incident in the batch would load it again (one round trip per raise in a fire, measured by bench/load.py)."""
+    transaction = session.get_transaction()
+    held: tuple[object, dict[int, Alarm]] | None = session.info.get(_HELD_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_HELD_KEY] = held
+    held[1][alarm.id] = alarm
