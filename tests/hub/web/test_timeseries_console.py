@@ -28,6 +28,7 @@ from compound.config import Compound
 from hub.web import TokenSigner, load_secret_key
 from hub.web.auth import SECRET_ENV, SESSION_COOKIE
 from tests.hub.web.hub_process import ROOT, HubProcess, compound_cli, stop_process
+from tests.hub.web.i18n_check import assert_all_from_table
 from tests.hub.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import MosquittoServer
 from tests.support import wait_for
@@ -238,6 +239,7 @@ def test_device_page_shows_the_history_within_the_callers_grids(
         page.goto(f"{hub.url}/devices/{SMOKE}?span=3600")
         expect(page.locator("#device-curve")).to_have_attribute("data-span", "3600", timeout=WAIT_MS)
         expect(page.locator("#device-curve svg .series-line")).to_have_count(1)
+        assert_all_from_table(page, [SMOKE, "b2"])  # the device page: the tables' words, its id and its edge's
         page.screenshot(path=artifacts_dir / "device-page.png")
     finally:
         context.close()
