@@ -241,9 +241,14 @@ def broker_config(host: str, port: int, auth_dir: Path | None = None) -> dict[st
     }
 
 
+NO_SHARED_SUBSCRIPTIONS = frozenset({"amqtt", "nats", "rabbitmq"})
+"""Brokers that deliver nothing on ``$share/`` (amqtt 0.12; NATS 2.9's and RabbitMQ 3.10's MQTT, measured by
+``bench/broker_cluster.py``): hubs on them subscribe plainly, each receives the whole stream."""
+
+
 def supports_shared_subscriptions(broker_kind: str) -> bool:
-    """Whether a broker delivers ``$share/group/...`` subscriptions (amqtt 0.12 does not)."""
-    return broker_kind != "amqtt"
+    """Whether a broker delivers ``$share/group/...`` subscriptions (amqtt 0.12, NATS 2.9, RabbitMQ 3.10 do not)."""
+    return broker_kind not in NO_SHARED_SUBSCRIPTIONS
 
 
 async def run_broker(host: str, port: int, stop: asyncio.Event | None = None, auth_dir: Path | None = None) -> None:

@@ -63,7 +63,7 @@ def add_broker_option(parser: argparse.ArgumentParser, *, embedded_default: bool
     )
     parser.add_argument(
         "--broker-kind",
-        choices=["auto", "mosquitto", "amqtt", "emqx", "other"],
+        choices=["auto", "mosquitto", "amqtt", "emqx", "nats", "rabbitmq", "other"],
         default="auto",
         help="broker software, decides shared subscriptions (auto: amqtt when embedded, else mosquitto-like)",
     )

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from compound import wire
+from compound.broker import supports_shared_subscriptions
 from compound.config import Compound
 from hub.db import Database, EventRecord, SeqGap, default_url
 from hub.ingest import Ingestor, probe_shared_subscriptions
@@ -158,3 +159,4 @@ def test_nats_mqtt_does_not_deliver_shared_subscriptions(whole: NatsCluster) -> 
     plainly (each receives everything; the event id's uniqueness stores each once)."""
     node = whole.nodes[0]
     assert probe_shared_subscriptions(node.host, node.port) is False
+    assert not supports_shared_subscriptions("nats"), "compound hub --broker-kind nats must subscribe plainly"
