@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,45 @@ def test_counts_are_read_from_outside_while_the_agent_holds_the_outbox(tmp_path:
     other.write_text("plain text")
     with pytest.raises(OutboxUnreadable):
         Outbox.read_counts(other)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (root only; skipped with the reason where mount is refused), unmounted afterwards."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "outbox-disk", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"needs a small tmpfs (root): {done.stderr.decode(errors='replace').strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` with one file until ENOSPC; return the file (delete it to free the disk)."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while out.write(b"\0" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+    return filler
+
+
+def test_acknowledgements_on_a_full_disk_wait_instead_of_stopping_the_publisher(small_disk: Path) -> None:
+    """Test that acknowledging rows while the disk is full (a delete needs WAL room) neither raises (which stopped
+    the edge's publisher for good) nor forgets them: the rows are deleted with the next ack once there is room."""
+    box = Outbox(small_disk / "o.db")
+    try:
+        ids = [box.put(f"ev/{i}", b"e" * 100) for i in range(20)]
+        filler = fill(small_disk)
+        try:
+            assert box.ack(ids[:10]) == 0, "nothing could be deleted on a full disk"
+            assert box.depth() == 20 and box.full
+        finally:
+            filler.unlink()
+        assert box.ack(ids[10:12]) == 12, "the waiting acknowledgements are deleted with the next one"
+        assert box.depth() == 8 and [e.id for e in box.pending(Lane.EVENT)] == ids[12:]
+    finally:
+        box.close()
