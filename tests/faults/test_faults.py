@@ -31,6 +31,7 @@ def check(result: Result) -> None:
     assert result.raised >= 20, f"only {result.raised} event(s) raised: the edges did not stream"
     assert result.lost == 0, f"{result.lost} event(s) lost: {result.missing}"
     assert result.stored == result.raised
+    assert result.settled_live, "every event reached the hub while the edges ran, not only when they were stopped"
     assert result.duplicate_alarms == 0, f"{result.duplicate_alarms} duplicate alarm(s) of {result.alarms}"
     assert result.alarms == result.incidents, "one alarm per incident (a detector's puff)"
 
