@@ -249,7 +249,9 @@ def test_worker_page_shows_only_their_alarm_and_acknowledges_it(
     other_device = "b3-u1-601-smoke"
     assert compound.grid_of(compound.devices[other_device]) not in worker.grids
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )  # zh-CN: the browser's own controls (the photo picker) speak Chinese too
     page = context.new_page()
     try:
         page.goto(f"{live_hub.url}/login?next=/worker")
