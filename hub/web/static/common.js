@@ -255,6 +255,7 @@ Object.assign(DICT.zh, {
   "msg.ebike_in_lift.cleared": "电动车已离开：电梯门已释放",
   "msg.fire_lane_blocked.raised": "消防通道被占用已 {value}（阈值 {threshold}）", "msg.fire_lane_blocked.cleared": "消防通道已畅通",
   "msg.edge_offline.raised": "边缘网关失去联系", "msg.edge_offline.cleared": "边缘网关恢复联系",
+  "msg.thrown_object.raised": "外立面摄像头看到物体从约 {n} 层的窗口坠落", "msg.thrown_object.cleared": "没有再看到坠物",
 });
 Object.assign(DICT.en, {
   "detail.seq": "seq",
@@ -275,6 +276,8 @@ Object.assign(DICT.en, {
   "msg.ebike_in_lift.cleared": "e-bike gone: doors released",
   "msg.fire_lane_blocked.raised": "fire lane blocked for {value} (threshold {threshold})", "msg.fire_lane_blocked.cleared": "fire lane free again",
   "msg.edge_offline.raised": "edge lost", "msg.edge_offline.cleared": "edge back",
+  "msg.thrown_object.raised": "the façade camera saw an object fall from a window around floor {n}",
+  "msg.thrown_object.cleared": "no more falling objects seen",
 });
 // ---- System notes in an alarm's history (ingest, routing, delivery, escalation, edge supervision), worded from
 // their data (AlarmHistory.note_data: {key, ...}); a person's own note, or a note without data, is shown as written.
@@ -425,7 +428,8 @@ const MESSAGE_LIKE = { gas_pre_alarm: "gas" };
 
 /**
  * An event's message in the reader's language from its kind, state ("raised" | "updated" | "cleared") and figures
- * ({value, unit, threshold}); ``fallback`` (the edge's own text) for a kind or state the tables do not word.
+ * ({value, unit, threshold}; {n} is the value as a whole number, e.g. a floor); ``fallback`` (the edge's own text) for a
+ * kind or state the tables do not word.
  */
 export function fmtEventMessage(kind, state, { value = null, unit = null, threshold = null } = {}, fallback = "") {
   const base = MESSAGE_LIKE[kind] || kind;
@@ -433,6 +437,7 @@ export function fmtEventMessage(kind, state, { value = null, unit = null, thresh
   const template = DICT[lang()][key] ?? DICT.zh[key] ?? (state === "updated" ? DICT[lang()][`msg.${base}.raised`] : undefined);
   if (template === undefined) return fallback || "";
   const words = {
+    n: value === null || value === undefined ? "—" : String(Math.round(value)),
     value: fmtValue({ value, unit }),
     threshold: threshold === null || threshold === undefined ? "—" : fmtValue({ value: threshold, unit }),
   };

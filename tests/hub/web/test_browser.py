@@ -184,6 +184,21 @@ def test_console_shows_a_new_alarm_live_and_closes_it(live_hub: LiveHub, browser
         expect(detail.locator(".routes li .why").first).to_contain_text("值班")
         expect(detail.locator(".routes")).not_to_contain_text("on duty")
         expect(detail.locator(".d-message")).to_have_text("烟雾浓度 0.310 dB/m，超过阈值 0.150 dB/m")
+        worded = page.evaluate(
+            """async () => {
+              const { fmtEventMessage } = await import("/static/common.js");
+              return [
+                fmtEventMessage("thrown_object", "raised", { value: 15, unit: "floor" }, "Object thrown from floor 15"),
+                fmtEventMessage("gas_pre_alarm", "cleared", { value: 4, unit: "%LEL", threshold: 8 }, "gas cleared"),
+                fmtEventMessage("a_kind_not_worded", "raised", { value: 1 }, "the edge's own text"),
+              ];
+            }"""
+        )
+        assert worded == [
+            "外立面摄像头看到物体从约 15 层的窗口坠落",
+            "燃气浓度已降到 8.0 %LEL 以下",
+            "the edge's own text",  # a kind the tables do not word: the wire message
+        ]
         expect(detail.locator(".history")).to_contain_text("已派单给")  # the routing step, worded from its data
         assert_all_from_table(page, alarm=alarm_id)  # the console with a detail open: nothing but the table and data
         page.screenshot(path=artifacts_dir / "console.png")
