@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BrokerURL",
+    "add_broker_fallback_option",
     "add_broker_option",
     "add_config_option",
     "add_data_dir_option",
     "add_mqtt_auth_options",
+    "broker_fallbacks",
     "mqtt_credentials",
     "mqtt_tls",
     "parse_broker",
@@ -67,6 +69,29 @@ def add_broker_option(parser: argparse.ArgumentParser, *, embedded_default: bool
         default="auto",
         help="broker software, decides shared subscriptions (auto: amqtt when embedded, else mosquitto-like)",
     )
+
+
+def add_broker_fallback_option(parser: argparse.ArgumentParser) -> None:
+    """``--broker-fallback URL`` (repeatable): the other nodes of a clustered broker, tried in turn."""
+    parser.add_argument(
+        "--broker-fallback",
+        type=parse_broker,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another node of a clustered broker, tried in turn when the current one is unreachable (repeatable; "
+        "same scheme as --broker)",
+    )
+
+
+def broker_fallbacks(args: argparse.Namespace) -> list[tuple[str, int]]:
+    """The ``--broker-fallback`` nodes as (host, port); ``ValueError`` for one whose scheme differs from
+    ``--broker``'s (one client has one TLS setting)."""
+    fallbacks: list[BrokerURL] = args.broker_fallback
+    mixed = [str(b) for b in fallbacks if b.tls != args.broker.tls]
+    if mixed:
+        raise ValueError(f"--broker-fallback {', '.join(mixed)} must use the scheme of --broker {args.broker}")
+    return [(b.host, b.port) for b in fallbacks]
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

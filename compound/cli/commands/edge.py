@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compound.cli.options import (
+    add_broker_fallback_option,
     add_broker_option,
     add_config_option,
     add_data_dir_option,
     add_mqtt_auth_options,
+    broker_fallbacks,
     mqtt_credentials,
     mqtt_tls,
-    parse_broker,
     positive_number,
 )
 from compound.clock import ScaledClock
@@ -144,15 +145,7 @@ def register(sub: Any) -> None:
         "e.g. b2-u1-lift1-cam=sim:lift-bicycle:3 or a video file (repeatable)",
     )
     add_broker_option(parser)
-    parser.add_argument(
-        "--broker-fallback",
-        type=parse_broker,
-        action="append",
-        default=[],
-        metavar="URL",
-        help="another node of a clustered broker, tried in turn when the current one is unreachable (repeatable; "
-        "same scheme as --broker)",
-    )
+    add_broker_fallback_option(parser)
     add_mqtt_auth_options(parser)
     add_config_option(parser)
     add_data_dir_option(parser)
@@ -207,10 +200,10 @@ def run(args: argparse.Namespace) -> int:
         cameras=args.cameras,
         camera_sources=tuple((c.split("=", 1)[0], c.split("=", 1)[1]) for c in args.camera if "=" in c),
     )
-    mixed = [str(b) for b in args.broker_fallback if b.tls != args.broker.tls]
-    if mixed:
-        print(f"compound edge: --broker-fallback {', '.join(mixed)} must use the scheme of --broker {args.broker}",
-              file=sys.stderr)  # fmt: skip
+    try:
+        fallbacks = broker_fallbacks(args)
+    except ValueError as exc:
+        print(f"compound edge: {exc}", file=sys.stderr)
         return 2
     bad_cameras = [c for c in args.camera if "=" not in c]
     if bad_cameras or (args.camera and not args.cameras):
@@ -230,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             clock,
             host=args.broker.host,
             port=args.broker.port,
-            fallbacks=[(b.host, b.port) for b in args.broker_fallback],
+            fallbacks=fallbacks,
             data_dir=args.data_dir,
             options=agent_options,
             username=username,
