@@ -65,11 +65,12 @@ class EventRecord(Base):
     raw: Mapped[dict[str, Any]]
 
 
-def event_row(msg: wire.Event, received_at: datetime) -> dict[str, Any]:
+def event_row(msg: wire.Event, received_at: datetime, sent_at: datetime | None = None) -> dict[str, Any]:
     """The ``events`` row of a wire event, every column but ``id``: the one place event fields are copied.
 
     ``alarm_id`` starts empty (ingest links the row once the lifecycle has placed the event); ``raw`` keeps the
-    message as sent, so a field the row has no column for is never lost.
+    message as sent, so a field the row has no column for is never lost: with ``sent_at``, the edge's own stamp
+    of a message the hub restamped (``occurred_at`` is then the hub's receipt time).
     """
     return {
         "event_id": msg.id,
@@ -87,7 +88,8 @@ def event_row(msg: wire.Event, received_at: datetime) -> dict[str, Any]:
         "occurred_at": msg.occurred_at.astimezone(UTC),
         "received_at": received_at,
         "alarm_id": None,
-        "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "raw": msg.model_dump(mode="json", by_alias=True, exclude_none=True)
+        | ({} if sent_at is None else {"occurred_at": sent_at.isoformat()}),
     }
 
 

@@ -26,7 +26,7 @@ from hub.ingest.sequence import tail_gap
 from hub.ingest.settings import IngestSettings
 from hub.ingest.store import EventStore, PendingEvent, dead_letter, edge_record, store_snapshot
 from hub.ingest.supervision import EdgeSupervisor
-from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, validate
+from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, clock_note, validate
 from hub.notify.escalation import ChannelInfo
 from hub.shadow import store_shadow
 from hub.timeseries.base import SeriesSink
@@ -34,6 +34,9 @@ from hub.timeseries.base import SeriesSink
 __all__ = ["MessagePipeline"]
 
 log = logging.getLogger(__name__)
+
+CLOCK_WARNING_EVERY_S = 60.0
+"""A wrong edge clock is logged at most this often per edge."""
 
 
 class MessagePipeline:
@@ -63,6 +66,8 @@ class MessagePipeline:
         )
         """Supervised links: ``edge_offline`` alarms and the stale-device patrol (``supervise``)."""
         self.processed = 0
+        self._clock_warned: dict[str, float] = {}
+        """When (monotonic) each edge's wrong clock was last logged."""
         self.on_resend: ResendCallback | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
         self.on_raised: Callable[[], object] | None = None
@@ -154,6 +159,13 @@ class MessagePipeline:
         with self.db.session() as session:
             dead_letter(session, item, "store_failed", f"storing failed {attempts + 1} times; see hub log")
 
+    def _clock_warning(self, edge: str, note: str) -> None:
+        """Log a wrong edge clock at most once a minute per edge (every message of such an edge is restamped)."""
+        now = time.monotonic()
+        if now - self._clock_warned.get(edge, -CLOCK_WARNING_EVERY_S) >= CLOCK_WARNING_EVERY_S:
+            self._clock_warned[edge] = now
+            log.warning("%s", note)
+
     def _check_database(self) -> None:
         """Raise ``SQLAlchemyError`` unless the database answers a trivial query."""
         with self.db.session() as session:
@@ -179,6 +191,9 @@ class MessagePipeline:
             store_snapshot(session, checked, item.received_at)
             edge_record(session, checked.edge, edges).last_seen_at = item.received_at
             return
+        note = clock_note(checked, item.received_at, self.settings)
+        if note is not None:
+            self._clock_warning(checked.topic.edge, note)
         self._apply(session, item, checked, edges, outcome, events)
         msg = checked.message
         if isinstance(msg, wire.Reading | wire.Event):
@@ -198,7 +213,7 @@ class MessagePipeline:
         edge = edge_record(session, parsed.topic.edge, edges)
         edge.last_seen_at = item.received_at
         if isinstance(msg, wire.Event):
-            events.append((item, msg, edge))
+            events.append((item, msg, edge, parsed.sent_at))
         elif isinstance(msg, wire.Reading):
             edge.readings += 1
             outcome.series.append(msg)

@@ -18,13 +18,14 @@ class IngestSettings:
     """How far *ahead* of the hub's clock a device timestamp may be. Device clocks drift (an RTC without NTP
     gains or loses seconds a day; one that boots before NTP syncs is off until it does), so a few minutes are
     tolerated; further is a wrong clock (a year ahead, milliseconds read as seconds, local time sent as UTC)
-    and an event stamped in the future would sort ahead of real ones and be routed by a later roster.
-    Simulated runs whose devices keep another timeline than the hub widen it explicitly
+    and an event stamped in the future would sort ahead of real ones and be routed by a later roster: such a
+    message is restamped at the hub's receipt time (``hub.ingest.validate``), never refused. Simulated runs
+    whose devices keep another timeline than the hub widen it explicitly
     (``compound hub --max-skew``, which ``compound up`` sets)."""
     max_age: timedelta = timedelta(days=400)
     """How far *behind* the hub's clock a device timestamp may be. Old is normal: an outbox replayed after an
     outage, a journal resend (7 days), a simulated scenario started within the past year; older than this is
-    a device with no time at all (1970) or a wrong century."""
+    a device with no time at all (1970) or a wrong century, restamped at the hub's receipt time like one ahead."""
     batch_size: int = 200
     """Most messages stored in one transaction (then acked together)."""
     shared_group: str = "hub"

@@ -37,8 +37,9 @@ _EVENTS = EventRecord.metadata.tables[EventRecord.__tablename__]
 _SET_EVENT_ALARM = update(_EVENTS).where(_EVENTS.c.id == bindparam("record_id")).values(alarm_id=bindparam("alarm"))
 """Link stored events to their alarm, executed once per batch with every pair (executemany)."""
 
-PendingEvent = tuple[Inbound, wire.Event, EdgeRecord]
-"""An event of the batch waiting for the bulk insert, with its message as received and its edge row."""
+PendingEvent = tuple[Inbound, wire.Event, EdgeRecord, datetime | None]
+"""An event of the batch waiting for the bulk insert: its message as stored, its edge row, and the edge's own
+stamp when the hub restamped it (``Parsed.sent_at``)."""
 
 
 class EventStore:
@@ -58,10 +59,10 @@ class EventStore:
             # Built once: a Core statement with bound parameters compiles once and is cached; executed
             # with a list it becomes multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING (insertmanyvalues).
             self._insert = insert_ignore(session, _EVENTS).returning(_EVENTS.c.id, _EVENTS.c.event_id)
-        params = [event_row(msg, item.received_at) for item, msg, _ in events]
+        params = [event_row(msg, item.received_at, sent_at) for item, msg, _, sent_at in events]
         inserted = {event_id: row_id for row_id, event_id in session.connection().execute(self._insert, params)}
         fresh: list[tuple[int, wire.Event]] = []
-        for item, msg, edge in events:
+        for item, msg, edge, _ in events:
             record_id = inserted.pop(msg.id, None)  # pop: a second copy in the same batch is a duplicate too
             if record_id is None:
                 edge.duplicates += 1

@@ -14,7 +14,16 @@ from compound import wire
 from compound.config import Compound
 from hub.ingest.settings import IngestSettings
 
-__all__ = ["DEAD_LETTER_REASONS", "Parsed", "ParsedSnapshot", "Rejected", "WireMessage", "describe_span", "validate"]
+__all__ = [
+    "DEAD_LETTER_REASONS",
+    "Parsed",
+    "ParsedSnapshot",
+    "Rejected",
+    "WireMessage",
+    "clock_note",
+    "describe_span",
+    "validate",
+]
 
 JPEG_START: Final = b"\xff\xd8\xff"
 JPEG_END: Final = b"\xff\xd9"
@@ -36,8 +45,6 @@ DEAD_LETTER_REASONS: Final = {
     "unknown_device": "device id is not in the config",
     "unknown_edge": "edge id is not in the config (status, heartbeat)",
     "device_edge_mismatch": "device exists but is served by another edge than the topic's",
-    "timestamp_out_of_range": "occurred_at/at further ahead of the hub's clock than the allowed skew, "
-    "or further behind it than the allowed age",
     "bad_snapshot": "a snapshot payload is not a complete JPEG (no FF D8 FF start or no FF D9 end marker)",
     "oversized_snapshot": f"a snapshot larger than {wire.MAX_SNAPSHOT_BYTES} bytes",
     "store_failed": "the message was valid but storing it failed repeatedly (see detail)",
@@ -55,6 +62,9 @@ class Parsed:
 
     topic: wire.Topic
     message: WireMessage
+    sent_at: datetime | None = None
+    """The edge's own timestamp when its clock was out of bounds and the message was restamped at the hub's
+    receipt time (``message`` carries the receipt time); ``None`` when the message keeps its stamp."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,10 @@ def validate(
         msg = wire.parse(parsed_topic.type, payload)
     except wire.WireError as exc:
         return Rejected(exc.reason, exc.message)
-    return _check(parsed_topic, msg, received_at, compound, settings) or Parsed(parsed_topic, msg)
+    rejected = _check(parsed_topic, msg, received_at, compound)
+    if rejected is not None:
+        return rejected
+    return _stamp(parsed_topic, msg, received_at, settings)
 
 
 def is_snapshot_topic(topic: str) -> bool:
@@ -118,10 +131,8 @@ def _snapshot(topic: wire.Topic, data: bytes, compound: Compound) -> ParsedSnaps
     return ParsedSnapshot(topic.edge, event_id, data)
 
 
-def _check(
-    topic: wire.Topic, msg: WireMessage, received_at: datetime, compound: Compound, settings: IngestSettings
-) -> Rejected | None:
-    """The checks past the wire contract: payload vs topic, the config, the timestamp bounds."""
+def _check(topic: wire.Topic, msg: WireMessage, received_at: datetime, compound: Compound) -> Rejected | None:
+    """The checks past the wire contract: payload vs topic, the config, a timestamp with a timezone."""
     mismatched = [
         f"{name} {got!r} != topic {want!r}"
         for name, got, want in (
@@ -148,20 +159,36 @@ def _check(
     name, stamp = ("occurred_at", msg.occurred_at) if isinstance(msg, wire.Event) else ("at", msg.at)
     if stamp.tzinfo is None:
         return Rejected("invalid", f"{name}: timestamp {stamp.isoformat()} has no timezone")
-    skew = stamp - received_at
-    if skew > settings.max_skew:
-        return Rejected(
-            "timestamp_out_of_range",
-            f"{name} {stamp.isoformat()} is {describe_span(skew)} ahead of the hub clock "
-            f"(allowed {describe_span(settings.max_skew)})",
-        )
-    if -skew > settings.max_age:
-        return Rejected(
-            "timestamp_out_of_range",
-            f"{name} {stamp.isoformat()} is {describe_span(-skew)} behind the hub clock "
-            f"(allowed {describe_span(settings.max_age)})",
-        )
     return None
+
+
+def _stamp(topic: wire.Topic, msg: WireMessage, received_at: datetime, settings: IngestSettings) -> Parsed:
+    """The message as stored: its own timestamp within the bounds, else restamped at the hub's receipt time.
+
+    A wrong edge clock (10 min fast, an RTC back in 1970 after a power cut) must not turn a fire into a dead
+    letter, nor let a stamp in the future sort ahead of real events or pick a later roster: such a message is
+    accepted at the hub's receipt time, and the edge's own stamp is kept (``Parsed.sent_at``, the event's
+    ``raw``) and logged by ingest.
+    """
+    stamp = msg.occurred_at if isinstance(msg, wire.Event) else msg.at
+    skew = stamp - received_at
+    if -settings.max_age <= skew <= settings.max_skew:
+        return Parsed(topic, msg)
+    field = "occurred_at" if isinstance(msg, wire.Event) else "at"
+    return Parsed(topic, msg.model_copy(update={field: received_at}), sent_at=stamp)
+
+
+def clock_note(parsed: Parsed, received_at: datetime, settings: IngestSettings) -> str | None:
+    """What ingest logs for a restamped message: how far the edge's clock is off, and the bound it broke."""
+    if parsed.sent_at is None:
+        return None
+    skew = parsed.sent_at - received_at
+    way, bound = ("ahead of", settings.max_skew) if skew > timedelta(0) else ("behind", settings.max_age)
+    return (
+        f"edge {parsed.topic.edge}'s clock is {describe_span(skew)} {way} the hub's "
+        f"(allowed {describe_span(bound)}): {parsed.topic.type.value} stored at the hub's receipt time, "
+        f"its own stamp {parsed.sent_at.isoformat()} kept"
+    )
 
 
 def describe_span(span: timedelta) -> str:

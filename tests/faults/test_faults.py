@@ -7,6 +7,7 @@ table), not bounded here.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -65,17 +66,28 @@ def test_edge_disk_full_keeps_events_in_memory_and_reports_it(tmp_path: Path) ->
     assert all("kept, to retry" in line for line in refusals), "waiting events are not reported as dropped"
 
 
-def test_skewed_edge_clocks_are_stored_as_stamped_and_in_order(tmp_path: Path) -> None:
-    """Test that with one edge's clock 10 min ahead and another's 10 min behind the hub stores every event once,
-    with the edge's own timestamp, and each edge's events in seq order read in time order too."""
+def test_skewed_edge_clocks_lose_no_alarm_and_keep_order(tmp_path: Path) -> None:
+    """Test that with one edge's clock 10 min ahead and another's 10 min behind, on the hub's default bounds, the
+    hub stores every event once and raises every alarm: the slow edge's events with their own timestamps, the fast
+    one's at the hub's receipt time (its stamps kept in ``raw``), and each edge's events in seq order read in
+    time order too."""
     result = run_row(ROWS["clock-skew"], tmp_path / "clock-skew")
     check(result)
     db = Database(default_url(tmp_path / "clock-skew" / "hub"))
     try:
         with db.session() as session:
             rows = session.execute(select(EventRecord.edge, EventRecord.seq, EventRecord.occurred_at)).all()
+            restamped = session.execute(
+                select(EventRecord.edge, EventRecord.occurred_at, EventRecord.received_at, EventRecord.raw)
+            ).all()
     finally:
         db.dispose()
     for edge in ("b1", "b2"):
         stamps = [at for _, at in sorted((seq, at) for e, seq, at in rows if e == edge)]
         assert stamps and stamps == sorted(stamps), f"edge {edge}: seq order and time order agree"
+    for edge, occurred, received, raw in restamped:
+        if edge == "b1":  # 10 min fast: stored at receipt, its own stamp 10 min ahead kept
+            assert occurred == received
+            assert (datetime.fromisoformat(raw["occurred_at"]) - occurred.replace(tzinfo=UTC)).total_seconds() > 500
+        else:  # 10 min slow: within the past bound, stored as stamped
+            assert datetime.fromisoformat(raw["occurred_at"]) == occurred.replace(tzinfo=UTC)

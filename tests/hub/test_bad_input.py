@@ -43,11 +43,6 @@ def test_bad_input_is_dead_lettered_and_hub_stays_up(
             topic,
             json.dumps(event_dict(good, device="b2-u1-1501-smoke", id="mismatch01")).encode(),
         ),
-        (
-            "timestamp_out_of_range",
-            topic,
-            json.dumps(event_dict(good, occurred_at="1970-01-01T00:00:00Z", id="epoch00001")).encode(),
-        ),
         ("bad_topic", f"{compound.prefix}/v1/{compound.id}/b2/bogus", b"{}"),
     ]
     for _, where, payload in bad:

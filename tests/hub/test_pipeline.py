@@ -11,8 +11,8 @@ from compound import wire
 from compound.config import Compound
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.service import AlarmService
-from hub.db import Database, EdgeRecord, NotificationJob, SeqGap
-from hub.ingest import Inbound, IngestSettings, MessagePipeline
+from hub.db import Database, EdgeRecord, EventRecord, NotificationJob, SeqGap
+from hub.ingest import Inbound, MessagePipeline
 from tests.hub.helpers import NIGHT, event_topic, make_event
 
 SMOKE = "b2-u1-1502-smoke"
@@ -179,13 +179,11 @@ def test_reasons_checked_by_the_pipeline(
     pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService
 ) -> None:
     """Test the reasons a subscription filter hides from the broker test: another compound, an unknown edge,
-    a naive timestamp, a timestamp beyond the configured skew."""
+    a naive timestamp."""
     now = datetime.now(UTC)
     good = make_event(compound, SMOKE, seq=1)
     beat = wire.Heartbeat(compound=compound.id, edge="b9", uptime_s=1, seq=0, outbox_depth=0)
     naive = wire.dump(good).replace(b'"occurred_at":"2026-11-20T18:00:00Z"', b'"occurred_at":"2026-11-20T18:00:00"')
-    far = make_event(compound, SMOKE, seq=2, at=now + timedelta(days=30))
-    strict = MessagePipeline(pipeline.db, compound, settings=IngestSettings(max_skew=timedelta(days=7)))
     pipeline.process(
         [
             Inbound(wire.topic("other-compound", "b2", "event", SMOKE), wire.dump(good), now),
@@ -194,10 +192,27 @@ def test_reasons_checked_by_the_pipeline(
             Inbound("compound/v2/x/y/event/z", b"{}", now),
         ]
     )
-    strict.process([Inbound(event_topic(compound, far), wire.dump(far), now)])
     reasons = [d.reason for d in reversed(alarm_service.dead_letters())]
-    assert reasons == ["unknown_compound", "unknown_edge", "invalid", "unknown_api_version", "timestamp_out_of_range"]
+    assert reasons == ["unknown_compound", "unknown_edge", "invalid", "unknown_api_version"]
     assert "no timezone" in alarm_service.dead_letters(reason="invalid")[0].detail
+
+
+def test_an_edge_clock_a_month_ahead_still_raises_its_alarm_at_receipt_time(
+    pipeline: MessagePipeline, compound: Compound, alarm_service: AlarmService, hub_db: Database
+) -> None:
+    """Test that a fire from an edge whose clock is a month fast is not dead-lettered: the event and its alarm are
+    stored at the hub's receipt time (a future stamp would sort ahead of real events), and the event keeps the
+    edge's own stamp as sent."""
+    now = datetime.now(UTC)
+    far = make_event(compound, SMOKE, seq=1, at=now + timedelta(days=30))
+    pipeline.process([Inbound(event_topic(compound, far), wire.dump(far), now)])
+    assert alarm_service.dead_letters() == []
+    (alarm,) = alarm_service.list_alarms()
+    assert (alarm.device, alarm.state) == (SMOKE, "raised")
+    with hub_db.session() as session:
+        (record,) = session.scalars(select(EventRecord)).all()
+        assert record.occurred_at.replace(tzinfo=UTC) == now
+        assert record.raw["occurred_at"] == far.occurred_at.isoformat()
 
 
 def test_changes_are_published_after_commit(hub_db: Database, compound: Compound) -> None:

@@ -9,6 +9,7 @@ import pytest
 from compound import wire
 from compound.config import Compound
 from hub.ingest import DEAD_LETTER_REASONS, IngestSettings, Parsed, Rejected, describe_span, validate
+from hub.ingest.validate import clock_note
 from tests.hub.helpers import NIGHT, event_topic, make_event
 
 SMOKE = "b2-u1-1502-smoke"
@@ -27,11 +28,16 @@ def test_device_clock_a_little_ahead_is_accepted(compound: Compound, ahead: time
     assert isinstance(check(compound, NIGHT + ahead), Parsed)
 
 
-def test_future_timestamp_beyond_the_default_skew_is_dead_lettered(compound: Compound) -> None:
-    """Test that the default future bound is minutes, and the reason says so in minutes."""
-    got = check(compound, NIGHT + timedelta(minutes=6))
-    assert isinstance(got, Rejected) and got.reason == "timestamp_out_of_range"
-    assert "6.0 min ahead of the hub clock (allowed 5.0 min)" in got.detail
+def test_a_clock_far_ahead_is_restamped_at_receipt_not_dead_lettered(compound: Compound) -> None:
+    """Test that an edge clock beyond the default 5 minutes ahead costs it its timestamps, not its alarms: the
+    event is accepted at the hub's receipt time and the edge's own stamp is kept beside it, with a note that says
+    how far off the clock is."""
+    got = check(compound, NIGHT + timedelta(minutes=10))
+    assert isinstance(got, Parsed)
+    assert isinstance(got.message, wire.Event) and got.message.occurred_at == NIGHT
+    assert got.sent_at == NIGHT + timedelta(minutes=10)
+    note = clock_note(got, NIGHT, IngestSettings())
+    assert note is not None and "10.0 min ahead of the hub's (allowed 5.0 min)" in note
 
 
 def test_simulated_runs_widen_the_future_bound_explicitly(compound: Compound) -> None:
@@ -41,11 +47,15 @@ def test_simulated_runs_widen_the_future_bound_explicitly(compound: Compound) ->
 
 
 def test_old_timestamps_pass_until_max_age(compound: Compound) -> None:
-    """Test that old is normal (a replayed outbox, a journal resend) but a device with no clock (1970) is not."""
+    """Test that old is normal (a replayed outbox, a journal resend) and kept as stamped, but a device with no clock
+    (1970) is stored at the hub's receipt time."""
     assert isinstance(check(compound, NIGHT - timedelta(days=30)), Parsed)
+    assert check(compound, NIGHT - timedelta(days=30)).sent_at is None  # type: ignore[union-attr]
     got = check(compound, datetime(1970, 1, 1, tzinfo=UTC))
-    assert isinstance(got, Rejected) and got.reason == "timestamp_out_of_range"
-    assert "days behind the hub clock (allowed 400.0 days)" in got.detail
+    assert isinstance(got, Parsed) and got.message.occurred_at == NIGHT  # type: ignore[union-attr]
+    assert got.sent_at == datetime(1970, 1, 1, tzinfo=UTC)
+    note = clock_note(got, NIGHT, IngestSettings())
+    assert note is not None and "days behind the hub's (allowed 400.0 days)" in note
 
 
 def test_verdict_depends_only_on_its_inputs(compound: Compound) -> None:
