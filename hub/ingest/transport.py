@@ -6,6 +6,11 @@ be PUBACKed only after it is committed. aiomqtt 2.5 builds its paho client witho
 no ``ack()``; paho 2.x has both as public API. paho reconnects by itself; a message received on a connection
 that has since dropped is not acked: the broker re-sends it on the resumed persistent session (stable client
 id, ``clean_session=False``) and dedup by event id absorbs the copy.
+
+With ``fallbacks`` (the other nodes of a clustered broker) a hub whose node refused or failed a connection
+attempt, and that has been disconnected for ``failover_after_s``, moves to the next node with a new paho client
+(same client id: the cluster replicates its persistent session); what it received on the dead node and had not
+acked is never acked and comes back from the session.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,11 +71,23 @@ class Ingestor:
         channels: Mapping[str, ChannelInfo] | None = None,
         settings: IngestSettings | None = None,
         clock: Clock | None = None,
+        fallbacks: Sequence[tuple[str, int]] = (),
+        failover_after_s: float = 3.0,
     ) -> None:
+        if failover_after_s <= 0:
+            raise ValueError(f"failover_after_s must be positive, got {failover_after_s}")
         self.db = db
         self.compound = compound
         self.host = host
         self.port = port
+        self.endpoints: tuple[tuple[str, int], ...] = ((host, port), *fallbacks)
+        """The broker's nodes in the order tried: ``host:port`` first, then ``fallbacks``."""
+        self.failover_after_s = failover_after_s
+        self.failovers = 0
+        """Moves to another node so far."""
+        self._endpoint = 0
+        self._down_since = time.monotonic()
+        self._attempt_failed = threading.Event()
         self.broker_kind = broker_kind
         self.settings = settings or IngestSettings()
         self.pipeline = MessagePipeline(
@@ -124,6 +142,7 @@ class Ingestor:
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: ReasonCode, _p: Any) -> None:
         if reason.is_failure:
             log.warning("broker refused connection: %s", reason)
+            self._attempt_failed.set()
             return
         with self._gen_lock:
             self._generation += 1
@@ -151,8 +170,12 @@ class Ingestor:
         with self._gen_lock:
             self._generation += 1  # acks for messages of the dropped connection must not be sent
         self.subscribed.clear()
+        self._down_since = time.monotonic()
         if not self._stopping.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        self._attempt_failed.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -269,6 +292,7 @@ class Ingestor:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         if self.settings.username is not None:
@@ -300,16 +324,49 @@ class Ingestor:
             self.client_id,
         )
         try:
-            await stop.wait()
+            while not stop.is_set():
+                if len(self.endpoints) == 1:
+                    await stop.wait()
+                    break
+                try:  # wake at least this often to notice a dead node
+                    await asyncio.wait_for(stop.wait(), self.failover_after_s / 3)
+                except TimeoutError:
+                    await self._maybe_fail_over()
         finally:
             # Finish (store and ack) the batch in hand; anything still queued is unacked and comes back.
             self._stopping.set()
             await asyncio.to_thread(worker.join, 30)
+            client = self._client or client
             client.disconnect()
             await asyncio.to_thread(client.loop_stop)
             self._client = None
             await asyncio.to_thread(self.leadership.close)
             log.info("hub ingest stopped after %d messages", self.pipeline.processed)
+
+    async def _maybe_fail_over(self) -> None:
+        """Down for ``failover_after_s`` after a failed attempt: connect to the next node with a new client."""
+        old = self._client
+        if old is None or self.subscribed.is_set() or not self._attempt_failed.is_set():
+            return
+        if time.monotonic() - self._down_since < self.failover_after_s:
+            return
+        self._next_endpoint()
+        await asyncio.to_thread(old.loop_stop)
+        old.disconnect()  # not connected: only marks it so (its sockets close when it is collected)
+        with self._gen_lock:
+            self._generation += 1  # what the old client received is not acked: the session re-delivers it
+        self.failovers += 1
+        self._down_since = time.monotonic()
+        self._attempt_failed.clear()
+        client = self._client = self._make_client()
+        client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
+        client.loop_start()
+
+    def _next_endpoint(self) -> None:
+        self._endpoint = (self._endpoint + 1) % len(self.endpoints)
+        host, port = self.endpoints[self._endpoint]
+        log.warning("broker %s:%d unreachable; trying %s:%d", self.host, self.port, host, port)
+        self.host, self.port = host, port
 
     async def _probe_until_reachable(self, stop: asyncio.Event) -> bool | None:
         """Probe shared-subscription support, retrying while the broker is unreachable; None if stopped first."""
@@ -332,6 +389,8 @@ class Ingestor:
                     "delivers" if found else "does not deliver",
                 )
                 return found
+            if len(self.endpoints) > 1:
+                self._next_endpoint()
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:

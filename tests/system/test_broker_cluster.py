@@ -63,11 +63,12 @@ def stream_through_a_kill(
     *,
     edge_on: list[ClusterNode],
     victim: ClusterNode,
-    hubs_on: list[ClusterNode] | None = None,
-) -> tuple[list[wire.Event], ScriptedEdge, Database]:
-    """Hubs on ``hubs_on`` (node 1 by default), all on one database; edge b2 on ``edge_on[0]`` (then the others in
-    turn); ``EVENTS`` streamed at ``RATE``, ``victim`` SIGKILLed a third of the way in and started again once the
-    edge's outbox is empty. Returns the events raised, the edge and the hubs' database once every event is stored."""
+    hubs_on: list[list[ClusterNode]] | None = None,
+) -> tuple[list[wire.Event], ScriptedEdge, Database, list[Ingestor]]:
+    """Hubs on ``hubs_on`` (each its nodes in the order tried; node 1 by default), all on one database; edge b2 on
+    ``edge_on[0]`` (then the others in turn); ``EVENTS`` streamed at ``RATE``, ``victim`` SIGKILLed a third of the
+    way in and started again once the edge's outbox is empty. Returns the events raised, the edge, the hubs'
+    database and their ingestors once every event is stored."""
     smoke = [d.id for d in compound.devices_of_edge("b2") if d.id.endswith("-smoke")][: EVENTS // 2]
     script: list[wire.Event] = []
     for device in smoke:  # seq n is script[n - 1], as the outbox assigns them
@@ -76,12 +77,21 @@ def stream_through_a_kill(
     db = Database(default_url(tmp_path / "hub"))
     db.create()
     hubs = []
-    for i, node in enumerate(hubs_on or cluster.nodes[:1]):
+    for i, (node, *others) in enumerate(hubs_on or [cluster.nodes[:1]]):
         # A replica name per hub and test: its persistent session on the cluster starts empty.
         settings = IngestSettings(replica=f"{tmp_path.name[-36:]}-{i}", supervise_edges=False)
-        hubs.append(
-            HubThread(Ingestor(db, compound, host=node.host, port=node.port, broker_kind="auto", settings=settings))
+        fallbacks = [(n.host, n.port) for n in others]
+        ingestor = Ingestor(
+            db,
+            compound,
+            host=node.host,
+            port=node.port,
+            broker_kind="auto",
+            settings=settings,
+            fallbacks=fallbacks,
+            failover_after_s=1.0,
         )
+        hubs.append(HubThread(ingestor))
     (first, *fallbacks) = [(node.host, node.port) for node in edge_on]
     edge = ScriptedEdge(compound, "b2", *first, tmp_path / "edge", fallbacks=fallbacks, failover_after_s=1.0)
     try:
@@ -105,7 +115,7 @@ def stream_through_a_kill(
         cluster.restart(victim)
         wait_for(lambda: count(db, EventRecord) >= EVENTS, timeout=60, what="every event stored at the hub")
         wait_for(lambda: count(db, SeqGap) == 0, timeout=30, what="no seq gap left open")
-        return script, edge, db
+        return script, edge, db, [hub.ingestor for hub in hubs]
     finally:
         edge.stop()
         for hub in hubs:
@@ -125,7 +135,7 @@ def test_the_node_an_edge_is_connected_to_killed_mid_stream_loses_nothing(
     """Test that when the node edge b2 publishes to is SIGKILLed mid-stream, the edge moves to the next node, re-sends
     what was not acknowledged, and the hub (on another node) stores every event exactly once with no gap."""
     n1, n2, n3 = whole.nodes
-    script, edge, db = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3, n1], victim=n2)
+    script, edge, db, _ = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3, n1], victim=n2)
     assert edge.publisher.failovers >= 1
     assert (edge.publisher.host, edge.publisher.port) != (n2.host, n2.port)
     assert stored_ids(db) == sorted(e.id for e in script), "every event stored exactly once"
@@ -137,7 +147,7 @@ def test_a_node_nobody_is_connected_to_killed_mid_stream_loses_nothing(
     """Test that SIGKILLing the third node (holding a replica of every stream, no client) mid-stream loses nothing:
     the two left keep a quorum, the edge stays where it is, every event is stored exactly once."""
     n1, n2, n3 = whole.nodes
-    script, edge, db = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3, n1], victim=n3)
+    script, edge, db, _ = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3, n1], victim=n3)
     assert edge.publisher.failovers == 0
     assert stored_ids(db) == sorted(e.id for e in script), "every event stored exactly once"
 
@@ -146,11 +156,16 @@ def test_two_hubs_on_two_nodes_one_node_killed_store_every_event_once(
     whole: NatsCluster, compound: Compound, tmp_path: Path
 ) -> None:
     """Test the hub replicas NATS allows (no shared subscriptions): two hubs on two nodes, each subscribed to the whole
-    stream, one database. The node of one hub is SIGKILLed mid-stream: the other hub goes on, the first catches up
-    once its node is back, and every event is stored exactly once (the event id's uniqueness absorbs the copies)."""
+    stream, one database. The node of one hub is SIGKILLed mid-stream: the other hub goes on, the first moves to its
+    fallback node and resumes its replicated session there, and every event is stored exactly once (the event id's
+    uniqueness absorbs the copies)."""
     n1, n2, n3 = whole.nodes
-    script, edge, db = stream_through_a_kill(whole, compound, tmp_path, edge_on=[n2, n3], victim=n1, hubs_on=[n1, n3])
+    script, edge, db, (first, second) = stream_through_a_kill(
+        whole, compound, tmp_path, edge_on=[n2, n3], victim=n1, hubs_on=[[n1, n2], [n3, n2]]
+    )
     assert edge.publisher.failovers == 0
+    assert first.failovers >= 1 and (first.host, first.port) == (n2.host, n2.port)
+    assert second.failovers == 0
     assert stored_ids(db) == sorted(e.id for e in script), "every event stored exactly once"
 
 

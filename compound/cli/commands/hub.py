@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from compound.cli.options import (
+    add_broker_fallback_option,
     add_broker_option,
     add_config_option,
     add_data_dir_option,
     add_mqtt_auth_options,
+    broker_fallbacks,
     mqtt_credentials,
     mqtt_tls,
 )
@@ -41,6 +43,7 @@ def register(sub: Any) -> None:
         "Sign in with a token from `compound token PERSON_ID`. Runs until Ctrl-C.",
     )
     add_broker_option(parser)
+    add_broker_fallback_option(parser)
     add_config_option(parser)
     add_data_dir_option(parser)
     parser.add_argument(
@@ -264,6 +267,11 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         print(f"cannot read the hub's MQTT password or TLS files: {exc}", file=sys.stderr)
         return 1
     try:
+        fallbacks = broker_fallbacks(args)
+    except ValueError as exc:
+        print(f"compound hub: {exc}", file=sys.stderr)
+        return 2
+    try:
         channels = load_channel_configs(compound)
     except ConfigError as exc:
         print(f"{args.config}: {exc}", file=sys.stderr)
@@ -288,6 +296,7 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
         compound,
         host=args.broker.host,
         port=args.broker.port,
+        fallbacks=fallbacks,
         broker_kind=broker_kind(args),
         settings=settings,
         clock=clock,
