@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from compound.cli import build_parser
+from compound.cli.commands.hub import run
 from compound.config import Compound
 from hub.alarms.service import AlarmService
 from hub.db import Database
@@ -46,3 +50,14 @@ def test_failover_delay_must_be_positive(hub_db: Database, compound: Compound) -
     """Test that a zero failover delay is refused with a message naming it."""
     with pytest.raises(ValueError, match="failover_after_s must be positive"):
         Ingestor(hub_db, compound, failover_after_s=0)
+
+
+def test_compound_hub_refuses_a_fallback_of_another_scheme(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Test that ``compound hub`` refuses a plain-TCP fallback beside a TLS broker (exit 2, both URLs named)."""
+    args = build_parser().parse_args(
+        ["hub", "--broker", "mqtts://127.0.0.1:8883", "--broker-fallback", "mqtt://127.0.0.1:1883",
+         "--data-dir", str(tmp_path / "data"), "--port", "0"]
+    )  # fmt: skip
+    assert args.broker_fallback and run(args) == 2
+    err = capsys.readouterr().err
+    assert "--broker-fallback mqtt://127.0.0.1:1883 must use the scheme of --broker mqtts://127.0.0.1:8883" in err

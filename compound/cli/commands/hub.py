@@ -261,16 +261,16 @@ def _serve(args: argparse.Namespace, compound: Compound, clock: Clock, series: T
     from hub.web import hub_app, make_server
 
     try:
+        fallbacks = broker_fallbacks(args)
+    except ValueError as exc:
+        print(f"compound hub: {exc}", file=sys.stderr)
+        return 2
+    try:
         username, password = mqtt_credentials(args, HUB)
         tls = mqtt_tls(args, HUB)
     except (OSError, ValueError) as exc:
         print(f"cannot read the hub's MQTT password or TLS files: {exc}", file=sys.stderr)
         return 1
-    try:
-        fallbacks = broker_fallbacks(args)
-    except ValueError as exc:
-        print(f"compound hub: {exc}", file=sys.stderr)
-        return 2
     try:
         channels = load_channel_configs(compound)
     except ConfigError as exc:
