@@ -1,7 +1,7 @@
 """Objects falling from a façade: background subtraction, blob tracking, a gravity fit, and the window of origin.
 
-Motion-based, no trained model: OpenCV's MOG2 background subtractor marks what moves on the façade, small
-blobs are linked frame to frame by a tracker that predicts each path (constant velocity, then a fitted
+Motion-based, no trained model: OpenCV's MOG2 background subtractor (on colour frames) marks what moves on the
+façade, small blobs are linked frame to frame by a tracker that predicts each path (constant velocity, then a fitted
 parabola), and a path counts as **a falling object** only when, mapped onto the façade plane through the
 camera's calibration (``FacadeGrid``: four image points of the window grid's corners), its height over time
 fits a parabola whose downward acceleration is that of gravity (``MIN_G``..``MAX_G`` of g, drag included), it
@@ -211,8 +211,8 @@ class FallDetector:
         h, w = image.shape[:2]
         if self._size != (w, h):
             self._size, self._h = (w, h), self.grid.homography(w, h)
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        mask = np.asarray(self._mog.apply(grey), np.uint8)
+        # Colour, not grey: an object as bright as the wall behind it but of another colour still stands out.
+        mask = np.asarray(self._mog.apply(image), np.uint8)
         if self._t0 is None:
             self._t0 = t
         if t - self._t0 < self.warmup_s:

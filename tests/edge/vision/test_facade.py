@@ -150,8 +150,8 @@ def test_alarm_carries_flat_trajectory_still_and_clip(compound: Compound) -> Non
     # What a plain JPEG reader sees is the still, with the drawn path (red) on it.
     still = cv2.imdecode(np.frombuffer(evidence, np.uint8), cv2.IMREAD_COLOR)
     assert still is not None
-    red = still[:, :, 2].astype(int) - np.maximum(still[:, :, 1], still[:, :, 0]) > 100  # no wall or window is so red
-    assert np.count_nonzero(red) > 30
+    red = still[:, :, 2].astype(int) - np.maximum(still[:, :, 1], still[:, :, 0]) > 70  # no wall or window is so red
+    assert np.count_nonzero(red) >= 10
 
 
 @pytest.mark.slow
