@@ -195,8 +195,12 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--throws", type=int, default=60, help="held-out throw clips (12 s each)")
     ap.add_argument("--distractors", type=int, default=12, help="held-out distractor clips (60 s each)")
+    ap.add_argument("--throw-seed0", type=int, default=THROW_SEED0, help="first held-out throw seed")
+    ap.add_argument("--distractor-seed0", type=int, default=DISTRACTOR_SEED0, help="first held-out distractor seed")
     args = ap.parse_args()
-    s = evaluate(args.throws, args.distractors).summary()
+    s = evaluate(
+        args.throws, args.distractors, throw_seed0=args.throw_seed0, distractor_seed0=args.distractor_seed0
+    ).summary()
     if args.json:
         print(json.dumps(s, indent=1))
         return 0
