@@ -96,6 +96,30 @@ def test_messages_survive_a_process_crash(tmp_path: Path) -> None:
     box.close()
 
 
+@pytest.mark.parametrize("synchronous", ["FULL", "EXTRA", "NORMAL"])
+def test_an_ack_skips_its_own_fsync_but_every_stored_message_keeps_it(tmp_path: Path, synchronous: str) -> None:
+    """Test that an acknowledgement commits with synchronous=NORMAL (a lost delete only sends a row again) and the
+    outbox's own setting is back for the next message stored, so a put is still on disk before it returns."""
+    box = Outbox(tmp_path / "o.db", synchronous=synchronous)  # type: ignore[arg-type]
+    levels = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}
+    seen: list[str] = []
+    box._db.set_trace_callback(
+        lambda sql: seen.append(sql) if sql.startswith(("PRAGMA synchronous", "COMMIT")) else None
+    )
+    ids = [box.put(f"t/{i}", b"x") for i in range(3)]
+    assert box.ack(ids[:2]) == 2
+    box.put("t/3", b"x")
+    box._db.set_trace_callback(None)
+    assert levels[str(box._db.execute("PRAGMA synchronous").fetchone()[0])] == synchronous
+    if synchronous == "NORMAL":
+        assert seen == ["COMMIT"] * 5
+    else:
+        assert seen == [*["COMMIT"] * 3, "PRAGMA synchronous=NORMAL", "COMMIT", f"PRAGMA synchronous={synchronous}",
+                        "COMMIT"]  # fmt: skip
+    assert [e.topic for e in box.pending(Lane.EVENT)] == ["t/2", "t/3"]
+    box.close()
+
+
 def test_a_full_disk_is_reported_not_swallowed(tmp_path: Path) -> None:
     """Test that SQLite's 'database or disk is full' surfaces as DiskFull and is counted as dropped."""
     box = Outbox(tmp_path / "o.db", max_bytes=64 * 1024)
