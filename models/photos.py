@@ -153,7 +153,7 @@ class PhotoPool:
         ch = max(8, min(ih, int(ih * frac * rng.uniform(0.7, 1.3))))
         x0, y0 = int(rng.integers(0, iw - cw + 1)), int(rng.integers(0, ih - ch + 1))
         out = cv2.resize(np.ascontiguousarray(image[y0 : y0 + ch, x0 : x0 + cw]), (w, h), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(out[:, ::-1]) if rng.random() < 0.5 else out
+        return np.ascontiguousarray(out[:, ::-1] if rng.random() < 0.5 else out, np.uint8)
 
 
 def randomise(
@@ -176,7 +176,7 @@ def randomise(
             img = _paste_patches(img, xyxy, rng, pool)
         if rng.random() < cfg.overlay:  # a faint second image: reflections in steel walls, glass doors
             alpha = rng.uniform(0.08, 0.3)
-            img = cv2.addWeighted(img, 1 - alpha, pool.crop(rng, w, h), alpha, 0.0)
+            img = np.asarray(cv2.addWeighted(img, 1 - alpha, pool.crop(rng, w, h), alpha, 0.0), np.uint8)
     if rng.random() < cfg.photometric:
         img = photometric(img, rng)
     if rng.random() < cfg.lens:
@@ -211,12 +211,12 @@ def photometric(img: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.
     out = img
     if rng.random() < 0.15:  # night infrared: grey
         grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
-        out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+        out = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
     else:
         hsv = cv2.cvtColor(out, cv2.COLOR_BGR2HSV).astype(np.int16)
         hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-12, 13))) % 180
         hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.5, 1.4), 0, 255)
-        out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+        out = np.asarray(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR), np.uint8)
     f = out.astype(np.float32) / 255.0
     f = (f - 0.5) * rng.uniform(0.6, 1.4) + 0.5 + rng.uniform(-0.12, 0.12)
     f = np.clip(f, 0, 1) ** rng.uniform(0.7, 1.4)
@@ -229,7 +229,7 @@ def photometric(img: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.
     if rng.random() < 0.3:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 80))])
         if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+            out = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
     return np.ascontiguousarray(out, np.uint8)
 
 
