@@ -98,6 +98,8 @@ class Publisher:
         self._cursor = dict.fromkeys(Lane, 0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._poked = False
+        """A wake-up from paho's thread is on its way to the loop (``_poke``)."""
         self.connected = threading.Event()
         self._stopping = False
         self.connects = 0
@@ -189,8 +191,13 @@ class Publisher:
         self._poke()
 
     def _poke(self) -> None:
+        # One wake-up in flight at a time: a PUBACK that finds one pending is taken by that pump (``run`` clears
+        # the mark before it pumps), so a burst of acks costs one loop wake-up, not one each.
+        if self._poked:
+            return
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
+            self._poked = True
             loop.call_soon_threadsafe(wake.set)
 
     # ---- lifecycle (agent loop)
@@ -198,6 +205,7 @@ class Publisher:
         """Connect in the background (retrying with backoff until the broker answers)."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._poked = False
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
         self._client.loop_start()
 
@@ -217,6 +225,7 @@ class Publisher:
             else:
                 await self._wake.wait()
             self._wake.clear()
+            self._poked = False
             self.pump()
 
     async def _maybe_fail_over(self) -> None:
