@@ -31,6 +31,13 @@ DAY_WORKER = {"u1": "p-liu-fang", "u2": "p-chen-jing"}
 """Micro-grid workers on duty 08:00-20:00 for b1's units (configs/people.yaml)."""
 
 
+FACADE_EXPECTED: dict[str, tuple[set[wire.EventKind], set[wire.EventKind]]] = {
+    "facade-throw": ({wire.EventKind.THROWN_OBJECT}, set()),
+}
+"""The façade scenarios in the scenario library (``tests/system/test_scenario_library.py``): kinds each must and
+must not raise, as the test below runs it."""
+
+
 @pytest.mark.broker
 @pytest.mark.slow
 def test_facade_throw_reaches_the_hub_at_the_flat_it_came_from(

@@ -2,7 +2,8 @@
 library table names the same scenarios and kinds as the specification.
 
 The specification is one entry per scenario: ``EXPECTED`` (sensor scenarios, through the edge rules),
-``CAMERA_EXPECTED`` (camera scenarios, through the vision pipeline) and the ``edge-power-loss`` process test.
+``CAMERA_EXPECTED`` (camera scenarios, through the vision pipeline), ``FACADE_EXPECTED`` (the façade camera, end to
+end) and the ``edge-power-loss`` process test.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from compound.wire import EventKind
 from tests.conftest import ROOT
 from tests.edge.vision.test_camera_library import CAMERA_EXPECTED
+from tests.hub.test_facade_alarm import FACADE_EXPECTED
 from tests.system.test_edge_power_loss import MUST_NOT as POWER_LOSS_MUST_NOT
 from tests.system.test_edge_power_loss import MUST_RAISE as POWER_LOSS_MUST_RAISE
 from tests.system.test_scenarios_rules import EXPECTED
@@ -25,6 +27,8 @@ def specification() -> dict[str, tuple[set[str], set[str]]]:
     for name, c in CAMERA_EXPECTED.items():
         spec[name] = ({k.value for k in c.raises}, {k.value for k in c.must_not})
     spec["edge-power-loss"] = ({k.value for k in POWER_LOSS_MUST_RAISE}, {k.value for k in POWER_LOSS_MUST_NOT})
+    for name, (raises, must_not) in FACADE_EXPECTED.items():
+        spec[name] = ({k.value for k in raises}, {k.value for k in must_not})
     return spec
 
 

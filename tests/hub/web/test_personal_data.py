@@ -133,6 +133,12 @@ NO_DATA_ROUTES = {
     "GET /api/v1/silences": "silences name devices, places and staff",
     "POST /api/v1/silences": "answers the silence it stored",
     "DELETE /api/v1/silences/{silence_id}": "answers the silence it ended",
+    "GET /api/v1/alarms/{alarm_id}/marks": "marks: verdict, boxes and the staff id who marked (test_learning)",
+    "POST /api/v1/alarms/{alarm_id}/marks": "answers the mark it stored",
+    "GET /api/v1/shadow": "per-camera counts of the shadow model's verdicts",
+    "GET /api/v1/models": "model versions and files",
+    "POST /api/v1/models/promote": "answers the version made live",
+    "POST /api/v1/models/rollback": "answers the version made live",
 }
 
 
