@@ -1,7 +1,8 @@
 """Device health: per device online / offline / low battery / stuck / noisy / stale, and counts per building and type.
 
 What the hub knows, and nothing it does not: device faults arrive as alarms (``device_offline``, ``low_battery``,
-``stuck_value``, ``noisy_signal``) while they are open; an edge that said goodbye (its last will: ``offline``)
+``stuck_value``, ``noisy_signal``) while their condition lasts (open and not cleared by the device: a cleared alarm
+waiting to be resolved is history, not the device's state); an edge that said goodbye (its last will: ``offline``)
 takes its devices offline with it; and a device whose edge has sent nothing — no reading, event or heartbeat —
 within twice its reporting interval (``rules.reading_interval_s`` / ``heartbeat_interval_s``) is *stale*: the
 hub cannot vouch for it. A device's own latest event counts as a report too.
@@ -160,6 +161,8 @@ def health_report(
         )
     faults: dict[str, list[AlarmPublic]] = {}
     for alarm in open_alarms:
+        if alarm.cleared_at is not None:
+            continue  # the condition is gone (the alarm waits to be resolved): not the device's state now
         if alarm.kind == EventKind.EDGE_OFFLINE.value and alarm.device in edge_down:
             edge_down[alarm.device] = True
             for row in edge_rows:
