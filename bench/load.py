@@ -30,6 +30,7 @@ Run: ``.venv/bin/python bench/load.py [--compounds 1000] [--rate 4000] [--second
 
 from __future__ import annotations
 
+import abc
 import argparse
 import contextlib
 import cProfile
@@ -516,14 +517,15 @@ class Measured:
     sent: Sent
 
 
-class Sink:
+class Sink(abc.ABC):
     """Something consuming the stream: counts what it has received or committed."""
 
     share_of: str | None = None
     """The compound it serves (None: every compound)."""
 
+    @abc.abstractmethod
     def count(self) -> int:
-        raise NotImplementedError
+        """Messages received (a plain subscriber) or committed (a hub) so far."""
 
     def close(self) -> int | None:
         """Stop; the dead letters it kept (None: not a hub)."""
