@@ -63,6 +63,18 @@ class AlarmChanges:
         if params:
             session.execute(_NOTIFY, params)
 
+    def announce_ids(self, session: Session, alarm_ids: Iterable[int], change: str) -> None:
+        """``announce`` by alarm id only (the listeners read each alarm back): for changes written in bulk, whose
+        alarms this transaction has not loaded."""
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        params = [
+            {"channel": CHANNEL, "payload": json.dumps({"o": self.origin, "id": alarm_id, "change": change})}
+            for alarm_id in alarm_ids
+        ]
+        if params:
+            session.execute(_NOTIFY, params)
+
     def subscribe(self) -> asyncio.Queue[AlarmChange]:
         """A new queue receiving every change from now on (call from the consumer's event loop)."""
         queue: asyncio.Queue[AlarmChange] = asyncio.Queue(self.maxsize)

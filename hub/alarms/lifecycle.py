@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from compound import wire
@@ -111,17 +111,22 @@ def open_alarm(session: Session, device: str, kind: str) -> Alarm | None:
 
 
 def open_alarms(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Alarm]:
-    """The open alarms for several (device, kind) pairs, with their assignees, in two queries."""
+    """The open alarms for several (device, kind) pairs, with their assignees. A cached Core lookup of the ids first:
+    a batch that only raises new alarms (nothing open) costs one light query, not an ORM load."""
     if not keys:
         return {}
-    stmt = (
-        select(Alarm)
-        .options(selectinload(Alarm.assignees))
-        .where(Alarm.device.in_({device for device, _ in keys}), Alarm.state.in_(OPEN_STATES))
-    )
-    return {(a.device, a.kind): a for a in session.scalars(stmt) if (a.device, a.kind) in keys}
+    devices = sorted({device for device, _ in keys})
+    rows = session.connection().execute(_OPEN_ALARM_KEYS, {"devices": devices})
+    ids = [alarm_id for alarm_id, device, kind in rows if (device, kind) in keys]
+    if not ids:
+        return {}
+    stmt = select(Alarm).options(selectinload(Alarm.assignees)).where(Alarm.id.in_(ids))
+    return {(a.device, a.kind): a for a in session.scalars(stmt)}
 
 
+_OPEN_ALARM_KEYS = select(Alarm.id, Alarm.device, Alarm.kind).where(
+    Alarm.device.in_(bindparam("devices", expanding=True)), Alarm.state.in_(OPEN_STATES)
+)
 _OPEN_ALARM_ID = (
     select(Alarm.id)
     .where(Alarm.device == bindparam("device"), Alarm.kind == bindparam("kind"), Alarm.state.in_(OPEN_STATES))
@@ -299,6 +304,30 @@ def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: dateti
     data = {"key": "delivered", "person": person_id, "channel": channel}
     _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"delivered to {who}", data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="notified"))
+
+
+def mark_incident_notified(
+    session: Session, incident_id: int, lead_id: int, person_id: str | None, channel: str, now: datetime
+) -> list[int]:
+    """``mark_notified`` for every other raised alarm of an incident, whose lead's delivery carries them: one UPDATE
+    and one bulk history insert however many there are (a fire's incident gathers hundreds, and this runs in the
+    dispatcher's write transaction, which ingest waits for). Returns their ids; the caller publishes them."""
+    ids = list(
+        session.scalars(
+            update(Alarm)
+            .where(Alarm.incident_id == incident_id, Alarm.id != lead_id, Alarm.state == AlarmState.RAISED)
+            .values(state=AlarmState.NOTIFIED, notified_at=now, updated_at=now)
+            .returning(Alarm.id),
+            execution_options={"synchronize_session": "fetch"},
+        )
+    )
+    if ids:
+        who = f"{person_id} via {channel}" if person_id else f"group {channel}"
+        data = {"key": "delivered", "person": person_id, "channel": channel}
+        row = {"at": now, "actor": SYSTEM, "action": "notify", "from_state": AlarmState.RAISED}
+        row |= {"to_state": AlarmState.NOTIFIED, "note": f"delivered to {who}", "note_data": data}
+        session.execute(insert(AlarmHistory), [{"alarm_id": alarm_id, **row} for alarm_id in ids])
+    return ids
 
 
 def acknowledge(

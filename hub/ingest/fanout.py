@@ -32,6 +32,8 @@ class BatchOutcome:
     dead: int = 0
     duplicates: int = 0
     resends: Resends = field(default_factory=list)
+    jobs: int = 0
+    """Notification jobs written (due now): the dispatcher is woken for them."""
 
     def extend(self, other: BatchOutcome) -> None:
         """Add what another (committed) transaction produced."""
@@ -40,6 +42,7 @@ class BatchOutcome:
         self.dead += other.dead
         self.duplicates += other.duplicates
         self.resends += other.resends
+        self.jobs += other.jobs
 
 
 def fan_out(

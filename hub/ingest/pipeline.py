@@ -27,7 +27,7 @@ from hub.ingest.settings import IngestSettings
 from hub.ingest.store import EventStore, PendingEvent, dead_letter, edge_record, store_snapshot
 from hub.ingest.supervision import EdgeSupervisor
 from hub.ingest.validate import Parsed, ParsedSnapshot, Rejected, clock_note, validate
-from hub.notify.escalation import ChannelInfo
+from hub.notify.escalation import ChannelInfo, jobs_written
 from hub.shadow import store_shadow
 from hub.timeseries.base import SeriesSink
 
@@ -66,12 +66,14 @@ class MessagePipeline:
         )
         """Supervised links: ``edge_offline`` alarms and the stale-device patrol (``supervise``)."""
         self.processed = 0
+        self._known_edges: set[str] = set()
+        """Edges whose row this process has found stored (``edge_record``)."""
         self._clock_warned: dict[str, float] = {}
         """When (monotonic) each edge's wrong clock was last logged."""
         self.on_resend: ResendCallback | None = None
         """Called after commit with (edge, from_seq, to_seq) for each range this batch found missing."""
         self.on_raised: Callable[[], object] | None = None
-        """Called after a commit that raised an alarm (its jobs are in the database): wakes the dispatcher now
+        """Called after a commit that wrote notification jobs (``BatchOutcome.jobs``): wakes the dispatcher now
         rather than at its next poll. Only a nudge: a hub without it still delivers, at the poll."""
 
     def process(self, batch: Sequence[Inbound]) -> None:
@@ -88,7 +90,7 @@ class MessagePipeline:
         self._nudge(outcome)
 
     def _nudge(self, outcome: BatchOutcome) -> None:
-        if self.on_raised is not None and any(t.change.change == "raised" for t in outcome.transitions):
+        if self.on_raised is not None and outcome.jobs:
             try:
                 self.on_raised()
             except Exception:  # a nudge must never stop ingest
@@ -113,6 +115,7 @@ class MessagePipeline:
             if liveness and self.settings.supervise_edges:  # a last will raises at once, a return clears
                 self.supervisor.observe(session, liveness.values(), self.clock.now(), outcome)
             self.changes.announce(session, (t.change for t in outcome.transitions))  # to other replicas, at commit
+            outcome.jobs = jobs_written(session)
         return outcome
 
     def supervise(self, *, heard_since: datetime | None = None, judge: bool = True) -> BatchOutcome:
@@ -126,6 +129,7 @@ class MessagePipeline:
             else:
                 self.supervisor.patrol(session, self.clock.now())
             self.changes.announce(session, (t.change for t in outcome.transitions))
+            outcome.jobs = jobs_written(session)
         fan_out(outcome, changes=self.changes, series=None, on_resend=None)
         self._nudge(outcome)
         return outcome
@@ -189,7 +193,7 @@ class MessagePipeline:
             return
         if isinstance(checked, ParsedSnapshot):
             store_snapshot(session, checked, item.received_at)
-            edge_record(session, checked.edge, edges).last_seen_at = item.received_at
+            edge_record(session, checked.edge, edges, self._known_edges).last_seen_at = item.received_at
             return
         note = clock_note(checked, item.received_at, self.settings)
         if note is not None:
@@ -199,8 +203,8 @@ class MessagePipeline:
         if isinstance(msg, wire.Reading | wire.Event):
             self.supervisor.saw(msg.device, item.received_at)
 
-    @staticmethod
     def _apply(
+        self,
         session: Session,
         item: Inbound,
         parsed: Parsed,
@@ -210,7 +214,7 @@ class MessagePipeline:
     ) -> None:
         """Update the edge's row for a valid message; events wait for the batch's bulk insert."""
         msg = parsed.message
-        edge = edge_record(session, parsed.topic.edge, edges)
+        edge = edge_record(session, parsed.topic.edge, edges, self._known_edges)
         edge.last_seen_at = item.received_at
         if isinstance(msg, wire.Event):
             events.append((item, msg, edge, parsed.sent_at))

@@ -37,6 +37,7 @@ from compound.tls import MqttTLS
 from hub.alarms.changes import AlarmChanges
 from hub.db import Database
 from hub.db.cluster import Leadership
+from hub.ingest.backlog import Backlog
 from hub.ingest.inbound import Inbound
 from hub.ingest.pipeline import MessagePipeline
 from hub.ingest.sequence import SweepSchedule, sweep_ranges
@@ -106,6 +107,8 @@ class Ingestor:
         self.connections = 0
         """Successful connections so far (1 + reconnects)."""
         self._inbox: queue.Queue[Inbound] = queue.Queue()
+        self.backlog = Backlog()
+        """Messages received and not yet stored: the notification dispatcher yields to them (``hub.ingest.backlog``)."""
         self._generation = 0
         self._gen_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -182,6 +185,7 @@ class Ingestor:
             topic = message.topic
         except UnicodeDecodeError:  # brokers should refuse these; if one arrives, dead-letter it as bad_topic
             topic = message._topic.decode("utf-8", errors="replace")
+        self.backlog.arrived()
         self._inbox.put(
             Inbound(
                 topic=topic,
@@ -209,7 +213,10 @@ class Ingestor:
                     batch.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-            self._process_until_stored(batch)
+            try:
+                self._process_until_stored(batch)
+            finally:
+                self.backlog.done(len(batch))
             self._ack(batch)
 
     def _publish_command(self, topic: str, payload: bytes) -> bool:

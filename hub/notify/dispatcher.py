@@ -27,15 +27,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from compound.clock import Clock, WallClock
 from compound.config import Compound
-from hub.alarm_states import AlarmState
 from hub.alarms import lifecycle
 from hub.alarms.changes import AlarmChanges
 from hub.alarms.schemas import AlarmChange
@@ -50,9 +49,18 @@ __all__ = ["Dispatcher", "TickReport"]
 
 log = logging.getLogger(__name__)
 
+YIELD_PER_TICK_S: Final = 0.1
+"""The most one tick waits in all for ``Dispatcher.foreground`` to clear: a steady stream of messages delays
+notifications by at most this much a tick."""
 LEASE_S: Final = 60.0
 """How long a claimed job is left to its dispatcher before another may send it again."""
 MAX_BACKOFF_S: Final = 300.0
+
+
+class Foreground(Protocol):
+    """Work of this process that goes before the dispatcher's (ingest's backlog, ``hub.ingest.backlog.Backlog``)."""
+
+    def wait_clear(self, timeout_s: float) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -109,6 +117,10 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.foreground: Foreground | None = None
+        """When set, each write transaction of a tick starts once it is clear (at most ``YIELD_PER_TICK_S`` of waiting a
+        tick): the alarms being stored go first, their notifications right after."""
+        self._yield_left = 0.0
 
     # ------------------------------------------------------------------ loop
 
@@ -143,6 +155,7 @@ class Dispatcher:
     def tick(self) -> TickReport:
         """Take every due step, then send every due job the rate limits allow; wait for the sends."""
         report = TickReport()
+        self._yield_left = YIELD_PER_TICK_S
         self._take_steps(report)
         outgoing = self._claim_jobs(report)
         if outgoing:
@@ -152,12 +165,21 @@ class Dispatcher:
                 self._record(out, result, latency_ms, report)
         return report
 
+    def _yield(self) -> None:
+        """Before a write transaction: let the foreground's pending work go first, within the tick's allowance."""
+        if self.foreground is None or self._yield_left <= 0:
+            return
+        started = time.monotonic()
+        self.foreground.wait_clear(self._yield_left)
+        self._yield_left -= time.monotonic() - started
+
     # ------------------------------------------------------------------ steps
 
     def _take_steps(self, report: TickReport) -> None:
         for _ in range(self.batch):
             now = self.clock.now()
             published: list[AlarmChange] = []
+            self._yield()
             try:
                 with self.db.session() as session:
                     step = session.scalar(
@@ -203,6 +225,8 @@ class Dispatcher:
         now = self.clock.now()
         mono = self.clock.monotonic()
         outgoing: list[_Outgoing] = []
+        claimed: list[tuple[list[NotificationJob], str, Channel]] = []
+        self._yield()
         with self.db.session() as session:
             jobs = session.scalars(
                 select(NotificationJob)
@@ -239,11 +263,16 @@ class Dispatcher:
                         job.state = JobState.SENDING
                         job.claimed_by = self.hub_id
                         job.lease_until = now + timedelta(seconds=LEASE_S)
-                    outgoing.append(
-                        _Outgoing([j.id for j in batch], channel_id, self._message(session, channel, batch))
-                    )
+                    claimed.append((batch, channel_id, channel))
                     if len(batch) > 1:
                         report.digests += 1
+        if not claimed:
+            return []
+        # The messages are made after the claim commits, in a read-only transaction: cards read the alarm, its
+        # place and its residents, and the database's write lock (SQLite) is not held meanwhile.
+        with self.db.session() as session:
+            for batch, channel_id, channel in claimed:
+                outgoing.append(_Outgoing([j.id for j in batch], channel_id, self._message(session, channel, batch)))
         return outgoing
 
     def _message(self, session: Session, channel: Channel, jobs: list[NotificationJob]) -> Message:
@@ -284,11 +313,13 @@ class Dispatcher:
     def _record(self, out: _Outgoing, result: DeliveryResult, latency_ms: float, report: TickReport) -> None:
         now = self.clock.now()
         published: list[AlarmChange] = []
+        carried: list[int] = []
         report.sent += 1
         if result.throttled_for_s is not None:
             bucket = self._bucket(out.channel)
             if bucket is not None:
                 bucket.penalise(self.clock.monotonic(), result.throttled_for_s)
+        self._yield()
         with self.db.session() as session:
             for job_id in out.job_ids:
                 job = session.get(NotificationJob, job_id, with_for_update=True)
@@ -318,7 +349,9 @@ class Dispatcher:
                     job.delivered_at = now
                     if len(out.job_ids) > 1:
                         job.digest_of = out.job_ids[0]
-                    published += self._notified(session, job, now)
+                    lead_changes, others = self._notified(session, job, now)
+                    published += lead_changes
+                    carried += others
                     report.delivered += 1
                     continue
                 max_attempts = self.channels[job.channel].config.max_attempts
@@ -334,6 +367,7 @@ class Dispatcher:
                     report.failed += 1
             self._announce(session, published)
         self._publish(published)
+        self._publish_notified(carried)
 
     def _fail_now(self, session: Session, job: NotificationJob, now: datetime, code: str | None, detail: str) -> None:
         job.state = JobState.FAILED
@@ -350,23 +384,37 @@ class Dispatcher:
             fallback or "none",
         )
 
-    def _notified(self, session: Session, job: NotificationJob, now: datetime) -> list[AlarmChange]:
+    def _notified(self, session: Session, job: NotificationJob, now: datetime) -> tuple[list[AlarmChange], list[int]]:
+        """Mark the job's alarm notified, and the other raised alarms of its incident (the lead's delivery carries
+        them: ``lifecycle.mark_incident_notified``, in bulk). Returns the lead's change and the others' ids, which are
+        announced to other replicas by id and published here once committed (``_publish_notified``)."""
         alarm = session.get(Alarm, job.alarm_id, with_for_update=True)
         if alarm is None:
-            return []
-        alarms = [alarm]
-        if alarm.incident_id is not None:
-            alarms += session.scalars(
-                select(Alarm).where(
-                    Alarm.incident_id == alarm.incident_id, Alarm.id != alarm.id, Alarm.state == AlarmState.RAISED
-                )
-            ).all()
+            return [], []
         changes = []
-        for one in alarms:
-            transition = lifecycle.mark_notified(one, job.person_id, job.channel, now)
-            if transition is not None:
-                changes.append(transition.change)
-        return changes
+        transition = lifecycle.mark_notified(alarm, job.person_id, job.channel, now)
+        if transition is not None:
+            changes.append(transition.change)
+        others: list[int] = []
+        if alarm.incident_id is not None:
+            incident, person = alarm.incident_id, job.person_id
+            others = lifecycle.mark_incident_notified(session, incident, alarm.id, person, job.channel, now)
+            if self.changes is not None:
+                self.changes.announce_ids(session, others, "notified")
+        return changes, others
+
+    def _publish_notified(self, alarm_ids: list[int]) -> None:
+        """Publish the ``notified`` change of alarms marked in bulk, read back after the commit (outside the write
+        transaction: a fire's incident loads hundreds)."""
+        if self.changes is None or not alarm_ids:
+            return
+        self._yield()
+        with self.db.session() as session:
+            alarms = session.scalars(
+                select(Alarm).options(selectinload(Alarm.assignees)).where(Alarm.id.in_(alarm_ids)).order_by(Alarm.id)
+            ).all()
+            changes = [AlarmChange(alarm=lifecycle.to_public(a), change="notified") for a in alarms]
+        self._publish(changes)
 
     def _announce(self, session: Session, changes: list[AlarmChange]) -> None:
         """Tell other hub replicas about ``changes`` when ``session`` commits (``AlarmChanges.announce``)."""

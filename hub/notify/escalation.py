@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from compound.config import Compound
@@ -114,7 +114,7 @@ class Escalation:
         policy = self.config.policy_for(alarm.kind, alarm.severity)
         alarm.policy = policy.id
         alarm.escalation_level = 0
-        jobs = self._write_level(session, alarm, policy, 0, 0, now, "告警已按位置派发")
+        jobs = self._write_level(session, alarm, policy, 0, 0, now, "告警已按位置派发", fresh=True)
         self._schedule_after(session, alarm, policy, 0, 0, now, now)
         if not jobs:
             self._note(session, alarm, now, "0 级无人可通知：直接进入下一级", {"key": "esc_level0_nobody"})
@@ -276,9 +276,11 @@ class Escalation:
         note: str,
         *,
         tag: str = "",
+        fresh: bool = False,
     ) -> int:
         """Jobs for one level (or reminder): each person on each of the level's personal channels they can be
-        reached on (their first fallback when none; a reminder adds all their fallbacks), and each group once."""
+        reached on (their first fallback when none; a reminder adds all their fallbacks), and each group once.
+        ``fresh``: the alarm was raised in this transaction, so none of its jobs can exist yet (no lookup each)."""
         level = policy.levels[level_index]
         purpose = "alert" if repeat == 0 else "reminder"
         people = self.compound.people
@@ -295,9 +297,11 @@ class Escalation:
                 self._note(session, alarm, now, f"{person_id} 在第 {level_index} 级的渠道上都无法联系", note_data)
                 continue
             for channel in usable:
-                written += self._job(session, alarm, level_index, repeat, purpose, person_id, channel, now, note, tag)
+                written += self._job(
+                    session, alarm, level_index, repeat, purpose, person_id, channel, now, note, tag, fresh=fresh
+                )
         for group in level.groups:
-            written += self._job(session, alarm, level_index, repeat, purpose, None, group, now, note, tag)
+            written += self._job(session, alarm, level_index, repeat, purpose, None, group, now, note, tag, fresh=fresh)
         return written
 
     def _reachable(self, channel_id: str, person_id: str) -> bool:
@@ -355,11 +359,12 @@ class Escalation:
         now: datetime,
         note: str,
         tag: str,
+        *,
+        fresh: bool = False,
     ) -> int:
         key = f"a{alarm.id}:l{level}:r{repeat}:{tag or purpose}:{person_id or 'group'}:{channel}"
-        exists = session.scalar(select(NotificationJob.id).where(NotificationJob.job_key == key))
-        if exists is not None:
-            return 0
+        if not fresh and session.scalar(select(NotificationJob.id).where(NotificationJob.job_key == key)) is not None:
+            return 0  # (the unique job_key holds this either way; the lookup keeps a retaken step from failing)
         session.add(
             NotificationJob(
                 job_key=key,
@@ -376,6 +381,7 @@ class Escalation:
                 note=note[:300],
             )
         )
+        session.info[_JOBS_KEY] = jobs_written(session) + 1
         return 1
 
     def _silence_for(self, session: Session, alarm: Alarm, now: datetime) -> Silence | None:
@@ -427,14 +433,7 @@ class Escalation:
         elif self._is_fault(alarm.kind):
             incident = self._edge_incident(session, alarm)
         if incident is None and window > 0:
-            incident = session.scalar(
-                select(Incident)
-                .where(Incident.place_key == key, Incident.closed_at.is_(None))
-                .where(Incident.last_at >= now - timedelta(seconds=window))
-                .order_by(Incident.id.desc())
-                .limit(1)
-                .with_for_update()
-            )
+            incident = session.scalar(_OPEN_INCIDENT, {"key": key, "since": now - timedelta(seconds=window)})
         lead = session.get(Alarm, incident.lead_alarm_id) if incident is not None else None
         if lead is not None:
             _hold(session, lead)
@@ -547,6 +546,30 @@ class Escalation:
         )
 
 
+_OPEN_INCIDENT = (
+    select(Incident)
+    .where(Incident.place_key == bindparam("key"), Incident.closed_at.is_(None), Incident.last_at >= bindparam("since"))
+    .order_by(Incident.id.desc())
+    .limit(1)
+    .with_for_update()
+)
+"""The place's open incident still within its window (built once: ingest asks it for every raise)."""
+_ACTIVE_SILENCES = (
+    select(Silence)
+    .where(Silence.starts_at <= bindparam("now"), Silence.ends_at > bindparam("now"), Silence.cancelled_at.is_(None))
+    .order_by(Silence.id)
+)
+
+_JOBS_KEY: Final = "escalation.jobs_written"
+
+
+def jobs_written(session: Session) -> int:
+    """Notification jobs written in ``session`` so far: ingest wakes the dispatcher after a commit that wrote some
+    (an alarm joining an incident writes none: the lead's jobs carry it, and a tick for it would only compete with
+    ingest for the database)."""
+    return int(session.info.get(_JOBS_KEY, 0))
+
+
 _SILENCES_KEY: Final = "escalation.active_silences"
 
 
@@ -557,8 +580,7 @@ def _active_silences(session: Session, now: datetime) -> list[Silence]:
     cached = session.info.get(_SILENCES_KEY)
     if transaction is not None and cached is not None and cached[0] is transaction and cached[1] == now:
         return list(cached[2])
-    stmt = select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now, Silence.cancelled_at.is_(None))
-    found = list(session.scalars(stmt.order_by(Silence.id)))
+    found = list(session.scalars(_ACTIVE_SILENCES, {"now": now}))
     session.info[_SILENCES_KEY] = (transaction, now, found)
     return found
 

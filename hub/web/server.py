@@ -202,6 +202,7 @@ def hub_app(
     app.state.change_listener = listener
     app.state.models = ModelStore.of_data_dir(data_dir)  # promote / rollback (hub.web.routes.learning)
     ingestor.pipeline.on_raised = notify.dispatcher.wake  # deliver now, not at the next poll
+    notify.dispatcher.foreground = ingestor.backlog  # but after the messages already received are stored
     attach_vapid(app, data_dir)  # Web Push: <data_dir>/vapid/, generated on first start
     if series is not None:
         attach_series(app, series.reader)

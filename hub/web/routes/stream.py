@@ -74,8 +74,9 @@ async def stream(
                     log.info("live stream of %s ended: credential no longer valid", user.id)
                     break
                 checked_at = time.monotonic()
+            # JSON by pydantic's serializer: a dict would go through jsonable_encoder (~30x slower).
             yield ServerSentEvent(
-                event="alarm", id=f"{alarm.id}-{alarm.updated_at.timestamp():.6f}", data=change.model_dump(mode="json")
+                event="alarm", id=f"{alarm.id}-{alarm.updated_at.timestamp():.6f}", raw_data=change.model_dump_json()
             )
     finally:
         changes.unsubscribe(queue)
