@@ -42,9 +42,7 @@ import multiprocessing
 import os
 import platform
 import pstats
-import pwd
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -70,7 +68,6 @@ from compound.config.models import DeviceType  # noqa: E402
 
 MIXES: Final = ("district", "readings", "events")
 SINKS: Final = ("plain", "hub-sqlite", "hub-pg")
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 
 _QUANTITY: Final = {
     DeviceType.SMOKE_DETECTOR: ("smoke", "dB/m", 0.012),
@@ -454,36 +451,12 @@ class PlainSubscriber:
 
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free port (as ``tests/hub/test_postgres.py``); yields its URL."""
-    from tests.support import free_port, wait_port
+    """A throwaway PostgreSQL cluster on a free port (``tests.servers.PostgresServer``), fsync on (unlike the tests'
+    clusters): a hub's commit costs what it would in production. Yields its URL."""
+    from tests.servers import postgres_server
 
-    if PG_BIN is None or not (PG_BIN / "initdb").exists():
-        raise RuntimeError("PostgreSQL server binaries are missing: install Debian's 'postgresql' (make test does)")
-    root = Path(tempfile.mkdtemp(prefix="load-pg-"))
-    root.chmod(0o755)
-    data = root / "pg"
-    data.mkdir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    # fsync stays on (unlike the tests' clusters): a hub's commit costs what it would in production.
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    pg_ctl = [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-o", options]
-    subprocess.run([*pg_ctl, "start", "-w"], check=True, capture_output=True)
-    try:
-        wait_port(port)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "stop", "-m", "fast", "-w"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_server(fsync=True) as url:
+        yield url
 
 
 def fresh_database(server_url: str, name: str) -> str:

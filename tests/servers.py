@@ -1,4 +1,5 @@
-"""Real servers for tests: Mosquitto and the embedded amqtt broker, on free loopback ports.
+"""Real servers for tests: Mosquitto and the embedded amqtt broker, and throwaway PostgreSQL clusters, on free
+loopback ports.
 
 Each server can be stopped and started again on the same port (outage tests). Fixtures in
 ``conftest.py`` wrap these; nothing here is a mock.
@@ -7,14 +8,20 @@ Each server can be stopped and started again on the same port (outage tests). Fi
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import free_port, wait_port, wait_port_closed
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+"""Debian's PostgreSQL server binaries (the newest installed major version)."""
 
 
 class ServerProcess:
@@ -130,3 +137,60 @@ class AmqttServer(BrokerServer):
     def command(self) -> list[str]:
         auth = ["--auth", str(self.auth_dir)] if self.auth_dir is not None else []
         return [sys.executable, "-m", "compound.broker", "--bind", f"{self.host}:{self.port}", *auth]
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free port: ``initdb`` and ``pg_ctl`` as the 'postgres' user (initdb refuses
+    root), in a directory of its own outside pytest's tmp_path (whose parents are private to root). It can be stopped
+    (``pg_ctl stop -m fast``) and started again on the same port and data (outage tests). ``fsync=False`` for tests;
+    benchmarks keep it on, so a commit costs what it would in production."""
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        if PG_BIN is None or not (PG_BIN / "initdb").exists():
+            raise RuntimeError("PostgreSQL server binaries are missing: `make test` installs Debian's 'postgresql'")
+        self.root = Path(tempfile.mkdtemp(prefix="compound-pg-"))
+        self.root.chmod(0o755)
+        self.data = self.root / "pg"
+        self.data.mkdir()
+        as_postgres: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.data, user.pw_uid, user.pw_gid)
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        subprocess.run(
+            [*as_postgres, str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1" + ("" if fsync else " -c fsync=off")
+        self._pg_ctl = [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log")]
+        self._pg_ctl += ["-o", options]
+
+    @property
+    def url(self) -> str:
+        """The cluster's ``postgres`` database."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        subprocess.run([*self._pg_ctl, "start", "-w"], check=True, capture_output=True)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        subprocess.run([*self._pg_ctl, "stop", "-m", "fast", "-w"], check=False, capture_output=True)
+
+    def remove(self) -> None:
+        """Stop the cluster and delete its files."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server(*, fsync: bool = False) -> Iterator[str]:
+    """A started ``PostgresServer`` for the ``with`` block; yields its URL."""
+    server = PostgresServer(fsync=fsync)
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.remove()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import pwd
 import shutil
 import signal
 import sqlite3
@@ -55,8 +54,8 @@ from hub.db import Alarm, AlarmHistory, Database, EventRecord, default_url
 from tests.faults.proxy import LinkProxy
 from tests.faults.pulse import NAME as PULSE
 from tests.faults.pulse import read_start_time
-from tests.servers import AmqttServer, BrokerServer, MosquittoServer
-from tests.support import free_port, wait_for, wait_port
+from tests.servers import AmqttServer, BrokerServer, MosquittoServer, PostgresServer
+from tests.support import wait_for
 
 __all__ = ["ROWS", "Result", "Row", "Run", "run_row"]
 
@@ -72,60 +71,9 @@ START_TIMEOUT = 60.0
 """How long an edge may take to start (its driver writes the schedule's t0: the stream starts once it runs)."""
 SETTLE_TIMEOUT = 90.0
 """How long the hub may take, once the stream is over, to hold every raised event (resend sweeps included)."""
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 
 
 # ---------------------------------------------------------------- servers the rows stop and start
-
-
-class PostgresCluster:
-    """A throwaway PostgreSQL cluster (``initdb`` as user postgres, as ``tests/hub/test_postgres.py``) that can
-    be stopped (``pg_ctl stop -m fast``) and started again on the same port and data."""
-
-    def __init__(self) -> None:
-        if PG_BIN is None or not (PG_BIN / "initdb").exists():
-            raise RuntimeError("PostgreSQL server binaries are missing: `make test` installs Debian's 'postgresql'")
-        self.root = Path(tempfile.mkdtemp(prefix="faults-pg-"))  # the postgres user must reach it
-        self.root.chmod(0o755)
-        self.data = self.root / "pg"
-        self.data.mkdir()
-        self.as_postgres: list[str] = []
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.data, user.pw_uid, user.pw_gid)
-            self.as_postgres = ["runuser", "-u", "postgres", "--"]
-        self.port = free_port()
-        subprocess.run(
-            [*self.as_postgres, str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
-            check=True,
-            capture_output=True,
-        )
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg_ctl = [
-            *self.as_postgres,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.data / "log"),
-            "-o",
-            options,
-        ]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        subprocess.run([*self._pg_ctl, "start", "-w"], check=True, capture_output=True)
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        subprocess.run([*self._pg_ctl, "stop", "-m", "fast", "-w"], check=False, capture_output=True)
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def victoria_metrics(workdir: Path) -> Any:
@@ -214,7 +162,7 @@ class Run:
         self.hub_dir = workdir / "hub"
         self.hub_log = workdir / "hub.log"
         self.broker: BrokerServer | None = None
-        self.pg: PostgresCluster | None = None
+        self.pg: PostgresServer | None = None
         self.vm: Any = None
         self.hub: subprocess.Popen[bytes] | None = None
         self.hub_proxy: LinkProxy | None = None
@@ -248,7 +196,7 @@ class Run:
         self.broker = broker
         self._stack.callback(broker.stop)
         if self.row.database == "postgresql":
-            self.pg = PostgresCluster()
+            self.pg = PostgresServer()
             self._stack.callback(self.pg.remove)
             self.pg.start()
         if self.row.influx:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -22,44 +15,9 @@ from hub.alarms.service import AlarmService
 from hub.db import Database
 from hub.ingest import Inbound, MessagePipeline
 from tests.hub.helpers import event_topic, make_event
-from tests.support import free_port, wait_port
+from tests.servers import postgres_server
 
 pytestmark = pytest.mark.slow
-
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL cluster on a free port, run as the 'postgres' user (initdb refuses root); its URL."""
-    assert PG_BIN is not None and (PG_BIN / "initdb").exists(), (
-        "PostgreSQL server binaries are missing: `make test` installs the Debian package 'postgresql'"
-    )
-    # Not under pytest's tmp_path: its parents are private to root and the 'postgres' user must reach it.
-    root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    root.chmod(0o755)
-    data = root / "pg"
-    data.mkdir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-o", options]
-    subprocess.run([*pg_ctl, "start", "-w"], check=True, capture_output=True)
-    try:
-        wait_port(port)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "stop", "-m", "fast", "-w"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
