@@ -25,6 +25,14 @@ class Clock(Protocol):
         """Sleep ``seconds`` of this clock's time."""
         ...
 
+    async def started(self) -> None:
+        """Return once this clock's time has begun: at once, except for a simulated clock before its start.
+
+        Before its start a simulated timeline has not begun: simulators produce nothing, so a watcher of
+        silence that looked at the clock then would count silence from a moment no device lived in.
+        """
+        ...
+
     def monotonic(self) -> float:
         """Seconds on a steady counter, for periods of the process's own work (retries, sweeps).
 
@@ -41,6 +49,9 @@ class WallClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    async def started(self) -> None:
+        return None
 
     def monotonic(self) -> float:
         return _time.monotonic()
@@ -72,6 +83,11 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
+    async def started(self) -> None:
+        """Sleep until simulated time zero (``real_start``); a process tree starts its processes before it."""
+        while (ahead := self.real_start - _time.time()) > 0:  # asyncio sleeps on another counter than now()
+            await asyncio.sleep(ahead)
+
     def monotonic(self) -> float:
         return _time.monotonic()
 
@@ -101,3 +117,6 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+    async def started(self) -> None:
+        return None

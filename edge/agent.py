@@ -19,11 +19,11 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from compound import wire
 from compound.clock import Clock
@@ -359,19 +359,19 @@ class EdgeAgent:
         )
         self.publisher.start()
         pump = asyncio.create_task(self.publisher.run(), name=f"pump-{self.edge}")
-        if self.cameras is not None:
-            self.cameras.start()
         try:
+            # Connected, but no tick before the clock's time zero: a process tree starts its edges ahead of
+            # it, and silence counted from a tick before it (simulators start at zero) flagged every device
+            # offline at start-up under a fast clock (x300: 3 real seconds ahead are 900 simulated ones).
+            await _first_done(self.clock.started(), stop.wait())
+            if self.cameras is not None:
+                self.cameras.start()
             while not stop.is_set():
                 now = self.clock.now()
                 if self.options.until is not None and now >= self.options.until:
                     break
                 self.step(now)
-                sleeper = asyncio.create_task(self.clock.sleep(self.options.tick_s))
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (sleeper, stopper):
-                    task.cancel()
+                await _first_done(self.clock.sleep(self.options.tick_s), stop.wait())
             if self.cameras is not None:  # what the cameras decided before the stop is stored too
                 await asyncio.to_thread(self.cameras.stop)
                 self.cameras.flush_shadow()
@@ -404,6 +404,16 @@ class EdgeAgent:
             last_seq,
             depth,
         )
+
+
+async def _first_done(*waits: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.create_task(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _event_message(topic: str, draft: Draft | VisionDraft, seq: int) -> tuple[str, bytes]:

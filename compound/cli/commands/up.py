@@ -104,8 +104,9 @@ HUB_LEAD_S = 5.0
 EDGE_LEAD_S = 3.0
 """Edges are started this many real seconds before simulated time zero (their imports and connection).
 
-An edge that runs before time zero sees its devices silent (the simulators start at zero) and, at high
-speed, would report them offline; one that starts late misses the first scenario steps.
+An edge up before time zero connects and waits for it (``Clock.started``): it does not tick before it, where
+its simulated devices, which start at zero, would look silent (at x300 every one was flagged offline). One
+that starts late misses the first scenario steps.
 """
 
 SIMULATED_MAX_SKEW = "400d"
