@@ -175,6 +175,24 @@ class EdgeAgent:
         raw = self.outbox.get_state(RESUME_KEY)
         return datetime.fromisoformat(raw) if raw else None
 
+    def _forget_resume_point(self, point: datetime, now: datetime) -> None:
+        """Drop a resume point ahead of the clock: it was saved on another timeline than this run's.
+
+        A restart on the same timeline starts after the point its previous run saved. A point ahead of the
+        clock means the timeline began again (a new run of a scenario in the same data dir, or a clock set
+        back): its samples are stamped before that point, and discarding them left every device silent,
+        flagged ``device_offline`` ``offline_after_s`` into the run, until the clock passed the old point.
+        """
+        log.warning(
+            "edge %s: resume point %s is ahead of the clock (%s): the timeline was restarted (a new scenario run "
+            "or a clock set back), so it does not apply and every new sample is judged",
+            self.edge,
+            point.isoformat(),
+            now.isoformat(),
+        )
+        self._resume_at = None
+        self.outbox.set_state(RESUME_KEY, None)  # a later restart on this timeline resumes from this run's points
+
     def _restore_conditions(self) -> None:
         conditions = []
         for key, raw in self.outbox.states(COND_PREFIX).items():
@@ -207,6 +225,8 @@ class EdgeAgent:
                 samples.extend(driver.poll(now))
             except Exception:
                 log.exception("driver %s failed to poll; its devices will look silent", driver.name)
+        if self._resume_at is not None and self._resume_at > now:
+            self._forget_resume_point(self._resume_at, now)
         if self._resume_at is not None:
             # After a restart, samples the previous run already judged are not judged twice.
             samples = [s for s in samples if s.at > self._resume_at]
