@@ -174,6 +174,7 @@ def end_to_end(
     )
     url = f"http://127.0.0.1:{port}"
     edge: ScriptedEdge | None = None
+    warm_edge: ScriptedEdge | None = None
     stream: StreamClient | None = None
     try:
         deadline = time.monotonic() + 60
@@ -198,17 +199,15 @@ def end_to_end(
             # One alarm elsewhere first (building 1, its own edge and incident), as any running hub has handled:
             # the hub's first alarm pays one-off costs (lazy imports, statement compilation, the first card). The
             # measured alarms still open new incidents of their own, whose deliveries run during the measurement.
+            # It stays connected until the end: an edge that goes away raises edge_offline (supervised links).
             warm_edge = ScriptedEdge(compound, "b1", server.host, server.port, workdir / "edge-warm").start()
-            try:
-                warm = [d.id for d in compound.devices_of_edge("b1") if d.id.endswith("-smoke")][:warmup]
-                for device in warm:
-                    warm_edge.put(event_for(compound, device, "smoke"))
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and not all((d, "raised") in stream.arrivals for d in warm):
-                    time.sleep(0.05)
-                time.sleep(2.0)  # its deliveries and their retries settle
-            finally:
-                warm_edge.stop()
+            warm = [d.id for d in compound.devices_of_edge("b1") if d.id.endswith("-smoke")][:warmup]
+            for device in warm:
+                warm_edge.put(event_for(compound, device, "smoke"))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not all((d, "raised") in stream.arrivals for d in warm):
+                time.sleep(0.05)
+            time.sleep(2.0)  # its deliveries and their retries settle
         edge = ScriptedEdge(compound, "b2", server.host, server.port, workdir / "edge").start()
         devices = [(d.id, d.id.rsplit("-", 1)[1]) for d in compound.devices_of_edge("b2")]
         devices = [(d, k) for d, k in devices if k in ("smoke", "gas")][:n]
@@ -235,8 +234,9 @@ def end_to_end(
     finally:
         if stream is not None:
             stream.stop()
-        if edge is not None:
-            edge.stop()
+        for one in (edge, warm_edge):
+            if one is not None:
+                one.stop()
         hub.terminate()
         try:
             hub.wait(30)

@@ -270,8 +270,9 @@ class Dispatcher:
             return []
         # The messages are made after the claim commits, in a read-only transaction: cards read the alarm, its
         # place and its residents, and the database's write lock (SQLite) is not held meanwhile.
-        with self.db.session() as session:
-            for batch, channel_id, channel in claimed:
+        for batch, channel_id, channel in claimed:
+            self._yield()  # a card is a few ms of Python: ingest's pending messages first
+            with self.db.session() as session:
                 outgoing.append(_Outgoing([j.id for j in batch], channel_id, self._message(session, channel, batch)))
         return outgoing
 

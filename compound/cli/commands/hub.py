@@ -54,9 +54,9 @@ def register(sub: Any) -> None:
         type=duration,
         default=None,
         metavar="SPAN",
-        help="dead-letter device timestamps further than this ahead of the hub clock: seconds, or with a unit "
-        "(90s, 5m, 2h, 400d; default 5m: device clocks drift). Widen it for simulated devices on a timeline of "
-        "their own; compound up passes 400d",
+        help="restamp at receipt the messages whose device timestamp is further than this ahead of the hub clock "
+        "(the device's own stamp is kept in the raw message): seconds, or with a unit (90s, 5m, 2h, 400d; default "
+        "5m: device clocks drift). Widen it for simulated devices on a timeline of their own; compound up passes 400d",
     )
     parser.add_argument(
         "--replica",
