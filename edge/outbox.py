@@ -16,6 +16,8 @@ Guarantees:
 - A row is deleted only by ``ack`` (called on the broker's PUBACK; the delete is not fsynced on its own, so a
   power cut may bring an acknowledged row back to be sent again, never lose a stored one); rows are handed out in
   insertion order per lane, events before readings, and handed out again from the start after a reopen.
+- A put stores its rows with one multi-row INSERT per 100 (``ROWS_PER_INSERT``), its state changes with one
+  statement each (the last change of a key wins, as when applied one by one).
 - Bounded: at most ``max_messages`` rows, of which readings may take at most ``max_readings``, so
   ``max_messages - max_readings`` slots are always kept for events. A full outbox or a full disk
   (SQLite's "database or disk is full", also produced by the ``max_bytes`` quota) raises
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import sqlite3
 import threading
@@ -78,6 +81,11 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_stored_at ON journal (stored_at);
 """
+
+ROWS_PER_INSERT = 100
+"""Rows per multi-row INSERT (at most 6 values each: under SQLite's old limit of 999 bound variables). One statement
+per 100 rows instead of one per row: a tick's store holds the GIL for a few statements, not hundreds, while paho's
+thread publishes (``bench/edge_publish.py``)."""
 
 JOURNAL_MAX_EVENTS = 100_000
 JOURNAL_MAX_AGE_S = 7 * 86_400.0
@@ -141,6 +149,20 @@ def _is_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc)
 
 
+def _insert(head: str, rows: Sequence[Sequence[object]], tail: str = "") -> tuple[str, Sequence[object]]:
+    """One multi-row INSERT (``head`` up to VALUES, then ``tail``) for ``rows``, and its parameters in order."""
+    if len(rows) == 1:  # one message per put (``put``, ``put_sequenced``): no parameter list to build
+        return _sql(head, len(rows[0]), 1, tail), rows[0]
+    return _sql(head, len(rows[0]), len(rows), tail), [v for row in rows for v in row]
+
+
+@functools.cache
+def _sql(head: str, width: int, count: int, tail: str) -> str:
+    """``head VALUES (?, ...), ... tail``: ``count`` rows of ``width`` placeholders (the same string each time:
+    sqlite3's statement cache finds it at once)."""
+    return f"{head} VALUES {', '.join(['(' + ', '.join('?' * width) + ')'] * count)}{tail}"
+
+
 class Outbox:
     """A bounded, durable FIFO of MQTT messages per lane, in one SQLite file."""
 
@@ -186,6 +208,7 @@ class Outbox:
             page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
             self._db.execute(f"PRAGMA max_page_count={max(8, max_bytes // page)}")
         self._depth = {lane: 0 for lane in Lane}
+        self._stored = {lane: 0 for lane in Lane}
         for lane, count in self._db.execute("SELECT lane, COUNT(*) FROM outbox GROUP BY lane"):
             self._depth[Lane(lane)] = int(count)
         self.dropped = int(self.get_state("dropped") or 0)
@@ -232,6 +255,10 @@ class Outbox:
         """Messages waiting for an acknowledgement (in one lane, or all)."""
         return self._depth[lane] if lane is not None else sum(self._depth.values())
 
+    def stored(self, lane: Lane) -> int:
+        """Rows committed to ``lane`` since this outbox was opened: it only grows, so unchanged means no new row."""
+        return self._stored[lane]
+
     def _room(self, lane: Lane) -> int:
         total_room = self.max_messages - self.depth()
         if lane is Lane.READING:
@@ -272,12 +299,15 @@ class Outbox:
             if fitting:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
-                    for topic, payload in fitting:
-                        cur = self._db.execute(
-                            "INSERT INTO outbox (lane, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
-                            (int(lane), topic, payload, qos, int(retain)),
+                    rows = [(int(lane), topic, payload, qos, int(retain)) for topic, payload in fitting]
+                    for start in range(0, len(rows), ROWS_PER_INSERT):
+                        sql, params = _insert(
+                            "INSERT INTO outbox (lane, topic, payload, qos, retain)",
+                            rows[start : start + ROWS_PER_INSERT],
+                            " RETURNING id",
                         )
-                        ids.append(int(cur.lastrowid or 0))
+                        # RETURNING's order is unspecified; the rows' ids ascend in VALUES order.
+                        ids.extend(sorted(int(r[0]) for r in self._db.execute(sql, params)))
                     self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._rollback()
@@ -285,6 +315,7 @@ class Outbox:
                         raise self._refuse(lane, len(items), DiskFull(f"outbox {self.path}: {exc}", lane)) from exc
                     raise
                 self._depth[lane] += len(ids)
+                self._stored[lane] += len(ids)
             if len(fitting) < len(items):
                 missing = len(items) - len(fitting)
                 limit = self.max_readings if lane is Lane.READING else self.max_messages
@@ -329,24 +360,24 @@ class Outbox:
                     row = self._db.execute("SELECT value FROM state WHERE key = 'seq'").fetchone()
                     seq = int(row[0]) if row else 0
                     stored_at = self._wall()
+                    messages: list[tuple[int, str, bytes, int, int, int]] = []
+                    changes: dict[str, str | None] = {}  # in order, the last change of a key wins: as one by one
                     for build, state in fitting:
                         seq += 1
                         topic, payload = build(seq)
-                        self._db.execute(
-                            "INSERT INTO outbox (lane, topic, payload, qos, retain, seq) VALUES (?, ?, ?, ?, 0, ?)",
-                            (int(Lane.EVENT), topic, payload, qos, seq),
-                        )
-                        if self.journal_max_events:
-                            self._db.execute(
-                                "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?)",
-                                (seq, topic, payload, qos, stored_at),
-                            )
-                        for key, value in state.items():
-                            if value is None:
-                                self._db.execute("DELETE FROM state WHERE key = ?", (key,))
-                            else:
-                                self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+                        messages.append((int(Lane.EVENT), topic, payload, qos, 0, seq))
+                        changes.update(state)
                         seqs.append(seq)
+                    for start in range(0, len(messages), ROWS_PER_INSERT):
+                        rows = messages[start : start + ROWS_PER_INSERT]
+                        self._db.execute(*_insert("INSERT INTO outbox (lane, topic, payload, qos, retain, seq)", rows))
+                        if self.journal_max_events:
+                            copies = [(s, topic, payload, q, stored_at) for _, topic, payload, q, _, s in rows]
+                            self._db.execute(*_insert("INSERT OR REPLACE INTO journal", copies))
+                    if gone := [(key,) for key, value in changes.items() if value is None]:
+                        self._db.executemany("DELETE FROM state WHERE key = ?", gone)
+                    if kept_values := [(key, value) for key, value in changes.items() if value is not None]:
+                        self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", kept_values)
                     self._db.execute("INSERT OR REPLACE INTO state VALUES ('seq', ?)", (str(seq),))
                     self._prune_journal(seq, stored_at)
                     self._db.execute("COMMIT")
@@ -361,6 +392,7 @@ class Outbox:
                     self._rollback()
                     raise
                 self._depth[Lane.EVENT] += len(seqs)
+                self._stored[Lane.EVENT] += len(seqs)
             if len(fitting) < len(items):
                 raise self._refuse(
                     Lane.EVENT,
@@ -412,6 +444,7 @@ class Outbox:
                 raise
             seqs = sorted(int(r[0]) for r in rows)
             self._depth[Lane.EVENT] += len(seqs)
+            self._stored[Lane.EVENT] += len(seqs)
             return seqs
 
     def _rollback(self) -> None:

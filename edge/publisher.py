@@ -1,7 +1,11 @@
 """MQTT publishing from the outbox: a bounded in-flight window, PUBACK -> delete, retained status and last will.
 
-paho-mqtt runs its network loop in its own thread; everything else (outbox reads, acks, refills) runs
-in the agent's asyncio loop. paho keeps the unacknowledged QoS 1 messages of the window and sends them
+paho-mqtt runs its network loop in its own thread. The agent's asyncio loop reads the outbox (a few windows
+ahead), deletes acknowledged rows (a window at a time) and sends what was stored; PUBACKs refill the window from
+paho's thread, a quarter window at a time, from the rows read ahead. The agent stores events on the same loop and a
+put holds it for its fsync: with every refill on the loop the window drained meanwhile, and a loop wake-up per
+PUBACK batch cost as much again (``bench/edge_publish.py``). paho's thread never queries the outbox's database.
+paho keeps the unacknowledged QoS 1 messages of the window and sends them
 again (DUP) after a reconnect; a fresh process replays the outbox from its first row instead.
 Command topics (``cmd/resend``) are subscribed at QoS 1 on every connect; what arrives is handed to
 ``on_command`` in the pump (agent loop), before the window is refilled.
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +34,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from compound.tls import MqttTLS
-from edge.outbox import Lane, Outbox
+from edge.outbox import Entry, Lane, Outbox
 
 __all__ = ["LastWill", "Publisher"]
 
@@ -96,10 +101,23 @@ class Publisher:
         self._acked: list[int] = []
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._cursor = dict.fromkeys(Lane, 0)
+        """The last row id read into ``_ready``, per lane."""
+        self._ready: dict[Lane, deque[Entry]] = {lane: deque() for lane in Lane}
+        """Rows read ahead, not yet handed to paho (``_fetch``): what paho's thread sends on PUBACKs, and one outbox
+        read per few windows instead of one per pump."""
+        self._seen = dict.fromkeys(Lane, -1)
+        """``Outbox.stored`` when a read came back short: while it is unchanged there is nothing new to read."""
+        self._done: list[int] = []
+        """Acknowledged row ids not yet deleted: deleted a window at a time, or as soon as the window is not full."""
+        self._send_lock = threading.Lock()
+        """Held while acks are matched to rows and rows handed to paho (in outbox order). paho's thread only tries
+        it: paho holds its message lock around ``on_publish``, and ``publish`` takes that lock."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._poked = False
         """A wake-up from paho's thread is on its way to the loop (``_poke``)."""
+        self._refilling = False
+        """``run`` is running: PUBACKs refill the window from paho's thread."""
         self.connected = threading.Event()
         self._stopping = False
         self.connects = 0
@@ -180,6 +198,29 @@ class Publisher:
     ) -> None:
         with self._lock:
             self._acked.append(mid)
+            acked = len(self._acked)
+        if not self._refilling:
+            self._poke()
+            return
+        # Refill here, from the rows read ahead, a quarter window at a time: no loop wake-up per PUBACK batch, and
+        # the window stays full while a put holds the agent's loop (its fsync). The loop is woken to read ahead, to
+        # delete a window of acknowledged rows, or when the window is not full (rows stored since, or idle).
+        # paho's thread never reads the outbox (a put holds its lock) and only tries ``_send_lock`` (see there).
+        if len(self._inflight) - acked > self.window - self.window // 4 and acked < self.window:
+            return  # most of the window still in flight: wait for more PUBACKs (a disconnect wakes the loop)
+        if (self._ready[Lane.EVENT] or self._ready[Lane.READING]) and self._send_lock.acquire(blocking=False):
+            try:
+                self._send(read=False)
+            except Exception:  # never into paho's loop: the loop's pump sends them
+                log.exception("publisher: refilling the window from paho's thread failed")
+            finally:
+                self._send_lock.release()
+            if (
+                len(self._inflight) >= self.window
+                and len(self._done) < self.window
+                and len(self._ready[Lane.EVENT]) + len(self._ready[Lane.READING]) >= 2 * self.window
+            ):
+                return
         self._poke()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -217,16 +258,20 @@ class Publisher:
     async def run(self) -> None:
         """Pump until cancelled: refill the window whenever acks arrive or messages are stored."""
         assert self._wake is not None, "start() first"
-        while True:
-            if len(self.endpoints) > 1:
-                with contextlib.suppress(TimeoutError):  # wake at least this often to notice a dead node
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.failover_after_s / 3)
-                await self._maybe_fail_over()
-            else:
-                await self._wake.wait()
-            self._wake.clear()
-            self._poked = False
-            self.pump()
+        self._refilling = True
+        try:
+            while True:
+                if len(self.endpoints) > 1:
+                    with contextlib.suppress(TimeoutError):  # wake at least this often to notice a dead node
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.failover_after_s / 3)
+                    await self._maybe_fail_over()
+                else:
+                    await self._wake.wait()
+                self._wake.clear()
+                self._poked = False
+                self.pump()
+        finally:
+            self._refilling = False
 
     async def _maybe_fail_over(self) -> None:
         """Down for ``failover_after_s``: stop paho's retries of this node and connect to the next one."""
@@ -246,10 +291,12 @@ class Publisher:
         old.disconnect()  # not connected: only marks it so (its sockets close when it is collected)
         # A new paho client (paho's loop_start on a stopped client leaks its wake-up socket pair): what the old one
         # had in flight is forgotten and sent again from the outbox, whose rows stay until acknowledged.
-        with self._lock:
+        with self._send_lock, self._lock:
             self._acked = []  # message ids of the old client
-        self._inflight.clear()
-        self._cursor = dict.fromkeys(Lane, 0)
+            self._inflight.clear()
+            self._cursor = dict.fromkeys(Lane, 0)
+            self._ready = {lane: deque() for lane in Lane}
+            self._seen = dict.fromkeys(Lane, -1)
         self.host, self.port = host, port
         self.failovers += 1
         self._down_since = time.monotonic()
@@ -262,7 +309,6 @@ class Publisher:
     def pump(self) -> int:
         """Delete acknowledged rows and hand new ones to paho; return how many were handed over."""
         with self._lock:
-            mids, self._acked = self._acked, []
             received, self._received = self._received, []
         for topic, payload in received:
             if self.on_command is None:
@@ -271,27 +317,68 @@ class Publisher:
                 self.on_command(topic, payload)
             except Exception:  # a command must never stop the pump
                 log.exception("command on %.120s failed", topic)
-        rows = [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
-        if rows:
-            self.outbox.ack(rows)
-            self.acked += len(rows)
+        with self._send_lock:
+            sent = self._send(read=True)
+            # Deletes a window at a time, or as soon as the window is not full (nothing more to send now): a delete
+            # transaction per pump cost more than the publishing (bench/edge_publish.py).
+            done = self._done
+            if not done or (len(done) < self.window and len(self._inflight) >= self.window):
+                return sent
+            self._done = []
+        self.outbox.ack(done)
+        self.acked += len(done)
+        return sent
+
+    def _send(self, *, read: bool) -> int:
+        """Match acks to rows, then fill the window (events first); return how many rows went to paho.
+
+        The caller holds ``_send_lock``: a PUBACK that comes while another thread is in ``publish`` waits in
+        ``_acked`` until its row is in ``_inflight``. ``read``: read the outbox for more rows (the loop's pump),
+        and keep a few windows read ahead; without, send only rows already read (paho's thread).
+        """
+        with self._lock:
+            mids, self._acked = self._acked, []
+        inflight, done = self._inflight, self._done
+        for mid in mids:
+            row = inflight.pop(mid, None)
+            if row is not None:
+                done.append(row)
         sent = 0
         for lane in Lane:  # events first: readings only fill what the events leave of the window
-            room = self.window - len(self._inflight)
-            if room <= 0:
-                break
-            for entry in self.outbox.pending(lane, after=self._cursor[lane], limit=room):
+            if not read and lane is Lane.READING and self.outbox.stored(Lane.EVENT) != self._seen[Lane.EVENT]:
+                break  # events stored and not read yet: readings wait for the loop to read them
+            room = self.window - len(inflight)
+            ready = self._ready[lane]
+            while room > 0 and (ready or (read and self._fetch(lane))):
+                entry = ready[0]
                 info = self._client.publish(entry.topic, entry.payload, qos=entry.qos, retain=entry.retain)
                 if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                     log.warning(
                         "paho refused row %d (%s); it stays in the outbox", entry.id, mqtt.error_string(info.rc)
                     )
                     break
-                self._inflight[info.mid] = entry.id
-                self._cursor[lane] = entry.id
+                ready.popleft()
+                inflight[info.mid] = entry.id
                 sent += 1
+                room -= 1
+            if read and len(ready) < 2 * self.window:
+                self._fetch(lane)
         self.published += sent
         return sent
+
+    def _fetch(self, lane: Lane) -> bool:
+        """Read the next rows of ``lane`` into ``_ready`` (up to four windows); False when none were read."""
+        limit = 4 * self.window - len(self._ready[lane])
+        stored = self.outbox.stored(lane)
+        if limit <= 0 or stored == self._seen[lane]:
+            return False
+        rows = self.outbox.pending(lane, after=self._cursor[lane], limit=limit)
+        self._seen[lane] = stored if len(rows) < limit else -1  # a full read may have left rows behind
+        if not rows:
+            return False
+        self._ready[lane].extend(rows)
+        self._cursor[lane] = rows[-1].id
+        return True
 
     @property
     def inflight(self) -> int:

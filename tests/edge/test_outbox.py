@@ -153,6 +153,25 @@ def test_sequenced_batch_stores_what_fits_and_reports_the_rest(tmp_path: Path) -
     box.close()
 
 
+def test_a_batch_larger_than_one_insert_keeps_order_seqs_journal_and_the_last_state_change(tmp_path: Path) -> None:
+    """Test that a put of more events (and readings) than one multi-row INSERT holds stores them in order with
+    gap-free seqs and their journal copies, and that a key changed by several events ends as the last change left
+    it (set, deleted, set again: as when applied one by one)."""
+    box = Outbox(tmp_path / "o.db", max_messages=1000)
+    changes: list[dict[str, str | None]] = [{"k": str(i), "gone": "x" if i < 249 else None} for i in range(250)]
+    items = [(lambda s: (f"ev/{s}", b"%d" % s), change) for change in changes]
+    assert box.put_sequenced_many(items) == list(range(1, 251))
+    ids = box.put_many([(f"r/{i}", b"r") for i in range(230)], lane=Lane.READING)
+    assert ids == sorted(ids) and len(set(ids)) == 230
+    assert [e.topic for e in box.pending(Lane.READING, limit=1000)] == [f"r/{i}" for i in range(230)]
+    assert [e.id for e in box.pending(Lane.READING, limit=1000)] == ids
+    assert [e.payload for e in box.pending(Lane.EVENT, limit=1000)] == [b"%d" % s for s in range(1, 251)]
+    assert box.journal_bounds() == (1, 250, 250) and box.last_seq() == 250
+    assert box.get_state("k") == "249" and box.get_state("gone") is None
+    assert box.stored(Lane.EVENT) == 250 and box.stored(Lane.READING) == 230
+    box.close()
+
+
 def test_events_the_caller_keeps_are_refused_but_not_counted_as_dropped(tmp_path: Path) -> None:
     """Test that a refusal of events the caller keeps to offer again (``kept=True``: the agent's backlog) marks the
     outbox full without counting them in ``dropped`` (which would report events lost that are only waiting)."""
