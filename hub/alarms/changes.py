@@ -33,6 +33,11 @@ _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 log = logging.getLogger(__name__)
 
 
+def _replicated(session: Session) -> bool:
+    """Replicas share this database and hear each other's announcements: PostgreSQL (SQLite is one process)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 class AlarmChanges:
     """Fan-out of ``AlarmChange`` to asyncio queues; ``publish`` may be called from any thread.
 
@@ -49,31 +54,32 @@ class AlarmChanges:
 
     def announce(self, session: Session, changes: Iterable[AlarmChange]) -> None:
         """Tell the other replicas about ``changes`` once ``session``'s transaction commits (PostgreSQL only).
-
         Call it inside the transaction that makes the changes; publish them locally after the commit as before.
         """
-        if session.get_bind().dialect.name != "postgresql":
-            return
-        params = []
+        if not _replicated(session):
+            return  # one process: nothing to serialize
+        payloads = []
         for change in changes:
             payload = json.dumps({"o": self.origin, "c": change.model_dump(mode="json")}, ensure_ascii=False)
             if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-                payload = json.dumps({"o": self.origin, "id": change.alarm.id, "change": change.change})
-            params.append({"channel": CHANNEL, "payload": payload})
-        if params:
-            session.execute(_NOTIFY, params)
+                payload = self._by_id(change.alarm.id, change.change)
+            payloads.append(payload)
+        self._notify(session, payloads)
 
     def announce_ids(self, session: Session, alarm_ids: Iterable[int], change: str) -> None:
         """``announce`` by alarm id only (the listeners read each alarm back): for changes written in bulk, whose
         alarms this transaction has not loaded."""
-        if session.get_bind().dialect.name != "postgresql":
-            return
-        params = [
-            {"channel": CHANNEL, "payload": json.dumps({"o": self.origin, "id": alarm_id, "change": change})}
-            for alarm_id in alarm_ids
-        ]
-        if params:
-            session.execute(_NOTIFY, params)
+        if _replicated(session):
+            self._notify(session, [self._by_id(alarm_id, change) for alarm_id in alarm_ids])
+
+    def _by_id(self, alarm_id: int, change: str) -> str:
+        return json.dumps({"o": self.origin, "id": alarm_id, "change": change})
+
+    @staticmethod
+    def _notify(session: Session, payloads: list[str]) -> None:
+        """``pg_notify`` each payload in ``session``'s transaction."""
+        if payloads:
+            session.execute(_NOTIFY, [{"channel": CHANNEL, "payload": payload} for payload in payloads])
 
     def subscribe(self) -> asyncio.Queue[AlarmChange]:
         """A new queue receiving every change from now on (call from the consumer's event loop)."""

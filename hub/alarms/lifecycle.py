@@ -300,9 +300,8 @@ def mark_notified(alarm: Alarm, person_id: str | None, channel: str, now: dateti
     if alarm.state is not AlarmState.RAISED:
         return None
     alarm.notified_at = now
-    who = f"{person_id} via {channel}" if person_id else f"group {channel}"
-    data = {"key": "delivered", "person": person_id, "channel": channel}
-    _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, f"delivered to {who}", data)
+    note, data = _delivered(person_id, channel)
+    _history(alarm, now, SYSTEM, "notify", AlarmState.NOTIFIED, note, data)
     return Transition(alarm, AlarmChange(alarm=to_public(alarm), change="notified"))
 
 
@@ -322,12 +321,17 @@ def mark_incident_notified(
         )
     )
     if ids:
-        who = f"{person_id} via {channel}" if person_id else f"group {channel}"
-        data = {"key": "delivered", "person": person_id, "channel": channel}
+        note, data = _delivered(person_id, channel)
         row = {"at": now, "actor": SYSTEM, "action": "notify", "from_state": AlarmState.RAISED}
-        row |= {"to_state": AlarmState.NOTIFIED, "note": f"delivered to {who}", "note_data": data}
+        row |= {"to_state": AlarmState.NOTIFIED, "note": note, "note_data": data}
         session.execute(insert(AlarmHistory), [{"alarm_id": alarm_id, **row} for alarm_id in ids])
     return ids
+
+
+def _delivered(person_id: str | None, channel: str) -> tuple[str, dict[str, Any]]:
+    """The history note of a delivery, as a sentence and as data."""
+    who = f"{person_id} via {channel}" if person_id else f"group {channel}"
+    return f"delivered to {who}", {"key": "delivered", "person": person_id, "channel": channel}
 
 
 def acknowledge(
