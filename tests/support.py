@@ -6,10 +6,11 @@ marker message published behind it, a counter that moves past it) rather than sl
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -55,3 +56,13 @@ def wait_port_closed(port: int, timeout: float = 15.0, host: str = "127.0.0.1") 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{host}:{port} still accepts connections after {timeout}s")
         time.sleep(0.05)
+
+
+def needs_root_mount(reason: str) -> NoReturn:
+    """A test that needs a small filesystem it mounts itself (root) and was refused one: skipped on a developer's
+    machine without root, failed in CI (``CI`` set), which runs as root and must never skip it silently."""
+    import pytest  # here: benches import this module, and pytest is a test dependency only
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI runs as root and must run this test")
+    pytest.skip(reason)

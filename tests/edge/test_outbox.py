@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.outbox import DiskFull, Lane, Outbox, OutboxCounts, OutboxFull, OutboxUnreadable
+from tests.support import needs_root_mount
 
 
 def test_messages_come_back_in_order_until_acknowledged(tmp_path: Path) -> None:
@@ -227,7 +228,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     where.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "outbox-disk", str(where)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"needs a small tmpfs (root): {done.stderr.decode(errors='replace').strip()}")
+        needs_root_mount(f"needs a small tmpfs (root): {done.stderr.decode(errors='replace').strip()}")
     yield where
     subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
 
