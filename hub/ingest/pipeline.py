@@ -66,8 +66,6 @@ class MessagePipeline:
         )
         """Supervised links: ``edge_offline`` alarms and the stale-device patrol (``supervise``)."""
         self.processed = 0
-        self._known_edges: set[str] = set()
-        """Edges whose row this process has found stored (``edge_record``)."""
         self._clock_warned: dict[str, float] = {}
         """When (monotonic) each edge's wrong clock was last logged."""
         self.on_resend: ResendCallback | None = None
@@ -193,7 +191,7 @@ class MessagePipeline:
             return
         if isinstance(checked, ParsedSnapshot):
             store_snapshot(session, checked, item.received_at)
-            edge_record(session, checked.edge, edges, self._known_edges).last_seen_at = item.received_at
+            edge_record(session, checked.edge, edges).last_seen_at = item.received_at
             return
         note = clock_note(checked, item.received_at, self.settings)
         if note is not None:
@@ -214,7 +212,7 @@ class MessagePipeline:
     ) -> None:
         """Update the edge's row for a valid message; events wait for the batch's bulk insert."""
         msg = parsed.message
-        edge = edge_record(session, parsed.topic.edge, edges, self._known_edges)
+        edge = edge_record(session, parsed.topic.edge, edges)
         edge.last_seen_at = item.received_at
         if isinstance(msg, wire.Event):
             events.append((item, msg, edge, parsed.sent_at))

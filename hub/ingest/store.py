@@ -120,17 +120,10 @@ def store_snapshot(session: Session, snapshot: ParsedSnapshot, received_at: date
     )
 
 
-def edge_record(
-    session: Session, edge_id: str, cache: dict[str, EdgeRecord], known: set[str] | None = None
-) -> EdgeRecord:
-    """The edge's row, created if new and locked for this transaction; cached per batch. ``known``: the edges this
-    process has already found stored (kept by the caller across batches): their row is only read, not first
-    inserted-if-missing (one statement less per batch; a row gone since is inserted again)."""
+def edge_record(session: Session, edge_id: str, cache: dict[str, EdgeRecord]) -> EdgeRecord:
+    """The edge's row, created if new and locked for this transaction; cached per batch."""
     edge = cache.get(edge_id)
-    if edge is not None:
-        return edge
-    found = session.get(EdgeRecord, edge_id, with_for_update=True) if known is not None and edge_id in known else None
-    if found is None:
+    if edge is None:
         session.execute(
             insert_ignore(session, EdgeRecord).values(
                 edge=edge_id, events=0, readings=0, heartbeats=0, duplicates=0, seq_anomalies=0
@@ -138,10 +131,8 @@ def edge_record(
         )
         found = session.get(EdgeRecord, edge_id, with_for_update=True)
         assert found is not None
-    if known is not None:
-        known.add(edge_id)
-    cache[edge_id] = found
-    return found
+        edge = cache[edge_id] = found
+    return edge
 
 
 def dead_letter(session: Session, item: Inbound, reason: str, detail: str) -> None:
